@@ -1,0 +1,54 @@
+/* fastinit C core: public interface. Plain C, no Python headers; the callers validate every argument. */
+#ifndef FASTINIT_H
+#define FASTINIT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a fill draws. */
+typedef enum { FI_RAW = 0, FI_UNIFORM = 1, FI_NORMAL = 2, FI_TRUNCNORM = 3 } fi_kind;
+/* Element type of the output buffer (FI_RAW always writes uint32). */
+typedef enum { FI_F32 = 0, FI_F64 = 1, FI_U32 = 2 } fi_dtype;
+
+/* Everything a fill needs besides the buffer. Meaning of the parameters by kind:
+ *   FI_UNIFORM:   low, scale = high - low, upper = the largest value of the dtype below high (clamp)
+ *   FI_NORMAL:    mean, std
+ *   FI_TRUNCNORM: mean, std, clamp_lo/clamp_hi (the bounds in output units),
+ *                 p_lo = Phi(alpha), q_hi = 1 - Phi(beta), mass = Phi(beta) - Phi(alpha), each computed
+ *                 without cancellation by the caller. */
+typedef struct {
+    uint32_t key0, key1;   /* seed & 0xffffffff, seed >> 32 */
+    uint64_t stream;
+    double low, scale, upper;
+    double mean, std;
+    double p_lo, q_hi, mass, clamp_lo, clamp_hi;
+} fi_params;
+
+/* Fill n elements of out (contiguous, of the kind's dtype) with draws 0..n-1 of the stream. */
+void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params);
+
+/* The raw block function over n blocks: counters (n x 4), keys (n x 2) -> out (n x 4). */
+void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n,
+                         int rounds);
+
+/* Inverse standard normal CDF given p and q = 1 - p (both accurate), float64; for tests of the kernel. */
+void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine);
+
+/* Threads (OpenMP; 1 and ignored in a serial build). */
+void fi_set_num_threads(int n);
+int fi_get_num_threads(void);
+int fi_have_openmp(void);
+
+/* SIMD path: 0 = portable baseline, 1 = AVX2+FMA. fi_simd_available() says what this CPU and build allow;
+ * fi_set_simd() chooses (clamped to what is available) and returns the path now in use. */
+int fi_simd_available(void);
+int fi_set_simd(int path);
+int fi_get_simd(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,20 @@
+/* Group kernels: a group is the 8 Philox blocks 8g..8g+7 of one stream, i.e. 32 words, which make
+ * FI_GROUP_F32 = 32 float32 / uint32 elements or FI_GROUP_F64 = 16 float64 elements. Element i of a fill is
+ * always computed by the kernel of group i / G with the same operations, whatever the thread, the chunking
+ * or the buffer's alignment: that is what makes fills thread-count invariant. */
+#ifndef FASTINIT_KERNELS_H
+#define FASTINIT_KERNELS_H
+#include "fastinit.h"
+
+#define FI_GROUP_BLOCKS 8
+#define FI_GROUP_F32 32
+#define FI_GROUP_F64 16
+
+/* Compute groups g0 .. g0+count-1 into dst (contiguous). stream_store: dst is 32-byte aligned and the
+ * caller wants non-temporal stores (large buffers: skips the read-for-ownership of each cache line). */
+typedef void (*fi_group_fn)(void *dst, uint64_t g0, size_t count, const fi_params *p, int stream_store);
+
+fi_group_fn fi_generic_kernel(fi_kind kind, fi_dtype dtype);
+fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype);   /* NULL when not compiled in */
+int fi_avx2_compiled(void);
+#endif

@@ -1,0 +1,419 @@
+/* AVX2+FMA kernels: the algorithms of scalar_math.h, 8 float or 4 double lanes at a time. Compiled with
+ * -mavx2 -mfma (/arch:AVX2 on MSVC) and only called after fi_simd_available() saw AVX2 and FMA at run time.
+ *
+ * Philox layout: 4 blocks per __m256i in 64-bit lanes, each state word in the low 32 bits, so that
+ * _mm256_mul_epu32 gives hi:lo of M*x in place (8 vector ops per round for 4 blocks). Two such sets make a
+ * group of 8 blocks; "f32 layout" interleaves the sets (blocks 0,2,4,6 | 1,3,5,7) so one blend packs them into
+ * 8 x 32-bit lanes with lane b = block b; "f64 layout" keeps blocks 0-3 | 4-7 and pairs words into 64 bits. */
+#include "kernels.h"
+#if defined(FASTINIT_HAVE_AVX2) && (defined(__x86_64__) || defined(_M_X64) || defined(__i386__))
+#include <immintrin.h>
+#include "philox.h"
+#include "scalar_math.h"
+
+typedef struct {
+    __m256i k0[FI_PHILOX_ROUNDS], k1[FI_PHILOX_ROUNDS];  /* round keys, broadcast */
+    __m256i s_lo, s_hi;
+} philox_keys;
+
+static void keys_init(philox_keys *K, const fi_params *p)
+{
+    uint32_t k0 = p->key0, k1 = p->key1;
+    for (int r = 0; r < FI_PHILOX_ROUNDS; ++r) {
+        K->k0[r] = _mm256_set1_epi32((int)k0);
+        K->k1[r] = _mm256_set1_epi32((int)k1);
+        k0 += FI_PHILOX_W0;
+        k1 += FI_PHILOX_W1;
+    }
+    K->s_lo = _mm256_set1_epi32((int)(uint32_t)p->stream);
+    K->s_hi = _mm256_set1_epi32((int)(uint32_t)(p->stream >> 32));
+}
+
+#if defined(__GNUC__)
+#define FI_INLINE static inline __attribute__((always_inline))
+#else
+#define FI_INLINE static __forceinline
+#endif
+
+/* nsets independent sets of 4 blocks (set s: blocks base + off[s] in its 64-bit lanes), 10 rounds. Several
+ * sets in flight hide the 5-cycle dependency of a round (mul, shift, xor); the key is xored into x1/x3
+ * first so that it is off that critical path. */
+FI_INLINE void philox_sets(int nsets, uint64_t base, const __m256i *off, const philox_keys *K, __m256i (*X)[4])
+{
+    const __m256i M0 = _mm256_set1_epi64x(FI_PHILOX_M0), M1 = _mm256_set1_epi64x(FI_PHILOX_M1);
+    const __m256i vb = _mm256_set1_epi64x((long long)base);
+    for (int s = 0; s < nsets; ++s) {
+        __m256i b = _mm256_add_epi64(vb, off[s]);
+        X[s][0] = b; X[s][1] = _mm256_srli_epi64(b, 32); X[s][2] = K->s_lo; X[s][3] = K->s_hi;
+    }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 10
+#endif
+    for (int r = 0; r < FI_PHILOX_ROUNDS; ++r) {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+        for (int s = 0; s < nsets; ++s) {
+            __m256i x1k = _mm256_xor_si256(X[s][1], K->k0[r]), x3k = _mm256_xor_si256(X[s][3], K->k1[r]);
+            __m256i p0 = _mm256_mul_epu32(X[s][0], M0), p1 = _mm256_mul_epu32(X[s][2], M1);
+            X[s][0] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1k);
+            X[s][2] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3k);
+            X[s][1] = p1; X[s][3] = p0;
+        }
+    }
+}
+
+/* ngroups consecutive groups from g in f32 layout: W[4h + j] lane b = word j of block 8(g+h)+b. */
+FI_INLINE void group_words8(int ngroups, uint64_t g, const philox_keys *K, __m256i *W)
+{
+    __m256i off[4], X[4][4];
+    for (int h = 0; h < ngroups; ++h) {
+        off[2 * h] = _mm256_setr_epi64x(8 * h + 0, 8 * h + 2, 8 * h + 4, 8 * h + 6);
+        off[2 * h + 1] = _mm256_setr_epi64x(8 * h + 1, 8 * h + 3, 8 * h + 5, 8 * h + 7);
+    }
+    philox_sets(2 * ngroups, (uint64_t)FI_GROUP_BLOCKS * g, off, K, X);
+    for (int h = 0; h < ngroups; ++h)
+        for (int j = 0; j < 4; ++j)
+            W[4 * h + j] = _mm256_blend_epi32(X[2 * h][j], _mm256_slli_epi64(X[2 * h + 1][j], 32), 0xAA);
+}
+
+/* ngroups consecutive groups from g in f64 layout: X[s] holds blocks 8g + 4s .. 8g + 4s + 3. */
+FI_INLINE void group_words_f64(int ngroups, uint64_t g, const philox_keys *K, __m256i (*X)[4])
+{
+    __m256i off[4];
+    for (int s = 0; s < 2 * ngroups; ++s) off[s] = _mm256_setr_epi64x(4 * s, 4 * s + 1, 4 * s + 2, 4 * s + 3);
+    philox_sets(2 * ngroups, (uint64_t)FI_GROUP_BLOCKS * g, off, K, X);
+}
+
+/* 4 x 8 transpose: V[j] lane b -> memory order out[4b + j]. */
+static inline void transpose4x8(__m256i V[4])
+{
+    __m256i t0 = _mm256_unpacklo_epi32(V[0], V[1]), t1 = _mm256_unpackhi_epi32(V[0], V[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(V[2], V[3]), t3 = _mm256_unpackhi_epi32(V[2], V[3]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    V[0] = _mm256_permute2x128_si256(u0, u1, 0x20);
+    V[1] = _mm256_permute2x128_si256(u2, u3, 0x20);
+    V[2] = _mm256_permute2x128_si256(u0, u1, 0x31);
+    V[3] = _mm256_permute2x128_si256(u2, u3, 0x31);
+}
+
+static inline void store_group32(void *dst, __m256i V[4], int ss)
+{
+    transpose4x8(V);
+    __m256i *d = (__m256i *)dst;
+    if (ss) for (int j = 0; j < 4; ++j) _mm256_stream_si256(d + j, V[j]);
+    else for (int j = 0; j < 4; ++j) _mm256_storeu_si256(d + j, V[j]);
+}
+
+/* Element pairs of the f64 layout: E lane b = element 2b, O lane b = element 2b+1 -> 8 doubles in order. */
+static inline void store_pairs_f64(double *dst, __m256d E, __m256d O, int ss)
+{
+    __m256d lo = _mm256_unpacklo_pd(E, O), hi = _mm256_unpackhi_pd(E, O);
+    __m256d o0 = _mm256_permute2f128_pd(lo, hi, 0x20), o1 = _mm256_permute2f128_pd(lo, hi, 0x31);
+    if (ss) { _mm256_stream_pd(dst, o0); _mm256_stream_pd(dst + 4, o1); }
+    else { _mm256_storeu_pd(dst, o0); _mm256_storeu_pd(dst + 4, o1); }
+}
+
+static inline void fence(int ss) { if (ss) _mm_sfence(); }
+
+/* ---------------- float32 math ---------------- */
+#define F8(c) _mm256_set1_ps(c)
+
+static inline __m256 log1p_reduced_f8(__m256 f, __m256 e)
+{
+    __m256 z = _mm256_mul_ps(f, f);
+    __m256 p = F8(FI_LOGF_P8);
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P7)); p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P6));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P5)); p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P4));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P3)); p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P2));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P1)); p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P0));
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(f, z), p);
+    y = _mm256_fmadd_ps(e, F8(FI_LN2_LO_F), y);
+    y = _mm256_fnmadd_ps(F8(0.5f), z, y);
+    return _mm256_fmadd_ps(e, F8(FI_LN2_HI_F), _mm256_add_ps(f, y));
+}
+
+static inline __m256 neg2log_f8(__m256i w)
+{
+    __m256i upper = _mm256_srai_epi32(w, 31);
+    __m256i m = _mm256_xor_si256(w, upper);
+    __m256 x = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), F8(0x1p-32f), F8(0x1p-33f));
+    __m256 small = _mm256_cmp_ps(x, F8(FI_ONE_MINUS_SQRT1_2_F), _CMP_LE_OQ);
+    __m256 f_up = _mm256_blendv_ps(_mm256_fnmadd_ps(F8(2.0f), x, F8(1.0f)), _mm256_sub_ps(_mm256_setzero_ps(), x), small);
+    __m256 e_up = _mm256_andnot_ps(small, F8(-1.0f));
+    __m256i b = _mm256_castps_si256(x);
+    __m256i ex = _mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(126));
+    __m256 mant = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007FFFFF)),
+                                                      _mm256_set1_epi32(0x3F000000)));
+    __m256 lt = _mm256_cmp_ps(mant, F8(FI_SQRT1_2_F), _CMP_LT_OQ);
+    mant = _mm256_blendv_ps(mant, _mm256_add_ps(mant, mant), lt);
+    ex = _mm256_add_epi32(ex, _mm256_castps_si256(lt));
+    __m256 f_lo = _mm256_sub_ps(mant, F8(1.0f)), e_lo = _mm256_cvtepi32_ps(ex);
+    __m256 up = _mm256_castsi256_ps(upper);
+    __m256 f = _mm256_blendv_ps(f_lo, f_up, up), e = _mm256_blendv_ps(e_lo, e_up, up);
+    return _mm256_mul_ps(F8(-2.0f), log1p_reduced_f8(f, e));
+}
+
+static inline void sincos_2pi_f8(__m256i w, __m256 *s, __m256 *c)
+{
+    __m256i q = _mm256_srli_epi32(_mm256_add_epi32(w, _mm256_set1_epi32(0x20000000)), 30);
+    __m256 r = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(_mm256_slli_epi32(w, 2)), F8(2.0f)),
+                             F8((float)(FI_PI_2 * 0x1p-32)));
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 sp = _mm256_fmadd_ps(F8(FI_SINF_S3), z, F8(FI_SINF_S2));
+    sp = _mm256_fmadd_ps(sp, z, F8(FI_SINF_S1));
+    __m256 sr = _mm256_fmadd_ps(_mm256_mul_ps(r, z), sp, r);
+    __m256 cp = _mm256_fmadd_ps(F8(FI_COSF_C3), z, F8(FI_COSF_C2));
+    cp = _mm256_fmadd_ps(cp, z, F8(FI_COSF_C1));
+    __m256 cr = _mm256_fmadd_ps(_mm256_mul_ps(z, z), cp, _mm256_fnmadd_ps(F8(0.5f), z, F8(1.0f)));
+    const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
+    __m256 swap = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(q, one), one));
+    __m256 so = _mm256_blendv_ps(sr, cr, swap), co = _mm256_blendv_ps(cr, sr, swap);
+    __m256 sign_s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(q, two), 30));
+    __m256 sign_c = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(_mm256_add_epi32(q, one), two), 30));
+    *s = _mm256_xor_ps(so, sign_s);
+    *c = _mm256_xor_ps(co, sign_c);
+}
+
+/* ---------------- float64 math ---------------- */
+#define D4(c) _mm256_set1_pd(c)
+#define I4(c) _mm256_set1_epi64x((long long)(c))
+#define MAGIC52 0x4330000000000000ull  /* bits of 2^52: or-ing an integer < 2^52 in gives 2^52 + it */
+
+/* Exact double of non-negative integers < 2^52 in 64-bit lanes. */
+static inline __m256d u52_to_pd(__m256i v)
+{
+    return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, I4(MAGIC52))), D4(0x1p52));
+}
+
+/* The 53-bit integers ((hi << 32) | lo) >> 11 from two word vectors of the f64 layout. */
+static inline __m256i k53(__m256i lo, __m256i hi)
+{
+    return _mm256_srli_epi64(_mm256_blend_epi32(lo, _mm256_slli_epi64(hi, 32), 0xAA), 11);
+}
+
+static inline __m256d log1p_reduced_d4(__m256d f, __m256d e)
+{
+    __m256d s = _mm256_div_pd(f, _mm256_add_pd(D4(2.0), f));
+    __m256d z = _mm256_mul_pd(s, s), w = _mm256_mul_pd(z, z);
+    __m256d t1 = _mm256_mul_pd(w, _mm256_fmadd_pd(w, _mm256_fmadd_pd(w, D4(FI_LG6), D4(FI_LG4)), D4(FI_LG2)));
+    __m256d t2 = _mm256_mul_pd(z, _mm256_fmadd_pd(w, _mm256_fmadd_pd(w, _mm256_fmadd_pd(w, D4(FI_LG7), D4(FI_LG5)),
+                                                                    D4(FI_LG3)), D4(FI_LG1)));
+    __m256d R = _mm256_add_pd(t2, t1);
+    __m256d hfsq = _mm256_mul_pd(_mm256_mul_pd(D4(0.5), f), f);
+    __m256d inner = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R), _mm256_mul_pd(e, D4(FI_LN2_LO)));
+    return _mm256_fmsub_pd(e, D4(FI_LN2_HI), _mm256_sub_pd(_mm256_sub_pd(hfsq, inner), f));
+}
+
+/* x = 2^e (1+f), 1+f in [sqrt(1/2), sqrt(2)), for normal x > 0. */
+static inline __m256d reduce_d4(__m256d x, __m256d *e)
+{
+    __m256i b = _mm256_castpd_si256(x);
+    __m256d ex = _mm256_sub_pd(u52_to_pd(_mm256_srli_epi64(b, 52)), D4(1022.0));
+    __m256d mant = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(b, I4(0x000FFFFFFFFFFFFFull)),
+                                                       I4(0x3FE0000000000000ull)));
+    __m256d lt = _mm256_cmp_pd(mant, D4(FI_SQRT1_2), _CMP_LT_OQ);
+    mant = _mm256_blendv_pd(mant, _mm256_add_pd(mant, mant), lt);
+    *e = _mm256_add_pd(ex, _mm256_and_pd(lt, D4(-1.0)));
+    return _mm256_sub_pd(mant, D4(1.0));
+}
+
+static inline __m256d log_d4(__m256d x)
+{
+    __m256d e, f = reduce_d4(x, &e);
+    return log1p_reduced_d4(f, e);
+}
+
+static inline __m256d neg2log_d4(__m256i k)
+{
+    __m256i upper = _mm256_sub_epi64(_mm256_setzero_si256(), _mm256_srli_epi64(k, 52));
+    __m256i m = _mm256_xor_si256(k, _mm256_and_si256(upper, I4(0x1FFFFFFFFFFFFFull)));
+    __m256d x = _mm256_fmadd_pd(u52_to_pd(m), D4(0x1p-53), D4(0x1p-54));
+    __m256d small = _mm256_cmp_pd(x, D4(FI_ONE_MINUS_SQRT1_2), _CMP_LE_OQ);
+    __m256d f_up = _mm256_blendv_pd(_mm256_fnmadd_pd(D4(2.0), x, D4(1.0)), _mm256_sub_pd(_mm256_setzero_pd(), x), small);
+    __m256d e_up = _mm256_andnot_pd(small, D4(-1.0));
+    __m256d e_lo, f_lo = reduce_d4(x, &e_lo);
+    __m256d up = _mm256_castsi256_pd(upper);
+    __m256d f = _mm256_blendv_pd(f_lo, f_up, up), e = _mm256_blendv_pd(e_lo, e_up, up);
+    return _mm256_mul_pd(D4(-2.0), log1p_reduced_d4(f, e));
+}
+
+static inline void sincos_2pi_d4(__m256i k, __m256d *s, __m256d *c)
+{
+    __m256i shifted = _mm256_add_epi64(k, I4(1ull << 50));
+    __m256i q = _mm256_srli_epi64(shifted, 51);
+    /* residual + 2^50 = (k + 2^50) mod 2^51, in [0, 2^51) */
+    __m256d d = _mm256_sub_pd(u52_to_pd(_mm256_and_si256(shifted, I4((1ull << 51) - 1))), D4(0x1p50));
+    __m256d r = _mm256_mul_pd(_mm256_add_pd(d, D4(0.5)), D4(FI_PI_2 * 0x1p-51));
+    __m256d z = _mm256_mul_pd(r, r);
+    __m256d sp = _mm256_fmadd_pd(D4(FI_S6), z, D4(FI_S5));
+    sp = _mm256_fmadd_pd(sp, z, D4(FI_S4)); sp = _mm256_fmadd_pd(sp, z, D4(FI_S3));
+    sp = _mm256_fmadd_pd(sp, z, D4(FI_S2)); sp = _mm256_fmadd_pd(sp, z, D4(FI_S1));
+    __m256d sr = _mm256_fmadd_pd(_mm256_mul_pd(r, z), sp, r);
+    __m256d cp = _mm256_fmadd_pd(D4(FI_C6), z, D4(FI_C5));
+    cp = _mm256_fmadd_pd(cp, z, D4(FI_C4)); cp = _mm256_fmadd_pd(cp, z, D4(FI_C3));
+    cp = _mm256_fmadd_pd(cp, z, D4(FI_C2)); cp = _mm256_fmadd_pd(cp, z, D4(FI_C1));
+    __m256d cr = _mm256_fmadd_pd(_mm256_mul_pd(z, z), cp, _mm256_fnmadd_pd(D4(0.5), z, D4(1.0)));
+    const __m256i one = I4(1), two = I4(2);
+    __m256d swap = _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(q, one), one));
+    __m256d so = _mm256_blendv_pd(sr, cr, swap), co = _mm256_blendv_pd(cr, sr, swap);
+    __m256d sign_s = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_and_si256(q, two), 62));
+    __m256d sign_c = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_and_si256(_mm256_add_epi64(q, one), two), 62));
+    *s = _mm256_xor_pd(so, sign_s);
+    *c = _mm256_xor_pd(co, sign_c);
+}
+
+/* Acklam's inverse normal CDF from (p, q = 1 - p); the tail branch only when a lane needs it. */
+static inline __m256d ndtri_d4(__m256d p, __m256d q)
+{
+    __m256d t = _mm256_min_pd(p, q);
+    __m256d central = _mm256_cmp_pd(t, D4(FI_ACK_PLOW), _CMP_GE_OQ);
+    __m256d x = _mm256_mul_pd(D4(0.5), _mm256_sub_pd(p, q)), r = _mm256_mul_pd(x, x);
+    __m256d num = _mm256_fmadd_pd(D4(FI_ACK_A1), r, D4(FI_ACK_A2));
+    num = _mm256_fmadd_pd(num, r, D4(FI_ACK_A3)); num = _mm256_fmadd_pd(num, r, D4(FI_ACK_A4));
+    num = _mm256_fmadd_pd(num, r, D4(FI_ACK_A5)); num = _mm256_fmadd_pd(num, r, D4(FI_ACK_A6));
+    num = _mm256_mul_pd(num, x);
+    __m256d den = _mm256_fmadd_pd(D4(FI_ACK_B1), r, D4(FI_ACK_B2));
+    den = _mm256_fmadd_pd(den, r, D4(FI_ACK_B3)); den = _mm256_fmadd_pd(den, r, D4(FI_ACK_B4));
+    den = _mm256_fmadd_pd(den, r, D4(FI_ACK_B5)); den = _mm256_fmadd_pd(den, r, D4(1.0));
+    if (_mm256_movemask_pd(central) != 0xF) {
+        __m256d s = _mm256_sqrt_pd(_mm256_mul_pd(D4(-2.0), log_d4(t)));
+        __m256d tn = _mm256_fmadd_pd(D4(FI_ACK_C1), s, D4(FI_ACK_C2));
+        tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C3)); tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C4));
+        tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C5)); tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C6));
+        __m256d td = _mm256_fmadd_pd(D4(FI_ACK_D1), s, D4(FI_ACK_D2));
+        td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D3)); td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D4));
+        td = _mm256_fmadd_pd(td, s, D4(1.0));
+        __m256d lower = _mm256_cmp_pd(p, q, _CMP_LT_OQ);
+        tn = _mm256_blendv_pd(_mm256_sub_pd(_mm256_setzero_pd(), tn), tn, lower);
+        num = _mm256_blendv_pd(tn, num, central);
+        den = _mm256_blendv_pd(td, den, central);
+    }
+    return _mm256_div_pd(num, den);
+}
+
+/* ---------------- kernels ----------------
+ * Each kernel body handles ngroups = 2 groups per step (more independent work in flight) and 1 for an odd
+ * last group; the lane arithmetic is the same either way, so the output does not depend on the pairing. */
+#define FI_KERNEL_LOOP(body)                                                  \
+    for (size_t g = 0; g < count;) {                                          \
+        if (count - g >= 2) { body(2); g += 2; } else { body(1); g += 1; }    \
+    }                                                                         \
+    fence(ss)
+
+static void raw_u32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
+{
+    philox_keys K; keys_init(&K, p);
+    char *out = (char *)dst;
+#define RAW_BODY(NG) do { __m256i W[8]; group_words8(NG, g0 + g, &K, W);                 \
+        for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
+    FI_KERNEL_LOOP(RAW_BODY);
+}
+
+static void uniform_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
+{
+    philox_keys K; keys_init(&K, p);
+    const __m256 lo = F8((float)p->low), sc = F8((float)p->scale), up = F8((float)p->upper);
+    char *out = (char *)dst;
+#define UNIFORM_BODY(NG) do { __m256i W[8]; group_words8(NG, g0 + g, &K, W);                          \
+        for (int j = 0; j < 4 * NG; ++j) {                                                          \
+            __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(W[j], 8)), F8(0x1p-24f)); \
+            /* no FMA: bit-exact with the reference */                                             \
+            W[j] = _mm256_castps_si256(_mm256_min_ps(_mm256_add_ps(lo, _mm256_mul_ps(sc, u)), up)); \
+        }                                                                                           \
+        for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
+    FI_KERNEL_LOOP(UNIFORM_BODY);
+}
+
+static void normal_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
+{
+    philox_keys K; keys_init(&K, p);
+    const __m256 mean = F8((float)p->mean), sd = F8((float)p->std);
+    char *out = (char *)dst;
+#define NORMAL_BODY(NG) do { __m256i W[8]; group_words8(NG, g0 + g, &K, W);                           \
+        for (int j = 0; j < 4 * NG; j += 2) {                                                       \
+            __m256 r = _mm256_sqrt_ps(neg2log_f8(W[j])), s, c;                                      \
+            sincos_2pi_f8(W[j + 1], &s, &c);                                                        \
+            W[j] = _mm256_castps_si256(_mm256_fmadd_ps(sd, _mm256_mul_ps(r, c), mean));             \
+            W[j + 1] = _mm256_castps_si256(_mm256_fmadd_ps(sd, _mm256_mul_ps(r, s), mean));         \
+        }                                                                                           \
+        for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
+    FI_KERNEL_LOOP(NORMAL_BODY);
+}
+
+static void truncnorm_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
+{
+    philox_keys K; keys_init(&K, p);
+    const __m256d mean = D4(p->mean), sd = D4(p->std), plo = D4(p->p_lo), qhi = D4(p->q_hi), mass = D4(p->mass);
+    const __m256 lo = F8((float)p->clamp_lo), hi = F8((float)p->clamp_hi);
+    char *out = (char *)dst;
+#define TRUNC_BODY(NG) do { __m256i W[8]; group_words8(NG, g0 + g, &K, W);                                    \
+        for (int j = 0; j < 4 * NG; ++j) {                                                                  \
+            __m256i k = _mm256_srli_epi32(W[j], 8);                                                         \
+            __m128 half[2];                                                                                 \
+            for (int h = 0; h < 2; ++h) {                                                                   \
+                __m256d kd = _mm256_cvtepi32_pd(h ? _mm256_extracti128_si256(k, 1) : _mm256_castsi256_si128(k)); \
+                __m256d u = _mm256_mul_pd(_mm256_add_pd(kd, D4(0.5)), D4(0x1p-24));                        \
+                __m256d um = _mm256_mul_pd(_mm256_sub_pd(D4(16777215.5), kd), D4(0x1p-24));                \
+                __m256d z = ndtri_d4(_mm256_fmadd_pd(u, mass, plo), _mm256_fmadd_pd(um, mass, qhi));        \
+                half[h] = _mm256_cvtpd_ps(_mm256_fmadd_pd(sd, z, mean));                                    \
+            }                                                                                               \
+            __m256 v = _mm256_set_m128(half[1], half[0]);                                                   \
+            W[j] = _mm256_castps_si256(_mm256_min_ps(_mm256_max_ps(v, lo), hi));                            \
+        }                                                                                                   \
+        for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
+    FI_KERNEL_LOOP(TRUNC_BODY);
+}
+
+static void uniform_f64(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
+{
+    philox_keys K; keys_init(&K, p);
+    const __m256d lo = D4(p->low), sc = D4(p->scale), up = D4(p->upper);
+    double *out = (double *)dst;
+#define UNIFORM64_BODY(NG) do { __m256i X[4][4]; group_words_f64(NG, g0 + g, &K, X);                       \
+        for (int s = 0; s < 2 * NG; ++s) {                                                                \
+            __m256d v[2];                                                                                 \
+            for (int h = 0; h < 2; ++h) {                                                                 \
+                __m256i k = k53(X[s][2 * h], X[s][2 * h + 1]);                                            \
+                __m256d kd = _mm256_fmadd_pd(u52_to_pd(_mm256_srli_epi64(k, 32)), D4(0x1p32),             \
+                                             u52_to_pd(_mm256_and_si256(k, I4(0xFFFFFFFFull)))); /* exact */ \
+                v[h] = _mm256_min_pd(_mm256_add_pd(lo, _mm256_mul_pd(sc, _mm256_mul_pd(kd, D4(0x1p-53)))), up); \
+            }                                                                                             \
+            store_pairs_f64(out + 16 * g + 8 * s, v[0], v[1], ss);                                        \
+        } } while (0)
+    FI_KERNEL_LOOP(UNIFORM64_BODY);
+}
+
+static void normal_f64(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
+{
+    philox_keys K; keys_init(&K, p);
+    const __m256d mean = D4(p->mean), sd = D4(p->std);
+    double *out = (double *)dst;
+#define NORMAL64_BODY(NG) do { __m256i X[4][4]; group_words_f64(NG, g0 + g, &K, X);                        \
+        for (int s = 0; s < 2 * NG; ++s) {                                                                \
+            __m256d r = _mm256_sqrt_pd(neg2log_d4(k53(X[s][0], X[s][1]))), sn, cs;                        \
+            sincos_2pi_d4(k53(X[s][2], X[s][3]), &sn, &cs);                                               \
+            store_pairs_f64(out + 16 * g + 8 * s, _mm256_fmadd_pd(sd, _mm256_mul_pd(r, cs), mean),        \
+                            _mm256_fmadd_pd(sd, _mm256_mul_pd(r, sn), mean), ss);                         \
+        } } while (0)
+    FI_KERNEL_LOOP(NORMAL64_BODY);
+}
+
+fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype)
+{
+    int f64 = dtype == FI_F64;
+    switch (kind) {
+    case FI_RAW: return raw_u32;
+    case FI_UNIFORM: return f64 ? uniform_f64 : uniform_f32;
+    case FI_NORMAL: return f64 ? normal_f64 : normal_f32;
+    /* float64 truncated normal needs erfc for its Halley step: the scalar kernel serves both paths. */
+    case FI_TRUNCNORM: return f64 ? fi_generic_kernel(kind, dtype) : truncnorm_f32;
+    }
+    return 0;
+}
+int fi_avx2_compiled(void) { return 1; }
+#else
+fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype) { (void)kind; (void)dtype; return 0; }
+int fi_avx2_compiled(void) { return 0; }
+#endif

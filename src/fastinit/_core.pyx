@@ -1,0 +1,131 @@
+# cython: language_level=3
+"""Thin wrapper over the C core (csrc/): buffer checks, dtype dispatch, GIL release, nothing else.
+
+Arguments are validated by the Python layer (fastinit.generator); this module only makes sure that each
+buffer is what the C function will write or read (typed memoryviews check format, contiguity, writability).
+"""
+from libc.stdint cimport uint32_t, uint64_t
+
+cdef extern from "fastinit.h" nogil:
+    ctypedef enum fi_kind:
+        FI_RAW
+        FI_UNIFORM
+        FI_NORMAL
+        FI_TRUNCNORM
+    ctypedef enum fi_dtype:
+        FI_F32
+        FI_F64
+        FI_U32
+    ctypedef struct fi_params:
+        uint32_t key0
+        uint32_t key1
+        uint64_t stream
+        double low, scale, upper
+        double mean, std
+        double p_lo, q_hi, mass, clamp_lo, clamp_hi
+    void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
+    void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n, int rounds)
+    void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine)
+    void fi_set_num_threads(int n)
+    int fi_get_num_threads()
+    int fi_have_openmp()
+    int fi_simd_available()
+    int fi_set_simd(int path)
+    int fi_get_simd()
+
+RAW = FI_RAW
+UNIFORM = FI_UNIFORM
+NORMAL = FI_NORMAL
+TRUNCNORM = FI_TRUNCNORM
+SIMD_NAMES = ("baseline", "avx2")
+
+
+def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, double scale=1.0,
+         double upper=1.0, double mean=0.0, double std=1.0, double p_lo=0.0, double q_hi=0.0,
+         double mass=1.0, double clamp_lo=0.0, double clamp_hi=0.0):
+    """Fill the 1-D contiguous array `out` (uint32 for RAW, else float32/float64) with draws 0..n-1."""
+    cdef float[::1] f32
+    cdef double[::1] f64
+    cdef uint32_t[::1] u32
+    cdef void *ptr = NULL
+    cdef size_t n
+    cdef fi_dtype dtype
+    cdef fi_params p
+    if kind == FI_RAW:
+        u32 = out
+        n = u32.shape[0]
+        dtype = FI_U32
+        if n:
+            ptr = &u32[0]
+    elif out.dtype.itemsize == 4:
+        f32 = out
+        n = f32.shape[0]
+        dtype = FI_F32
+        if n:
+            ptr = &f32[0]
+    else:
+        f64 = out
+        n = f64.shape[0]
+        dtype = FI_F64
+        if n:
+            ptr = &f64[0]
+    if n == 0:
+        return
+    p.key0 = <uint32_t>(seed & 0xffffffffu)
+    p.key1 = <uint32_t>(seed >> 32)
+    p.stream = stream
+    p.low = low; p.scale = scale; p.upper = upper
+    p.mean = mean; p.std = std
+    p.p_lo = p_lo; p.q_hi = q_hi; p.mass = mass; p.clamp_lo = clamp_lo; p.clamp_hi = clamp_hi
+    with nogil:
+        fi_fill(<fi_kind>kind, dtype, ptr, n, &p)
+
+
+def philox4x32(const uint32_t[:, ::1] counters, const uint32_t[:, ::1] keys, uint32_t[:, ::1] out, int rounds):
+    """The raw block function, row by row: counters (n, 4), keys (n, 2) -> out (n, 4)."""
+    cdef size_t n = counters.shape[0]
+    if counters.shape[1] != 4 or keys.shape[1] != 2 or out.shape[1] != 4 or keys.shape[0] != n or out.shape[0] != n:
+        raise ValueError("philox4x32 buffers must be (n, 4), (n, 2), (n, 4)")
+    if n == 0:
+        return
+    with nogil:
+        fi_philox4x32_array(&counters[0, 0], &keys[0, 0], &out[0, 0], n, rounds)
+
+
+def ndtri(const double[::1] p, const double[::1] q, double[::1] out, bint refine):
+    """The C inverse normal CDF kernel (Phi(z) = p, q = 1 - p), exposed to test its stated error bound."""
+    cdef size_t n = p.shape[0]
+    if q.shape[0] != n or out.shape[0] != n:
+        raise ValueError("ndtri buffers must have one length")
+    if n == 0:
+        return
+    with nogil:
+        fi_ndtri_array(&p[0], &q[0], &out[0], n, refine)
+
+
+def set_num_threads(int n):
+    fi_set_num_threads(n)
+
+
+def get_num_threads():
+    return fi_get_num_threads()
+
+
+def have_openmp():
+    return bool(fi_have_openmp())
+
+
+def simd_available():
+    """Names of the SIMD paths this build and CPU can run, best last."""
+    return SIMD_NAMES[:fi_simd_available() + 1]
+
+
+def set_simd(str name):
+    """Choose the SIMD path ('baseline' or 'avx2'); returns the name of the path now in use."""
+    if name not in SIMD_NAMES:
+        raise ValueError(f"simd path must be one of {SIMD_NAMES}, got {name!r}")
+    return SIMD_NAMES[fi_set_simd(SIMD_NAMES.index(name))]
+
+
+def get_simd():
+    return SIMD_NAMES[fi_get_simd()]
