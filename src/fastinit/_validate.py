@@ -1,0 +1,87 @@
+"""Argument checks shared by the public API. Every check raises TypeError (wrong kind of thing) or ValueError
+(right kind, bad value) naming the argument, so that nothing invalid reaches the C core."""
+import math
+import numbers
+import operator
+
+import numpy as np
+
+UINT64_LIMIT = 1 << 64
+# Largest element count we accept: beyond it byte counts overflow an index on 64-bit platforms.
+MAX_ELEMENTS = (1 << 62) // 8
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def integer(value, name):
+    """An int (Python or NumPy integer, not bool) as a Python int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    return operator.index(value)
+
+
+def uint64(value, name):
+    """An integer in [0, 2**64)."""
+    v = integer(value, name)
+    if not 0 <= v < UINT64_LIMIT:
+        raise ValueError(f"{name} must be in [0, 2**64), got {v}")
+    return v
+
+
+def positive_int(value, name):
+    v = integer(value, name)
+    if v < 1:
+        raise ValueError(f"{name} must be >= 1, got {v}")
+    return v
+
+
+def real(value, name, finite=True):
+    """A real number (int, float, NumPy scalar; not bool, not complex) as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if math.isnan(v) or (finite and math.isinf(v)):
+        raise ValueError(f"{name} must be a finite number, got {v}")
+    return v
+
+
+def shape(size, name="size"):
+    """size as a tuple of non-negative ints (an int means a 1-D shape)."""
+    if isinstance(size, (tuple, list)):
+        dims = tuple(integer(d, f"{name}[{i}]") for i, d in enumerate(size))
+    else:
+        dims = (integer(size, name),)
+    for d in dims:
+        if d < 0:
+            raise ValueError(f"{name} must not have negative dimensions, got {tuple(dims) if len(dims) > 1 else dims[0]}")
+    count = 1
+    for d in dims:
+        count *= d
+    if count > MAX_ELEMENTS:
+        raise ValueError(f"{name} {dims} has {count} elements, more than the {MAX_ELEMENTS} an array can index")
+    return dims
+
+
+def float_dtype(dtype, name="dtype"):
+    """float32 or float64 as a np.dtype."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from exc
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+    return dt
+
+
+def out_array(out, size, dtype, name="out"):
+    """Check out (a writable float32/float64 ndarray whose shape matches size when both are given)."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only; pass a writable array")
+    if dtype is not None and float_dtype(dtype) != out.dtype:
+        raise TypeError(f"dtype {np.dtype(dtype)} does not match {name}.dtype {out.dtype}")
+    if size is not None and shape(size) != out.shape:
+        raise ValueError(f"{name} has shape {out.shape} but size is {shape(size)}")
+    return out

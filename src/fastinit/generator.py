@@ -1,0 +1,376 @@
+"""Counter-based generator: Philox4x32-10 streams and the uniform / normal / truncated-normal fills.
+
+Stream format (see README, "Stream format"): a seed s in [0, 2**64) is the Philox key (s & 0xffffffff, s >> 32);
+every fill call of a Generator takes the next stream id t = 0, 1, 2, ...; the words of stream t are the outputs
+of blocks b = 0, 1, 2, ... at counter (b & 0xffffffff, b >> 32, t & 0xffffffff, t >> 32); element i of a fill
+reads only the words fixed by i. Two calls never share words, and a fill is identical for every thread count.
+"""
+import math
+import os
+import secrets
+import threading
+
+import numpy as np
+
+from . import _core
+from . import _validate as V
+
+__all__ = ["Generator", "philox4x32", "uniform", "normal", "truncated_normal", "manual_seed",
+           "default_generator", "set_num_threads", "get_num_threads"]
+
+_SQRT1_2 = math.sqrt(0.5)
+# Truncation bounds must keep at least this much probability: below it p and q lose their meaning in float64.
+_MIN_MASS = 1e-280
+
+
+def _phi_lower(x):
+    """Phi(x) = P(Z <= x), accurate in the lower tail."""
+    return 0.5 * math.erfc(-x * _SQRT1_2)
+
+
+def _phi_upper(x):
+    """Q(x) = 1 - Phi(x) = P(Z > x), accurate in the upper tail."""
+    return 0.5 * math.erfc(x * _SQRT1_2)
+
+
+def truncation_params(alpha, beta):
+    """(p_lo, q_hi, mass) = (Phi(alpha), Q(beta), Phi(beta) - Phi(alpha)) without cancellation.
+
+    The mass is formed from the tail on the side of the interval: for beta <= 0 both lower-tail values are
+    small and accurate, for alpha >= 0 both upper-tail values are, otherwise the interval holds the centre and
+    1 - Phi(alpha) - Q(beta) has nothing to cancel."""
+    p_lo, q_hi = _phi_lower(alpha), _phi_upper(beta)
+    if beta <= 0:
+        mass = _phi_lower(beta) - p_lo
+    elif alpha >= 0:
+        mass = _phi_upper(alpha) - q_hi
+    else:
+        mass = 1.0 - p_lo - q_hi
+    return p_lo, q_hi, mass
+
+
+def _f32_at_least(x):
+    """The smallest float32 >= x (x finite or infinite)."""
+    with np.errstate(over="ignore"):
+        f = np.float32(x)
+    if float(f) < x:
+        f = np.nextafter(f, np.float32(np.inf))
+    return f
+
+
+def _f32_at_most(x):
+    """The largest float32 <= x."""
+    with np.errstate(over="ignore"):
+        f = np.float32(x)
+    if float(f) > x:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return f
+
+
+def _prepare(size, dtype, out):
+    """Validate size/dtype/out and return (shape, dtype, scalar_requested)."""
+    if out is not None:
+        V.out_array(out, size, dtype)
+        return out.shape, out.dtype, False
+    dt = V.float_dtype(np.float32 if dtype is None else dtype)
+    if size is None:
+        return (1,), dt, True
+    return V.shape(size), dt, False
+
+
+class Generator:
+    """A Philox4x32-10 generator: a 64-bit seed (the key) and a counter of streams.
+
+    Each fill call (``uniform``, ``normal``, ``truncated_normal``, ``random_raw`` without ``stream``) uses the
+    next stream id, under a lock, so that calls from many threads never overlap and one call's output is
+    fixed by (seed, stream id) alone.
+
+    Args:
+        seed: an int in [0, 2**64); None draws one from the operating system's entropy.
+    """
+
+    def __init__(self, seed=None):
+        self._seed = secrets.randbits(64) if seed is None else V.uint64(seed, "seed")
+        self._next_stream = 0
+        self._lock = threading.Lock()
+
+    @property
+    def seed(self):
+        """The 64-bit seed: the Philox key is (seed & 0xffffffff, seed >> 32)."""
+        return self._seed
+
+    @property
+    def next_stream(self):
+        """The stream id the next fill call will use."""
+        return self._next_stream
+
+    def __repr__(self):
+        return f"fastinit.Generator(seed={self._seed}, next_stream={self._next_stream})"
+
+    def _take_streams(self, n=1):
+        with self._lock:
+            first = self._next_stream
+            if first + n > V.UINT64_LIMIT:
+                raise OverflowError("this Generator has used all 2**64 streams")
+            self._next_stream = first + n
+        return first
+
+    def _fill(self, kind, shape, dtype, out, scalar, stream=None, **params):
+        """Draw into out (or a new array) from one stream; all arguments already validated."""
+        if stream is None:
+            stream = self._take_streams()
+        if out is None:
+            out = np.empty(shape, dtype=dtype)
+        target = out
+        direct = out.flags.c_contiguous and out.flags.aligned
+        flat = out.reshape(-1) if direct else np.empty(out.size, dtype=out.dtype)
+        _core.fill(kind, flat, self._seed, stream, **params)
+        if not direct:
+            # Element i of the stream goes to the i-th element of out in C order, whatever out's strides.
+            target[...] = flat.reshape(out.shape)
+        return out[0] if scalar else out
+
+    def random_raw(self, size, stream=None):
+        """The first words of one stream as uint32: w[4b + j] = word j of Philox block b.
+
+        Args:
+            size: number of words (int or shape tuple).
+            stream: the stream id in [0, 2**64); None takes the next stream of this generator.
+        """
+        shape = V.shape(size)
+        if stream is not None:
+            stream = V.uint64(stream, "stream")
+        out = np.empty(shape, dtype=np.uint32)
+        if stream is None:
+            stream = self._take_streams()
+        _core.fill(_core.RAW, out.reshape(-1), self._seed, stream)
+        return out
+
+    def uniform(self, size=None, low=0.0, high=1.0, dtype=None, out=None):
+        r"""Uniform draws on [low, high).
+
+        float32: :math:`u_i = (w_i \gg 8)\,2^{-24}`; float64: :math:`u_i = ((w_{2i+1} 2^{32} + w_{2i}) \gg 11)\,2^{-53}`;
+        value :math:`= \mathrm{low} + (\mathrm{high} - \mathrm{low})\,u_i`, computed in the output dtype and kept
+        below high (low is first rounded up to the dtype, so every value lies in [low, high)).
+
+        Args:
+            size: int or tuple; None returns one scalar.
+            low, high: finite bounds, low < high.
+            dtype: float32 (default) or float64; taken from ``out`` when given.
+            out: a writable float32/float64 array filled in place (any shape and strides).
+        """
+        shape, dt, scalar = _prepare(size, dtype, out)
+        low, high = V.real(low, "low"), V.real(high, "high")
+        if not low < high:
+            raise ValueError(f"low must be < high, got low={low}, high={high}")
+        if dt == np.float32:
+            lo, up = _f32_at_least(low), _f32_at_most(high)
+            if float(up) >= high:
+                up = np.nextafter(up, np.float32(-np.inf))
+            if not (np.isfinite(lo) and np.isfinite(up) and lo <= up):
+                raise ValueError(f"no float32 value lies in [low, high) = [{low}, {high})")
+            scale = high - low
+            with np.errstate(over="ignore"):
+                if not np.isfinite(np.float32(scale)):
+                    raise ValueError(f"high - low = {scale} overflows float32; use dtype=float64")
+            lo, up = float(lo), float(up)
+        else:
+            scale = high - low
+            if not math.isfinite(scale):
+                raise ValueError(f"high - low = {scale} overflows float64")
+            lo, up = low, math.nextafter(high, -math.inf)
+        return self._fill(_core.UNIFORM, shape, dt, out, scalar, low=lo, scale=scale, upper=up)
+
+    def normal(self, size=None, mean=0.0, std=1.0, dtype=None, out=None):
+        r"""Normal draws N(mean, std^2) by the Box-Muller transform (Box & Muller 1958).
+
+        For pair k, with :math:`u_1, u_2 \in (0, 1)` from words (2k, 2k+1) (float32) or from the float64 uniforms
+        of words (4k..4k+3): :math:`r = \sqrt{-2 \ln u_1}`, :math:`z_{2k} = r \cos 2\pi u_2`,
+        :math:`z_{2k+1} = r \sin 2\pi u_2`; value = mean + std z. float32 draws reach |z| = 6.77
+        (:math:`u_1 \geq 2^{-33}`), float64 draws |z| = 8.7.
+
+        Args:
+            size: int or tuple; None returns one scalar.
+            mean: finite; std: finite, >= 0.
+            dtype: float32 (default) or float64; taken from ``out`` when given.
+            out: a writable float32/float64 array filled in place.
+        """
+        shape, dt, scalar = _prepare(size, dtype, out)
+        mean, std = V.real(mean, "mean"), V.real(std, "std")
+        if std < 0:
+            raise ValueError(f"std must be >= 0, got {std}")
+        return self._fill(_core.NORMAL, shape, dt, out, scalar, mean=mean, std=std)
+
+    def truncated_normal(self, size=None, mean=0.0, std=1.0, low=None, high=None, dtype=None, out=None):
+        r"""Normal N(mean, std^2) truncated to [low, high], by inversion of the CDF.
+
+        With :math:`\alpha = (\mathrm{low} - \mathrm{mean})/\mathrm{std}`, :math:`\beta = (\mathrm{high} -
+        \mathrm{mean})/\mathrm{std}` and the midpoint uniform :math:`u = (k + 1/2)\,2^{-24}` (float32,
+        :math:`k = w_i \gg 8`) or :math:`(k + 1/2)\,2^{-53}` (float64):
+        :math:`z = \Phi^{-1}(\Phi(\alpha) + u\,(\Phi(\beta) - \Phi(\alpha)))`, value = mean + std z, clamped to
+        [low, high]. The CDF arithmetic is done in the tail that keeps it accurate (both :math:`p` and
+        :math:`1 - p` are formed as sums of non-negative terms), so far one-sided bounds such as [3, 8] std work.
+
+        Args:
+            size: int or tuple; None returns one scalar.
+            mean: finite; std: finite, >= 0.
+            low, high: bounds (may be infinite); default mean - 2 std and mean + 2 std, as
+                ``torch.nn.init.trunc_normal_`` and Keras's ``TruncatedNormal``.
+            dtype: float32 (default) or float64; taken from ``out`` when given.
+            out: a writable float32/float64 array filled in place.
+        """
+        shape, dt, scalar = _prepare(size, dtype, out)
+        mean, std = V.real(mean, "mean"), V.real(std, "std")
+        if std < 0:
+            raise ValueError(f"std must be >= 0, got {std}")
+        low = mean - 2.0 * std if low is None else V.real(low, "low", finite=False)
+        high = mean + 2.0 * std if high is None else V.real(high, "high", finite=False)
+        if not low < high:
+            raise ValueError(f"low must be < high, got low={low}, high={high}")
+        if dt == np.float32:
+            clamp_lo, clamp_hi = float(_f32_at_least(low)), float(_f32_at_most(high))
+            if clamp_lo > clamp_hi:
+                raise ValueError(f"no float32 value lies in [low, high] = [{low}, {high}]")
+        else:
+            clamp_lo, clamp_hi = low, high
+        if std == 0.0:
+            if not low <= mean <= high:
+                raise ValueError(f"std is 0 and mean={mean} is outside [low, high] = [{low}, {high}]: "
+                                 "the truncated distribution has no probability mass")
+            # A point mass: the normal fill with std 0 writes mean everywhere and keeps stream accounting.
+            return self._fill(_core.NORMAL, shape, dt, out, scalar, mean=mean, std=0.0)
+        alpha, beta = (low - mean) / std, (high - mean) / std
+        p_lo, q_hi, mass = truncation_params(alpha, beta)
+        if not mass > _MIN_MASS:
+            raise ValueError(f"the bounds [low, high] = [{low}, {high}] leave no probability mass "
+                             f"({alpha:.6g} to {beta:.6g} standard deviations from the mean)")
+        return self._fill(_core.TRUNCNORM, shape, dt, out, scalar, mean=mean, std=std, p_lo=p_lo, q_hi=q_hi,
+                          mass=mass, clamp_lo=clamp_lo, clamp_hi=clamp_hi)
+
+    def spawn(self, n):
+        """n independent child generators.
+
+        Child i's seed is words 0 and 1 of the Philox block at counter (0xffffffff, 0xffffffff, t lo, t hi) under
+        this generator's key, where t is the i-th of n stream ids taken from this generator (the last block of
+        stream t, which no fill of a realistic size reaches): seed = w0 | w1 << 32.
+        """
+        n = V.integer(n, "n")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        first = self._take_streams(n)
+        streams = np.arange(first, first + n, dtype=np.uint64)
+        counters = np.empty((n, 4), dtype=np.uint32)
+        counters[:, 0] = counters[:, 1] = 0xFFFFFFFF
+        counters[:, 2] = streams & np.uint64(0xFFFFFFFF)
+        counters[:, 3] = streams >> np.uint64(32)
+        words = philox4x32(counters, _key_words(self._seed))
+        return [Generator(int(w[0]) | (int(w[1]) << 32)) for w in words]
+
+
+def _key_words(seed):
+    return np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint32)
+
+
+def _uint32_words(a, name, last):
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "ui":
+        raise TypeError(f"{name} must be an array of unsigned 32-bit integers, got dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.shape[-1] != last:
+        raise ValueError(f"{name} must have shape (..., {last}), got {arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() > 0xFFFFFFFF):
+        raise ValueError(f"{name} words must be in [0, 2**32)")
+    return arr.astype(np.uint32, copy=False)
+
+
+def philox4x32(counter, key, rounds=10):
+    """The Philox4x32 block function (Salmon et al., SC 2011), broadcast over leading dimensions.
+
+    One round: (hi0, lo0) = 0xD2511F53 x0, (hi1, lo1) = 0xCD9E8D57 x2 (32x32 -> 64-bit products);
+    x = (hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0); the key is bumped by (0x9E3779B9, 0xBB67AE85) between rounds.
+
+    Args:
+        counter: uint32 array of shape (..., 4).
+        key: uint32 array of shape (..., 2).
+        rounds: number of rounds (10 is Philox4x32-10, the generator's).
+    Returns:
+        uint32 array of shape broadcast(...) + (4,).
+    """
+    c = _uint32_words(counter, "counter", 4)
+    k = _uint32_words(key, "key", 2)
+    rounds = V.integer(rounds, "rounds")
+    if rounds < 0:
+        raise ValueError(f"rounds must be >= 0, got {rounds}")
+    lead = np.broadcast_shapes(c.shape[:-1], k.shape[:-1])
+    cb = np.ascontiguousarray(np.broadcast_to(c, lead + (4,))).reshape(-1, 4)
+    kb = np.ascontiguousarray(np.broadcast_to(k, lead + (2,))).reshape(-1, 2)
+    out = np.empty_like(cb)
+    _core.philox4x32(cb, kb, out, rounds)
+    return out.reshape(lead + (4,))
+
+
+# ---------------------------------------------------------------- module-level API and threads
+
+_default = Generator()
+_default_lock = threading.Lock()
+
+
+def default_generator():
+    """The generator behind the module-level functions (reseed it with ``manual_seed``)."""
+    return _default
+
+
+def manual_seed(seed):
+    """Reseed the default generator: the module-level draws that follow are reproducible. Returns it."""
+    global _default
+    gen = Generator(V.uint64(seed, "seed"))
+    with _default_lock:
+        _default = gen
+    return gen
+
+
+def _generator_for(seed):
+    return _default if seed is None else Generator(seed)
+
+
+def uniform(size=None, low=0.0, high=1.0, dtype=None, out=None, seed=None):
+    """``Generator.uniform`` on the default generator, or on ``Generator(seed)`` when seed is given."""
+    return _generator_for(seed).uniform(size, low, high, dtype, out)
+
+
+def normal(size=None, mean=0.0, std=1.0, dtype=None, out=None, seed=None):
+    """``Generator.normal`` on the default generator, or on ``Generator(seed)`` when seed is given."""
+    return _generator_for(seed).normal(size, mean, std, dtype, out)
+
+
+def truncated_normal(size=None, mean=0.0, std=1.0, low=None, high=None, dtype=None, out=None, seed=None):
+    """``Generator.truncated_normal`` on the default generator, or on ``Generator(seed)`` when seed is given."""
+    return _generator_for(seed).truncated_normal(size, mean, std, low, high, dtype, out)
+
+
+def set_num_threads(n):
+    """Threads the C fills use (OpenMP). Results do not depend on it."""
+    _core.set_num_threads(V.positive_int(n, "n"))
+
+
+def get_num_threads():
+    """Threads the C fills use: by default the CPUs this process may run on, or $FASTINIT_NUM_THREADS."""
+    return _core.get_num_threads()
+
+
+def _initial_threads():
+    env = os.environ.get("FASTINIT_NUM_THREADS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"FASTINIT_NUM_THREADS must be a positive integer, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"FASTINIT_NUM_THREADS must be a positive integer, got {env!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_core.set_num_threads(_initial_threads())

@@ -1,0 +1,146 @@
+"""The oracle: every C kernel of fastinit written again in NumPy, straight from the formulas (DESIGN.md, README
+"Stream format"). Slow and obvious; no compiled code of ours. Tests compare the C core with these functions.
+
+All functions take the seed and the stream id explicitly: a ``Generator`` call that used stream t is
+reproduced by passing t.
+"""
+import numpy as np
+
+M0, M1 = 0xD2511F53, 0xCD9E8D57   # Philox multipliers
+W0, W1 = 0x9E3779B9, 0xBB67AE85   # key increments
+MASK32 = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32(counter, key, rounds=10):
+    """Philox4x32 block function with 64-bit integer arithmetic: counter (..., 4), key (..., 2) -> (..., 4)."""
+    c = np.asarray(counter, dtype=np.uint64)
+    k = np.asarray(key, dtype=np.uint64)
+    lead = np.broadcast_shapes(c.shape[:-1], k.shape[:-1])
+    x = [np.broadcast_to(c[..., j], lead).copy() for j in range(4)]
+    k0 = np.broadcast_to(k[..., 0], lead).copy()
+    k1 = np.broadcast_to(k[..., 1], lead).copy()
+    for r in range(rounds):
+        if r > 0:
+            k0 = (k0 + np.uint64(W0)) & MASK32
+            k1 = (k1 + np.uint64(W1)) & MASK32
+        p0 = np.uint64(M0) * x[0]   # < 2**64: exact in uint64
+        p1 = np.uint64(M1) * x[2]
+        x = [(p1 >> np.uint64(32)) ^ x[1] ^ k0, p1 & MASK32, (p0 >> np.uint64(32)) ^ x[3] ^ k1, p0 & MASK32]
+    return np.stack(x, axis=-1).astype(np.uint32)
+
+
+def stream_words(seed, stream, n):
+    """The first n words of a stream: w[4b + j] = word j of the block at counter (b lo, b hi, s lo, s hi)."""
+    nblocks = (n + 3) // 4
+    b = np.arange(nblocks, dtype=np.uint64)
+    counter = np.stack([b & MASK32, b >> np.uint64(32),
+                        np.full(nblocks, stream & 0xFFFFFFFF, np.uint64),
+                        np.full(nblocks, stream >> 32, np.uint64)], axis=-1)
+    key = np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint64)
+    return philox4x32(counter, key).reshape(-1)[:n]
+
+
+def random_raw(seed, stream, n):
+    return stream_words(seed, stream, n)
+
+
+def _k53(words, pairs):
+    """((w[2i+1] << 32) | w[2i]) >> 11 for i < pairs: the 53-bit integers of float64 uniforms."""
+    w = words[:2 * pairs].astype(np.uint64)
+    return ((w[1::2] << np.uint64(32)) | w[0::2]) >> np.uint64(11)
+
+
+def _f32_ceil(x):
+    f = np.float32(x)
+    return np.nextafter(f, np.float32(np.inf)) if float(f) < x else f
+
+
+def _f32_floor(x):
+    f = np.float32(x)
+    return np.nextafter(f, np.float32(-np.inf)) if float(f) > x else f
+
+
+def uniform(seed, stream, n, low=0.0, high=1.0, dtype=np.float32):
+    """low + (high - low) u in the output dtype, u = (w >> 8) 2^-24 (float32) or k53 2^-53 (float64);
+    low rounded up to the dtype and the result kept below high."""
+    if np.dtype(dtype) == np.float32:
+        k = stream_words(seed, stream, n) >> np.uint32(8)
+        u = k.astype(np.float32) * np.float32(2.0 ** -24)
+        lo = _f32_ceil(low)
+        up = _f32_floor(high)
+        if float(up) >= high:
+            up = np.nextafter(up, np.float32(-np.inf))
+        v = lo + np.float32(high - low) * u          # float32 arithmetic, one rounding per operation
+        return np.minimum(v, up)
+    u = _k53(stream_words(seed, stream, 4 * ((n + 1) // 2)), n).astype(np.float64) * 2.0 ** -53
+    return np.minimum(low + (high - low) * u, np.nextafter(high, -np.inf))
+
+
+def _neg2log(k, bits):
+    """-2 ln u for u = (k + 1/2) 2^-bits, evaluated as -2 log1p(-(1 - u)) above 1/2 so that it keeps its
+    relative accuracy as u -> 1 (1 - u = (2^bits - k - 1/2) 2^-bits is exact)."""
+    k = k.astype(np.float64)
+    scale = 2.0 ** -bits
+    u = (k + 0.5) * scale
+    v = (2.0 ** bits - k - 0.5) * scale
+    with np.errstate(divide="ignore"):
+        return np.where(u > 0.5, -2.0 * np.log1p(-v), -2.0 * np.log(u))
+
+
+def normal(seed, stream, n, mean=0.0, std=1.0, dtype=np.float32):
+    """Box-Muller: r = sqrt(-2 ln u1), z = (r cos 2 pi u2, r sin 2 pi u2) per pair, value = mean + std z.
+    float32: u1, u2 = w * 2^-32 + 2^-33 from words (2k, 2k+1); float64: k53 * 2^-53 + 2^-54 from words
+    (4k, 4k+1) and (4k+2, 4k+3). Computed in float64 and rounded once to the dtype."""
+    pairs = (n + 1) // 2
+    if np.dtype(dtype) == np.float32:
+        w = stream_words(seed, stream, 2 * pairs)
+        k1, k2, bits = w[0::2], w[1::2], 32
+    else:
+        k = _k53(stream_words(seed, stream, 4 * pairs), 2 * pairs)
+        k1, k2, bits = k[0::2], k[1::2], 53
+    r = np.sqrt(_neg2log(k1, bits))
+    theta = 2.0 * np.pi * ((k2.astype(np.float64) + 0.5) * 2.0 ** -bits)
+    z = np.empty(2 * pairs)
+    z[0::2] = r * np.cos(theta)
+    z[1::2] = r * np.sin(theta)
+    return (mean + std * z[:n]).astype(dtype)
+
+
+def truncated_normal(seed, stream, n, mean=0.0, std=1.0, low=None, high=None, dtype=np.float32):
+    """Inverse CDF: z = Phi^-1(Phi(alpha) + u (Phi(beta) - Phi(alpha))), u = (k + 1/2) 2^-bits, with
+    p = Phi(alpha) + u mass and q = Q(beta) + (1 - u) mass, z = ndtri(p) if p < q else -ndtri(q);
+    value = mean + std z clamped to [low, high] (to the dtype values inside it)."""
+    from scipy import special
+
+    low = mean - 2 * std if low is None else low
+    high = mean + 2 * std if high is None else high
+    alpha, beta = (low - mean) / std, (high - mean) / std
+    p_lo, q_hi = special.ndtr(alpha), special.ndtr(-beta)
+    if beta <= 0:
+        mass = special.ndtr(beta) - p_lo
+    elif alpha >= 0:
+        mass = special.ndtr(-alpha) - q_hi
+    else:
+        mass = 1.0 - p_lo - q_hi
+    if np.dtype(dtype) == np.float32:
+        k, bits = (stream_words(seed, stream, n) >> np.uint32(8)).astype(np.float64), 24
+    else:
+        k, bits = _k53(stream_words(seed, stream, 2 * n), n).astype(np.float64), 53
+    u = (k + 0.5) * 2.0 ** -bits
+    um = (2.0 ** bits - k - 0.5) * 2.0 ** -bits
+    p = p_lo + u * mass
+    q = q_hi + um * mass
+    z = np.where(p < q, special.ndtri(p), -special.ndtri(q))
+    v = (mean + std * z).astype(dtype)
+    if np.dtype(dtype) == np.float32:
+        return np.clip(v, _f32_ceil(low), _f32_floor(high))
+    return np.clip(v, low, high)
+
+
+def spawn_seeds(seed, first_stream, n):
+    """Child seeds of Generator.spawn: words 0, 1 of block (2^64 - 1) of streams first_stream .. + n - 1."""
+    s = np.arange(first_stream, first_stream + n, dtype=np.uint64)
+    counter = np.stack([np.full(n, 0xFFFFFFFF, np.uint64), np.full(n, 0xFFFFFFFF, np.uint64),
+                        s & MASK32, s >> np.uint64(32)], axis=-1)
+    w = philox4x32(counter, np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint64))
+    return [int(a) | (int(b) << 32) for a, b in w[:, :2]]
