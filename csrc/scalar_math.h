@@ -2,11 +2,11 @@
  * (double) lanes at a time in kernels_avx2.c. Short polynomials with stated error bounds (Cephes / fdlibm
  * coefficients; Acklam's inverse normal CDF). Plain C99.
  *
- * Error bounds (measured against libm / scipy in tests/test_vmath.py):
+ * Error bounds (measured against libm / scipy in tests/test_vmath.py, through the fills and on ndtri directly):
  *   fi_neg2log_f: relative error of -2 ln(u1) < 3e-7 (Cephes logf polynomial, |f| <= 0.415)
  *   fi_sincos_2pi_f: absolute error < 1.2e-7 (Cephes sinf/cosf on [-pi/4, pi/4])
  *   fi_neg2log_d: relative error < 4e-16 (fdlibm log kernel); fi_sincos_2pi_d: absolute error < 3e-16
- *   fi_ndtri_acklam: relative error < 1.2e-9; fi_ndtri_refined: < 1e-14 relative (one Halley step on erfc)
+ *   fi_ndtri_acklam: error < 1.2e-9 max(1, abs(z)); fi_ndtri_refined: < 2e-15 max(1, abs(z)) (one Halley step)
  */
 #ifndef FASTINIT_SCALAR_MATH_H
 #define FASTINIT_SCALAR_MATH_H

@@ -1,0 +1,21 @@
+import pytest
+
+import fastinit as fi
+from fastinit import _core
+
+
+@pytest.fixture(params=_core.simd_available())
+def simd(request):
+    """Run the test on every SIMD path this build and CPU have (baseline always, AVX2 where present)."""
+    before = _core.get_simd()
+    _core.set_simd(request.param)
+    yield request.param
+    _core.set_simd(before)
+
+
+@pytest.fixture
+def threads():
+    """Restore the thread count a test changes."""
+    before = fi.get_num_threads()
+    yield
+    fi.set_num_threads(before)
