@@ -225,6 +225,12 @@ class Generator:
             raise ValueError(f"std must be >= 0, got {std}")
         low = mean - 2.0 * std if low is None else V.real(low, "low", finite=False)
         high = mean + 2.0 * std if high is None else V.real(high, "high", finite=False)
+        if std == 0.0:
+            if not low <= mean <= high:
+                raise ValueError(f"std is 0 and mean={mean} is outside [low, high] = [{low}, {high}]: "
+                                 "the truncated distribution has no probability mass")
+            # A point mass: the normal fill with std 0 writes mean everywhere and keeps stream accounting.
+            return self._fill(_core.NORMAL, shape, dt, out, scalar, mean=mean, std=0.0)
         if not low < high:
             raise ValueError(f"low must be < high, got low={low}, high={high}")
         if dt == np.float32:
@@ -233,12 +239,6 @@ class Generator:
                 raise ValueError(f"no float32 value lies in [low, high] = [{low}, {high}]")
         else:
             clamp_lo, clamp_hi = low, high
-        if std == 0.0:
-            if not low <= mean <= high:
-                raise ValueError(f"std is 0 and mean={mean} is outside [low, high] = [{low}, {high}]: "
-                                 "the truncated distribution has no probability mass")
-            # A point mass: the normal fill with std 0 writes mean everywhere and keeps stream accounting.
-            return self._fill(_core.NORMAL, shape, dt, out, scalar, mean=mean, std=0.0)
         alpha, beta = (low - mean) / std, (high - mean) / std
         p_lo, q_hi, mass = truncation_params(alpha, beta)
         if not mass > _MIN_MASS:

@@ -1,0 +1,232 @@
+"""Generator semantics (streams, seeds, spawn, module-level API, threads) and every bad input."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastinit as fi
+from fastinit import reference as R
+
+
+def test_each_call_takes_the_next_stream():
+    g = fi.Generator(7)
+    assert g.seed == 7 and g.next_stream == 0
+    a = g.uniform(10)
+    b = g.normal(10, dtype=np.float64)
+    c = g.random_raw(6)
+    d = g.random_raw(6, stream=0)           # an explicit stream does not advance the counter
+    assert g.next_stream == 3
+    np.testing.assert_array_equal(a, R.uniform(7, 0, 10))
+    np.testing.assert_allclose(b, R.normal(7, 1, 10, dtype=np.float64), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(c, R.random_raw(7, 2, 6))
+    np.testing.assert_array_equal(d, R.random_raw(7, 0, 6))
+
+
+def test_seed_key_mapping_uses_both_halves():
+    lo, hi = fi.Generator(1).random_raw(8), fi.Generator(1 << 32).random_raw(8)
+    assert not np.array_equal(lo, hi)
+    np.testing.assert_array_equal(fi.Generator(2**64 - 1).random_raw(8), R.random_raw(2**64 - 1, 0, 8))
+    np.testing.assert_array_equal(fi.Generator(np.uint64(2**63)).random_raw(8), R.random_raw(2**63, 0, 8))
+
+
+def test_none_seed_draws_entropy():
+    seeds = {fi.Generator().seed for _ in range(8)}
+    assert len(seeds) == 8 and all(0 <= s < 2**64 for s in seeds)
+
+
+def test_concurrent_calls_get_distinct_streams():
+    g = fi.Generator(11)
+    results = [[] for _ in range(8)]
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(200):
+            results[i].append(tuple(g.random_raw(4)))
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    got = {r for rs in results for r in rs}
+    assert g.next_stream == 1600
+    assert len(got) == 1600
+    assert got == {tuple(g.random_raw(4, stream=t)) for t in range(1600)}
+
+
+def test_spawn():
+    g = fi.Generator(99)
+    g.normal(3)
+    kids = g.spawn(4)
+    assert g.next_stream == 5
+    assert [k.seed for k in kids] == R.spawn_seeds(99, 1, 4)
+    assert len({k.seed for k in kids}) == 4 and all(k.next_stream == 0 for k in kids)
+    assert g.spawn(0) == []
+    # children of the same parent state are reproducible
+    again = fi.Generator(99)
+    again.normal(3)
+    assert [k.seed for k in again.spawn(4)] == [k.seed for k in kids]
+
+
+def test_module_level_functions():
+    np.testing.assert_array_equal(fi.uniform(5, seed=3), fi.Generator(3).uniform(5))
+    np.testing.assert_array_equal(fi.normal((2, 3), seed=3), fi.Generator(3).normal((2, 3)))
+    np.testing.assert_array_equal(fi.truncated_normal(9, seed=3, dtype=np.float64),
+                                  fi.Generator(3).truncated_normal(9, dtype=np.float64))
+    gen = fi.manual_seed(123)
+    assert fi.default_generator() is gen
+    first = fi.normal(4)
+    second = fi.uniform(4)
+    fi.manual_seed(123)
+    np.testing.assert_array_equal(fi.normal(4), first)
+    np.testing.assert_array_equal(fi.uniform(4), second)
+
+
+def test_threads_setting(threads):
+    fi.set_num_threads(3)
+    assert fi.get_num_threads() == 3
+    for bad, exc in [(0, ValueError), (-2, ValueError), (1.5, TypeError), ("2", TypeError)]:
+        with pytest.raises(exc, match="n"):
+            fi.set_num_threads(bad)
+
+
+def test_thread_default_from_environment():
+    code = "import fastinit as fi; print(fi.get_num_threads())"
+    env = dict(os.environ, FASTINIT_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "3"
+    env.pop("FASTINIT_NUM_THREADS")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(out.stdout) == len(os.sched_getaffinity(0))
+
+
+def test_std_zero():
+    assert np.all(fi.normal(10, mean=2.5, std=0.0, seed=1) == 2.5)
+    assert np.all(fi.truncated_normal(10, mean=2.5, std=0.0, seed=1) == 2.5)
+    with pytest.raises(ValueError, match="no probability mass"):
+        fi.truncated_normal(10, mean=2.5, std=0.0, low=3.0, high=4.0)
+
+
+def test_extreme_but_valid_parameters():
+    x = fi.uniform(1000, low=-3e38, high=3e38, dtype=np.float64, seed=1)
+    assert x.min() >= -3e38 and x.max() < 3e38
+    x = fi.truncated_normal(1000, low=30.0, high=31.0, seed=1)        # mass 5e-198: the upper tail form holds it
+    assert np.all((x >= 30.0) & (x <= 31.0))
+    x = fi.truncated_normal(1000, low=-np.inf, high=np.inf, seed=1, dtype=np.float64)
+    assert np.all(np.isfinite(x))
+
+
+# ------------------------------------------------------------------------------------------ bad input
+
+FILLS = {"uniform": fi.Generator(0).uniform, "normal": fi.Generator(0).normal,
+         "truncated_normal": fi.Generator(0).truncated_normal}
+
+
+@pytest.mark.parametrize("fill", FILLS)
+@pytest.mark.parametrize("size,exc,word", [
+    (-1, ValueError, "size"), ((3, -2), ValueError, "size"), (2.0, TypeError, "size"), ("3", TypeError, "size"),
+    ((2, 1.5), TypeError, r"size\[1\]"), (True, TypeError, "size"), ((2**40, 2**40), ValueError, "size"),
+])
+def test_bad_size(fill, size, exc, word):
+    with pytest.raises(exc, match=word):
+        FILLS[fill](size)
+
+
+@pytest.mark.parametrize("fill", FILLS)
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.complex64, np.float16, "float128x", object, bool])
+def test_bad_dtype(fill, dtype):
+    with pytest.raises(TypeError, match="dtype"):
+        FILLS[fill](4, dtype=dtype)
+
+
+@pytest.mark.parametrize("fill", FILLS)
+def test_bad_out(fill):
+    f = FILLS[fill]
+    for out in (np.zeros(4, np.float16), np.zeros(4, np.int64), np.zeros(4, np.complex128)):
+        with pytest.raises(TypeError, match="out"):
+            f(out=out)
+    with pytest.raises(TypeError, match="out"):
+        f(out=[0.0, 0.0])
+    ro = np.zeros(4, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        f(out=ro)
+    with pytest.raises(ValueError, match="shape"):
+        f(5, out=np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        f((2, 2), out=np.zeros(4, np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        f(4, dtype=np.float64, out=np.zeros(4, np.float32))
+
+
+@pytest.mark.parametrize("call,exc,word", [
+    (lambda g: g.uniform(3, low=np.nan), ValueError, "low"),
+    (lambda g: g.uniform(3, high=np.inf), ValueError, "high"),
+    (lambda g: g.uniform(3, low=1.0, high=1.0), ValueError, "low must be < high"),
+    (lambda g: g.uniform(3, low=2.0, high=1.0), ValueError, "low must be < high"),
+    (lambda g: g.uniform(3, low=-3e38, high=3e38), ValueError, "overflows float32"),
+    (lambda g: g.uniform(3, low=-1e308, high=1e308, dtype=np.float64), ValueError, "overflows float64"),
+    (lambda g: g.uniform(3, low=0.1, high=0.1 + 1e-12), ValueError, "no float32"),
+    (lambda g: g.uniform(3, low="0"), TypeError, "low"),
+    (lambda g: g.uniform(3, low=1j), TypeError, "low"),
+    (lambda g: g.normal(3, mean=np.inf), ValueError, "mean"),
+    (lambda g: g.normal(3, std=np.nan), ValueError, "std"),
+    (lambda g: g.normal(3, std=-1.0), ValueError, "std"),
+    (lambda g: g.normal(3, std=None), TypeError, "std"),
+    (lambda g: g.truncated_normal(3, std=-0.5), ValueError, "std"),
+    (lambda g: g.truncated_normal(3, mean=np.nan), ValueError, "mean"),
+    (lambda g: g.truncated_normal(3, low=np.nan), ValueError, "low"),
+    (lambda g: g.truncated_normal(3, low=1.0, high=-1.0), ValueError, "low must be < high"),
+    (lambda g: g.truncated_normal(3, low=40.0, high=50.0), ValueError, "no probability mass"),
+    (lambda g: g.truncated_normal(3, low=-np.inf, high=-40.0), ValueError, "no probability mass"),
+    (lambda g: g.truncated_normal(3, low=np.inf, high=np.inf), ValueError, "low must be < high"),
+    (lambda g: g.random_raw(3, stream=-1), ValueError, "stream"),
+    (lambda g: g.random_raw(3, stream=2**64), ValueError, "stream"),
+    (lambda g: g.random_raw(3, stream=1.0), TypeError, "stream"),
+    (lambda g: g.random_raw(-3), ValueError, "size"),
+    (lambda g: g.spawn(-1), ValueError, "n"),
+    (lambda g: g.spawn(2.0), TypeError, "n"),
+])
+def test_bad_parameters(call, exc, word):
+    g = fi.Generator(0)
+    with pytest.raises(exc, match=word):
+        call(g)
+    assert g.next_stream == 0          # a rejected call uses no stream
+
+
+@pytest.mark.parametrize("seed,exc", [(-1, ValueError), (2**64, ValueError), (1.0, TypeError), ("1", TypeError),
+                                      (True, TypeError), (np.float64(3), TypeError), ([1], TypeError)])
+def test_bad_seed(seed, exc):
+    with pytest.raises(exc, match="seed"):
+        fi.Generator(seed)
+    with pytest.raises(exc, match="seed"):
+        fi.manual_seed(seed)
+    with pytest.raises(exc, match="seed"):
+        fi.normal(3, seed=seed)
+
+
+def test_rejected_out_is_untouched():
+    out = np.full(6, 5.0, np.float32)
+    with pytest.raises(ValueError):
+        fi.normal(out=out, std=-1)
+    with pytest.raises(ValueError):
+        fi.truncated_normal(out=out, low=50, high=60)
+    assert np.all(out == 5.0)
+
+
+def test_zero_size_requests():
+    g = fi.Generator(0)
+    assert g.uniform(0).shape == (0,)
+    assert g.normal((3, 0)).shape == (3, 0)
+    assert g.truncated_normal(0, dtype=np.float64).dtype == np.float64
+    assert g.random_raw(0).shape == (0,)
+    assert g.normal(out=np.empty((0, 4), np.float32)).shape == (0, 4)
+
+
+def test_impossible_allocation_is_a_memory_error():
+    with pytest.raises(MemoryError):
+        fi.normal(2**42)   # 16 TiB
