@@ -1,0 +1,39 @@
+"""Ratios from a pytest-benchmark JSON of bench/: python bench/report.py bench/fill.json [more.json ...]
+
+Prints a Markdown table (comparison, speedup = baseline time / fastinit time from the minimum of the rounds,
+target) ready for bench/RESULTS.md."""
+import json
+import sys
+
+from fastinit import _bench
+
+
+def load(paths):
+    times, info = {}, {}
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        info = data.get("machine_info", info)
+        for b in data["benchmarks"]:
+            case = b["params"]["case"] if b.get("params") else b["name"]
+            times[case] = b["stats"]["min"]
+    return times, info
+
+
+def main(paths):
+    times, info = load(paths)
+    cpu = info.get("cpu", {}).get("brand_raw", "?")
+    print(f"Machine: {cpu}, {info.get('cpu', {}).get('count', '?')} CPUs; min of 7 rounds.\n")
+    print("| case | min time (ms) |\n|---|---|")
+    for case, t in times.items():
+        print(f"| {case} | {t * 1e3:.2f} |")
+    print("\n| comparison | speedup | target | met |\n|---|---|---|---|")
+    for label, ratio, target in _bench.ratio_table(times):
+        r = "n/a" if ratio is None else f"{ratio:.2f}x"
+        t = "-" if target is None else f">= {target:g}x"
+        met = "-" if ratio is None or target is None else ("yes" if ratio >= target else "**no**")
+        print(f"| {label} | {r} | {t} | {met} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

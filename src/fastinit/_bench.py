@@ -1,0 +1,131 @@
+"""Benchmark cases shared by ``fastinit bench`` and the pytest-benchmark suite in bench/.
+
+A case is a name and a factory: factory(n) returns a zero-argument callable that does the timed work on
+preallocated buffers (allocation is not timed), or None when a needed package (torch) is missing.
+Ratios compare cases from the same run: a fastinit case against its baseline.
+"""
+import time
+
+import numpy as np
+
+import fastinit as fi
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _fi(method, dtype=np.float32, **kw):
+    def factory(n):
+        out = np.empty(n, dtype=dtype)
+        gen = fi.Generator(0)
+        fill = getattr(gen, method)
+        return lambda: fill(out=out, **kw)
+    return factory
+
+
+def _fi_single_thread(method, **kw):
+    inner = _fi(method, **kw)
+
+    def factory(n):
+        run = inner(n)
+
+        def single():
+            before = fi.get_num_threads()
+            fi.set_num_threads(1)
+            try:
+                run()
+            finally:
+                fi.set_num_threads(before)
+        return single
+    return factory
+
+
+def _ndarray_fill(n):
+    out = np.empty(n, dtype=np.float32)
+    return lambda: out.fill(1.0)
+
+
+def _numpy_normal(n):
+    out = np.empty(n, dtype=np.float32)
+    rng = np.random.Generator(np.random.PCG64(0))
+    return lambda: rng.standard_normal(dtype=np.float32, out=out)
+
+
+def _torch_case(method, dtype="float32", threads=None, **kw):
+    def factory(n):
+        torch = _torch()
+        if torch is None:
+            return None
+        t = torch.empty(n, dtype=getattr(torch, dtype))
+        torch.manual_seed(0)
+        if method == "trunc_normal_":
+            return lambda: torch.nn.init.trunc_normal_(t, **kw)
+        fill = getattr(t, method)
+        if threads is None:
+            return lambda: fill(**kw)
+
+        def limited():
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                fill(**kw)
+            finally:
+                torch.set_num_threads(before)
+        return limited
+    return factory
+
+
+# name -> factory
+FILL_CASES = {
+    "fastinit_normal": _fi("normal"),
+    "fastinit_normal_1thread": _fi_single_thread("normal"),
+    "fastinit_uniform": _fi("uniform"),
+    "fastinit_truncated_normal": _fi("truncated_normal"),
+    "fastinit_normal_f64": _fi("normal", dtype=np.float64),
+    "ndarray_fill": _ndarray_fill,
+    "numpy_pcg64_standard_normal": _numpy_normal,
+    "torch_normal_": _torch_case("normal_"),
+    "torch_normal_1thread": _torch_case("normal_", threads=1),
+    "torch_uniform_": _torch_case("uniform_"),
+    "torch_trunc_normal_": _torch_case("trunc_normal_"),
+    "torch_normal_f64": _torch_case("normal_", dtype="float64"),
+}
+
+# (label, fastinit case, baseline case, "speedup" = baseline time / fastinit time, target)
+FILL_RATIOS = [
+    ("normal vs torch normal_", "fastinit_normal", "torch_normal_", 8.0),
+    ("normal vs NumPy PCG64 standard_normal", "fastinit_normal", "numpy_pcg64_standard_normal", 20.0),
+    ("normal throughput / ndarray.fill", "fastinit_normal", "ndarray_fill", 0.55),
+    ("normal 1 thread vs torch normal_ 1 thread", "fastinit_normal_1thread", "torch_normal_1thread", 4.0),
+    ("uniform throughput / ndarray.fill", "fastinit_uniform", "ndarray_fill", 0.80),
+    ("uniform vs torch uniform_", "fastinit_uniform", "torch_uniform_", None),
+    ("truncated normal vs torch trunc_normal_", "fastinit_truncated_normal", "torch_trunc_normal_", 50.0),
+    ("float64 normal vs torch float64 normal_", "fastinit_normal_f64", "torch_normal_f64", 4.0),
+]
+
+
+def best_time(run, repeat):
+    """Minimum wall time of `repeat` calls after one warm-up call (first-touch page faults excluded)."""
+    run()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def ratio_table(times, ratios=FILL_RATIOS):
+    """Rows (label, speedup or None, target) from a {case: seconds} mapping."""
+    rows = []
+    for label, fast, base, target in ratios:
+        if fast in times and base in times:
+            rows.append((label, times[base] / times[fast], target))
+        else:
+            rows.append((label, None, target))
+    return rows
