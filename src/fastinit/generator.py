@@ -78,6 +78,13 @@ def _prepare(size, dtype, out):
     return V.shape(size), dt, False
 
 
+def _mean_std(mean, std):
+    mean, std = V.real(mean, "mean"), V.real(std, "std")
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    return mean, std
+
+
 class Generator:
     """A Philox4x32-10 generator: a 64-bit seed (the key) and a counter of streams.
 
@@ -196,9 +203,7 @@ class Generator:
             out: a writable float32/float64 array filled in place.
         """
         shape, dt, scalar = _prepare(size, dtype, out)
-        mean, std = V.real(mean, "mean"), V.real(std, "std")
-        if std < 0:
-            raise ValueError(f"std must be >= 0, got {std}")
+        mean, std = _mean_std(mean, std)
         return self._fill(_core.NORMAL, shape, dt, out, scalar, mean=mean, std=std)
 
     def truncated_normal(self, size=None, mean=0.0, std=1.0, low=None, high=None, dtype=None, out=None):
@@ -220,9 +225,7 @@ class Generator:
             out: a writable float32/float64 array filled in place.
         """
         shape, dt, scalar = _prepare(size, dtype, out)
-        mean, std = V.real(mean, "mean"), V.real(std, "std")
-        if std < 0:
-            raise ValueError(f"std must be >= 0, got {std}")
+        mean, std = _mean_std(mean, std)
         low = mean - 2.0 * std if low is None else V.real(low, "low", finite=False)
         high = mean + 2.0 * std if high is None else V.real(high, "high", finite=False)
         if std == 0.0:
