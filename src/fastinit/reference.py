@@ -144,3 +144,84 @@ def spawn_seeds(seed, first_stream, n):
                         s & MASK32, s >> np.uint64(32)], axis=-1)
     w = philox4x32(counter, np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint64))
     return [int(a) | (int(b) << 32) for a, b in w[:, :2]]
+
+
+# ------------------------------------------------------------------------------------------ initializer formulas
+# What each scheme should draw, from the papers' formulas and each framework's fan convention: (kind, a, b)
+# with kind "uniform" (support [a, b)), "normal" (mean a, std b) or "truncnorm" (std a, support [-b, b]).
+
+TORCH_GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "conv_transpose1d": 1.0,
+               "conv_transpose2d": 1.0, "conv_transpose3d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3,
+               "relu": 2.0 ** 0.5, "selu": 0.75}
+
+
+def torch_gain(nonlinearity, param=None):
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return (2.0 / (1.0 + slope**2)) ** 0.5
+    return TORCH_GAINS[nonlinearity]
+
+
+def torch_fans(shape):
+    """(out, in, *kernel): fan_in = in * prod(kernel), fan_out = out * prod(kernel)."""
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def keras_fans(shape):
+    """(..., in, out): fan_in = in * prod(...), fan_out = out * prod(...); 1-D: (n, n); 0-D: (1, 1)."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def torch_scheme(name, shape, gain=1.0, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+    fan_in, fan_out = torch_fans(shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    if name == "xavier_uniform":
+        bound = gain * (6.0 / (fan_in + fan_out)) ** 0.5
+        return "uniform", -bound, bound
+    if name == "xavier_normal":
+        return "normal", 0.0, gain * (2.0 / (fan_in + fan_out)) ** 0.5
+    if name == "kaiming_uniform":
+        bound = torch_gain(nonlinearity, a) * (3.0 / fan) ** 0.5
+        return "uniform", -bound, bound
+    if name == "kaiming_normal":
+        return "normal", 0.0, torch_gain(nonlinearity, a) / fan**0.5
+    if name == "lecun_uniform":
+        bound = (3.0 / fan_in) ** 0.5
+        return "uniform", -bound, bound
+    if name == "lecun_normal":
+        return "normal", 0.0, 1.0 / fan_in**0.5
+    raise KeyError(name)
+
+
+def keras_variance_scaling(shape, scale, mode, distribution):
+    fan_in, fan_out = keras_fans(shape)
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    s = scale / max(1.0, n)
+    if distribution == "truncated_normal":
+        sigma = s**0.5 / 0.87962566103423978
+        return "truncnorm", sigma, 2 * sigma
+    if distribution == "untruncated_normal":
+        return "normal", 0.0, s**0.5
+    return "uniform", -((3 * s) ** 0.5), (3 * s) ** 0.5
+
+
+KERAS_PRESETS = {"GlorotNormal": (1.0, "fan_avg", "truncated_normal"), "GlorotUniform": (1.0, "fan_avg", "uniform"),
+                 "HeNormal": (2.0, "fan_in", "truncated_normal"), "HeUniform": (2.0, "fan_in", "uniform"),
+                 "LecunNormal": (1.0, "fan_in", "truncated_normal"), "LecunUniform": (1.0, "fan_in", "uniform")}
+
+
+def expected_std(kind, a, b):
+    """The standard deviation of (kind, a, b)."""
+    from scipy import stats
+
+    if kind == "uniform":
+        return (b - a) / 12**0.5
+    if kind == "normal":
+        return b
+    return a * stats.truncnorm.std(-b / a, b / a)

@@ -1,0 +1,470 @@
+"""Drop-in replacements for ``torch.nn.init``: the same names, arguments, fans and gains, filled by fastinit's C core.
+
+Every function fills its argument in place and returns it. The argument may be a NumPy array (float16, float32,
+float64) or a PyTorch tensor (torch is imported lazily and optional): CPU float32/float64 tensors are filled
+through their NumPy view without a copy (also non-contiguous ones such as ``w.T``); float16/bfloat16 and CUDA
+tensors through a float32 host buffer copied back. ``generator`` is a :class:`fastinit.Generator` (default: the
+module-level generator, see :func:`fastinit.manual_seed`).
+
+Fans follow torch's convention for a weight of shape (out, in, *kernel): fan_in = in * prod(kernel),
+fan_out = out * prod(kernel).
+"""
+import math
+import warnings
+
+import numpy as np
+
+from . import _validate as V
+from .generator import Generator, default_generator
+
+__all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
+           "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "lecun_uniform_",
+           "lecun_normal_", "orthogonal_", "sparse_", "init_module", "SCHEMES", "get_scheme"]
+
+_LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+NONLINEARITIES = _LINEAR_FNS + ("sigmoid", "tanh", "relu", "leaky_relu", "selu")
+
+
+def calculate_gain(nonlinearity, param=None):
+    r"""The recommended gain for a nonlinearity (the table of ``torch.nn.init.calculate_gain``).
+
+    ================= ====================================================
+    nonlinearity      gain
+    ================= ====================================================
+    Linear / Identity :math:`1`
+    Conv{1,2,3}D      :math:`1`
+    Sigmoid           :math:`1`
+    Tanh              :math:`\frac{5}{3}`
+    ReLU              :math:`\sqrt{2}`
+    Leaky Relu        :math:`\sqrt{\frac{2}{1 + \text{negative\_slope}^2}}` (default slope 0.01)
+    SELU              :math:`\frac{3}{4}`
+    ================= ====================================================
+
+    Args:
+        nonlinearity: one of linear, conv1d/2d/3d, conv_transpose1d/2d/3d, sigmoid, tanh, relu, leaky_relu, selu.
+        param: the negative slope of leaky_relu.
+    """
+    if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        else:
+            slope = V.real(param, "param")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"unsupported nonlinearity {nonlinearity!r}; valid names: {', '.join(NONLINEARITIES)}")
+
+
+# ------------------------------------------------------------------------------------------ targets
+
+def _is_torch(x):
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+class _Target:
+    """A writable float NumPy array standing for the user's array or tensor, and how to write it back."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+        self.copy_back = False
+        if isinstance(tensor, np.ndarray):
+            if tensor.dtype.kind != "f":
+                raise TypeError(f"tensor must have a floating dtype (float16/32/64), got {tensor.dtype}")
+            if not tensor.flags.writeable:
+                raise ValueError("tensor is read-only; pass a writable array")
+            self.shape = tensor.shape
+            if tensor.dtype in V.FLOAT_DTYPES:
+                self.array = tensor
+            else:
+                self.array = np.empty(tensor.shape, np.float32)
+                self.copy_back = True
+        elif _is_torch(tensor):
+            import torch
+
+            if not tensor.is_floating_point():
+                raise TypeError(f"tensor must have a floating dtype, got {tensor.dtype}")
+            if tensor.device.type == "meta":
+                raise ValueError("tensor is on the meta device and has no storage; call module.to_empty() first")
+            self.shape = tuple(tensor.shape)
+            if tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64):
+                self.array = tensor.detach().numpy()
+            else:
+                self.array = np.empty(self.shape, np.float32)
+                self.copy_back = True
+        else:
+            raise TypeError(f"tensor must be a numpy.ndarray or a torch.Tensor, got {type(tensor).__name__}")
+
+    def finish(self):
+        if self.copy_back:
+            if isinstance(self.tensor, np.ndarray):
+                self.tensor[...] = self.array
+            else:
+                import torch
+
+                with torch.no_grad():
+                    self.tensor.copy_(torch.from_numpy(self.array))
+        return self.tensor
+
+
+def _generator(generator):
+    if generator is None:
+        return default_generator()
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
+    return generator
+
+
+def _shape_of(tensor):
+    if isinstance(tensor, np.ndarray) or _is_torch(tensor):
+        return tuple(tensor.shape)
+    raise TypeError(f"tensor must be a numpy.ndarray or a torch.Tensor, got {type(tensor).__name__}")
+
+
+def _calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a weight of shape (out, in, *kernel), as torch computes them."""
+    shape = _shape_of(tensor)
+    if len(shape) < 2:
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _calculate_correct_fan(tensor, mode):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} not supported; valid modes: fan_in, fan_out")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def _empty_warning(tensor):
+    """torch's behaviour on zero-element tensors for fan-based schemes: warn and leave them alone."""
+    if 0 in _shape_of(tensor):
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
+
+
+def _gain(gain):
+    g = V.real(gain, "gain")
+    if g <= 0:
+        raise ValueError(f"gain must be > 0, got {g}")
+    return g
+
+
+# ------------------------------------------------------------------------------------------ basic fills
+
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b)). ``torch.nn.init.uniform_``."""
+    gen = _generator(generator)
+    t = _Target(tensor)
+    gen.uniform(low=a, high=b, out=t.array)
+    return t.finish()
+
+
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` (Box-Muller). ``torch.nn.init.normal_``."""
+    gen = _generator(generator)
+    t = _Target(tensor)
+    gen.normal(mean=mean, std=std, out=t.array)
+    return t.finish()
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]` (absolute bounds, as in
+    ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails."""
+    gen = _generator(generator)
+    t = _Target(tensor)
+    gen.truncated_normal(mean=mean, std=std, low=a, high=b, out=t.array)
+    return t.finish()
+
+
+def constant_(tensor, val):
+    """Fill with the value ``val``. Constant weights never break the symmetry between units: every unit of a
+    layer computes the same function and receives the same gradient, so they stay identical in training."""
+    v = V.real(val, "val", finite=False)
+    t = _Target(tensor)
+    t.array[...] = v
+    return t.finish()
+
+
+def ones_(tensor):
+    """Fill with 1 (see :func:`constant_` for why constant weights do not train)."""
+    return constant_(tensor, 1.0)
+
+
+def zeros_(tensor):
+    """Fill with 0. All-zero weights never break symmetry, and with zero weights in a deep tanh/ReLU network
+    every activation after the first layer is constant (0 for tanh/ReLU): nothing propagates, no gradient
+    reaches the earlier layers."""
+    return constant_(tensor, 0.0)
+
+
+def eye_(tensor):
+    """Fill a 2-D tensor with the identity matrix (ones on the main diagonal of a rectangle), preserving the
+    identity of the inputs in Linear layers. ``torch.nn.init.eye_``."""
+    if len(_shape_of(tensor)) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    t = _Target(tensor)
+    t.array[...] = 0
+    n = min(t.shape)
+    t.array[np.arange(n), np.arange(n)] = 1
+    return t.finish()
+
+
+def dirac_(tensor, groups=1):
+    """Fill a 3-, 4- or 5-D tensor (out, in, *kernel) with the Dirac delta: each of the first min(out/groups, in)
+    output channels of every group copies one input channel through the kernel's centre, so the convolution is
+    the identity on those channels. ``torch.nn.init.dirac_``."""
+    shape = _shape_of(tensor)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    groups = V.positive_int(groups, "groups")
+    if shape[0] % groups != 0:
+        raise ValueError(f"dim 0 ({shape[0]}) must be divisible by groups ({groups})")
+    t = _Target(tensor)
+    out_per_group = shape[0] // groups
+    min_dim = min(out_per_group, shape[1])
+    t.array[...] = 0
+    centre = tuple(k // 2 for k in shape[2:])
+    for g in range(groups):
+        for d in range(min_dim):
+            t.array[(g * out_per_group + d, d) + centre] = 1
+    return t.finish()
+
+
+# ------------------------------------------------------------------------------------------ fan-based schemes
+
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    r"""Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks":
+    :math:`\mathcal{U}(-a, a)` with :math:`a = \text{gain} \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`.
+
+    Keeps the variance of activations and of gradients about constant across layers of a linear/tanh network.
+    ``torch.nn.init.xavier_uniform_``; Keras ``GlorotUniform``; JAX ``glorot_uniform``.
+    """
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    gain = _gain(gain)
+    if _empty_warning(tensor):
+        return tensor
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -a, a, generator)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    r"""Glorot & Bengio (2010): :math:`\mathcal{N}(0, \sigma^2)` with
+    :math:`\sigma = \text{gain} \sqrt{2 / (\text{fan\_in} + \text{fan\_out})}`. ``torch.nn.init.xavier_normal_``
+    (Keras's ``GlorotNormal`` is the truncated variant, see ``fastinit.initializers``)."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    gain = _gain(gain)
+    if _empty_warning(tensor):
+        return tensor
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    r"""He et al. (2015), "Delving deep into rectifiers": :math:`\mathcal{U}(-b, b)` with
+    :math:`b = \text{gain} \sqrt{3 / \text{fan\_mode}}`, gain = ``calculate_gain(nonlinearity, a)``.
+
+    Preserves the variance of the forward pass (mode='fan_in') or of the backward pass (mode='fan_out') in
+    ReLU networks, where Xavier's scale halves the variance at every layer. ``torch.nn.init.kaiming_uniform_``.
+    """
+    fan = _calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    if _empty_warning(tensor):
+        return tensor
+    bound = gain * math.sqrt(3.0 / fan)
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    r"""He et al. (2015): :math:`\mathcal{N}(0, \sigma^2)` with :math:`\sigma = \text{gain} / \sqrt{\text{fan\_mode}}`,
+    gain = ``calculate_gain(nonlinearity, a)``. ``torch.nn.init.kaiming_normal_``."""
+    fan = _calculate_correct_fan(tensor, mode)
+    gain = calculate_gain(nonlinearity, a)
+    if _empty_warning(tensor):
+        return tensor
+    return normal_(tensor, 0.0, gain / math.sqrt(fan), generator)
+
+
+def lecun_uniform_(tensor, generator=None):
+    r"""LeCun et al. (1998), "Efficient BackProp": :math:`\mathcal{U}(-b, b)`, :math:`b = \sqrt{3 / \text{fan\_in}}`
+    (variance 1/fan_in). Keras ``LecunUniform``; JAX ``lecun_uniform``."""
+    fan_in, _ = _calculate_fan_in_and_fan_out(tensor)
+    if _empty_warning(tensor):
+        return tensor
+    b = math.sqrt(3.0 / fan_in)
+    return uniform_(tensor, -b, b, generator)
+
+
+def lecun_normal_(tensor, generator=None):
+    r"""LeCun et al. (1998): :math:`\mathcal{N}(0, 1/\text{fan\_in})`, the init SELU networks need
+    (Klambauer et al. 2017). Untruncated; Keras's ``LecunNormal`` is the truncated variant."""
+    fan_in, _ = _calculate_fan_in_and_fan_out(tensor)
+    if _empty_warning(tensor):
+        return tensor
+    return normal_(tensor, 0.0, 1.0 / math.sqrt(fan_in), generator)
+
+
+def _orthogonal_matrix(rows, cols, dtype, gen):
+    """A (rows, cols) matrix with orthonormal rows (rows <= cols) or columns: QR of a Gaussian matrix with the
+    signs of R's diagonal moved into Q (Saxe et al. 2013; Mezzadri 2007), so that Q is Haar distributed."""
+    from scipy import linalg
+
+    tall = rows >= cols
+    a = gen.normal((rows, cols) if tall else (cols, rows), dtype=dtype)
+    q, r = linalg.qr(a, mode="economic", overwrite_a=True, check_finite=False)
+    d = np.sign(np.diagonal(r))
+    d[d == 0] = 1
+    q *= d
+    return q if tall else q.T
+
+
+def orthogonal_(tensor, gain=1.0, generator=None):
+    r"""Saxe, McClelland & Ganguli (2013), "Exact solutions to the nonlinear dynamics of learning in deep linear
+    neural networks": a (semi-)orthogonal matrix times gain. The tensor is viewed as (shape[0], prod(shape[1:]));
+    rows are orthonormal when shape[0] <= prod(shape[1:]), columns otherwise. ``torch.nn.init.orthogonal_``."""
+    shape = _shape_of(tensor)
+    if len(shape) < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    gain = _gain(gain)
+    gen = _generator(generator)
+    if 0 in shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    t = _Target(tensor)
+    rows = shape[0]
+    cols = math.prod(shape[1:])
+    q = _orthogonal_matrix(rows, cols, t.array.dtype, gen)
+    if gain != 1.0:
+        q *= gain
+    t.array[...] = q.reshape(shape)
+    return t.finish()
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    r"""Martens (2010), "Deep learning via Hessian-free optimization": a 2-D tensor with
+    :math:`\lceil \text{sparsity} \cdot \text{rows} \rceil` zeros in every column and
+    :math:`\mathcal{N}(0, \text{std}^2)` elsewhere. ``torch.nn.init.sparse_``."""
+    shape = _shape_of(tensor)
+    if len(shape) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    sparsity = V.real(sparsity, "sparsity")
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
+    gen = _generator(generator)
+    rows, cols = shape
+    t = _Target(tensor)
+    gen.normal(mean=0.0, std=std, out=t.array)
+    num_zeros = int(math.ceil(sparsity * rows))
+    if num_zeros and rows and cols:
+        # Each column's zero rows: the first num_zeros of a random permutation (argsort of uniform keys).
+        keys = gen.uniform((cols, rows), dtype=np.float64)
+        zero_rows = np.argsort(keys, axis=1, kind="stable")[:, :num_zeros]
+        t.array[zero_rows.T, np.arange(cols)] = 0
+    return t.finish()
+
+
+# ------------------------------------------------------------------------------------------ named schemes
+
+def small_normal_(tensor, generator=None):
+    """"Small random" weights N(0, 0.01^2). In a deep tanh network of width n the activation std shrinks by about
+    sqrt(n) * 0.01 per layer (0.22 for n = 500): activations and gradients vanish."""
+    return normal_(tensor, 0.0, 0.01, generator)
+
+
+def large_normal_(tensor, generator=None):
+    """"Large random" weights N(0, 1). With fan_in n, pre-activations have std ~ sqrt(n): tanh and sigmoid units
+    saturate at their bounds and their gradients vanish."""
+    return normal_(tensor, 0.0, 1.0, generator)
+
+
+# name -> f(tensor, generator): what the simulation engine and init_module accept as init="name"
+SCHEMES = {
+    "zeros": lambda t, generator=None: zeros_(t),
+    "ones": lambda t, generator=None: ones_(t),
+    "small_normal": small_normal_,
+    "normal": large_normal_,
+    "large_normal": large_normal_,
+    "uniform": lambda t, generator=None: uniform_(t, -1.0, 1.0, generator),
+    "xavier_uniform": xavier_uniform_,
+    "xavier_normal": xavier_normal_,
+    "glorot_uniform": xavier_uniform_,
+    "glorot_normal": xavier_normal_,
+    "he_uniform": lambda t, generator=None: kaiming_uniform_(t, nonlinearity="relu", generator=generator),
+    "he_normal": lambda t, generator=None: kaiming_normal_(t, nonlinearity="relu", generator=generator),
+    "kaiming_uniform": lambda t, generator=None: kaiming_uniform_(t, nonlinearity="relu", generator=generator),
+    "kaiming_normal": lambda t, generator=None: kaiming_normal_(t, nonlinearity="relu", generator=generator),
+    "lecun_uniform": lecun_uniform_,
+    "lecun_normal": lecun_normal_,
+    "orthogonal": orthogonal_,
+    "trunc_normal": lambda t, generator=None: trunc_normal_(t, 0.0, 0.02, -0.04, 0.04, generator),
+    "torch_default": lambda t, generator=None: kaiming_uniform_(t, a=math.sqrt(5), generator=generator),
+}
+
+
+def get_scheme(name):
+    """The in-place initializer f(tensor, generator=None) of a scheme name (see ``SCHEMES``)."""
+    try:
+        return SCHEMES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown init scheme {name!r}; valid names: {', '.join(SCHEMES)}") from None
+
+
+# ------------------------------------------------------------------------------------------ torch modules
+
+def init_module(module, scheme=None, generator=None):
+    """Re-initialize every ``nn.Linear``, ``nn.Conv*`` (incl. transposed) and ``nn.Embedding`` of a torch module.
+
+    scheme=None does what their ``reset_parameters`` does: weight ``kaiming_uniform_(a=sqrt(5))`` (i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in))), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Embedding N(0, 1) with the
+    ``padding_idx`` row zeroed. A scheme name (see ``SCHEMES``) or a callable f(weight, generator=...) instead
+    initializes the Linear/Conv weights with it and sets their biases to 0; embeddings keep N(0, 1).
+    Returns the module.
+    """
+    import torch
+    from torch import nn
+
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    gen = _generator(generator)
+    if scheme is None:
+        weight_init = None
+    elif callable(scheme):
+        weight_init = scheme
+    else:
+        weight_init = get_scheme(scheme)
+    conv_types = (nn.modules.conv._ConvNd,)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Linear, nn.Bilinear) + conv_types):
+                if isinstance(m, nn.Bilinear):
+                    bound = 1 / math.sqrt(m.weight.size(1))
+                    if weight_init is None:
+                        uniform_(m.weight, -bound, bound, gen)
+                    else:
+                        weight_init(m.weight, generator=gen)
+                elif weight_init is None:
+                    kaiming_uniform_(m.weight, a=math.sqrt(5), generator=gen)
+                else:
+                    weight_init(m.weight, generator=gen)
+                if m.bias is not None:
+                    if weight_init is not None:
+                        zeros_(m.bias)
+                    else:
+                        fan_in = (m.weight.size(1) if isinstance(m, nn.Bilinear)
+                                  else _calculate_fan_in_and_fan_out(m.weight)[0])
+                        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                        if bound > 0:
+                            uniform_(m.bias, -bound, bound, gen)
+                        else:
+                            zeros_(m.bias)
+            elif isinstance(m, nn.Embedding):
+                normal_(m.weight, 0.0, 1.0, gen)
+                if m.padding_idx is not None:
+                    m.weight[m.padding_idx].fill_(0)
+    return module
