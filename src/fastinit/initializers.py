@@ -4,15 +4,17 @@ Fans follow Keras's convention for a kernel of shape (..., in, out): fan_in = sh
 fan_out = shape[-1] * receptive, receptive = prod(shape[:-2]); a 1-D shape has fan_in = fan_out = shape[0] and a
 0-D shape 1. ``VarianceScaling`` also takes JAX's ``in_axis``, ``out_axis`` and ``batch_axis``.
 
-Seeds: ``seed=None`` draws from fastinit's default generator; an int seed makes the initializer reproducible: its
-k-th call returns the same values in every run (call k uses stream k of ``Generator(seed)``).
+Seeds follow Keras 3: an initializer seeded with an int, or unseeded (``seed=None``: a seed drawn from OS entropy at
+construction), returns the same values at every call (stream 0 of ``Generator(seed)``); to get new values at
+each call pass a :class:`fastinit.Generator` as ``seed`` (the role of Keras's ``SeedGenerator``).
 """
 import math
+import secrets
 
 import numpy as np
 
 from . import _validate as V
-from .generator import Generator, default_generator
+from .generator import Generator
 from .init import _orthogonal_matrix
 
 __all__ = ["Initializer", "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "LecunNormal",
@@ -61,13 +63,13 @@ class Initializer:
     """Base class: ``init(shape, dtype=None)`` returns a new array of that shape (float32 by default)."""
 
     def __init__(self, seed=None):
-        if seed is not None and not isinstance(seed, Generator):
-            seed = V.uint64(seed, "seed")
-        self.seed = seed
-        self._gen = Generator(seed) if isinstance(seed, int) else seed
+        if isinstance(seed, Generator):
+            self.seed = seed
+        else:
+            self.seed = secrets.randbits(64) if seed is None else V.uint64(seed, "seed")
 
     def _generator(self):
-        return default_generator() if self._gen is None else self._gen
+        return self.seed if isinstance(self.seed, Generator) else Generator(self.seed)
 
     def __call__(self, shape, dtype=None):
         shape = _shape(shape)
