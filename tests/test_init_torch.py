@@ -1,0 +1,156 @@
+"""fastinit.init against torch.nn.init itself (CI installs torch==2.13.0; skipped where torch is missing)."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+import fastinit as fi  # noqa: E402
+from fastinit import init  # noqa: E402
+
+SHAPES = [(512, 384), (64, 32, 3, 3), (128, 16, 9)]
+CASES = {
+    "uniform_": {"a": -0.3, "b": 0.7},
+    "normal_": {"mean": 0.1, "std": 0.05},
+    "trunc_normal_": {"mean": 0.0, "std": 0.5, "a": -0.4, "b": 0.9},
+    "xavier_uniform_": {"gain": 1.3},
+    "xavier_normal_": {"gain": 0.8},
+    "kaiming_uniform_": {"a": math.sqrt(5)},
+    "kaiming_normal_": {"mode": "fan_out", "nonlinearity": "relu"},
+    "orthogonal_": {"gain": 1.5},
+    "sparse_": {"sparsity": 0.3, "std": 0.02},
+}
+
+
+@pytest.mark.parametrize("name,shape", [(n, s) for n in CASES for s in SHAPES if n != "sparse_" or len(s) == 2])
+def test_same_distribution_as_torch(name, shape):
+    kw = CASES[name]
+    torch.manual_seed(0)
+    ref = getattr(nn.init, name)(torch.empty(shape), **kw).numpy().ravel().astype(np.float64)
+    ours = getattr(init, name)(torch.empty(shape), generator=fi.Generator(0), **kw).numpy().ravel().astype(np.float64)
+    assert stats.ks_2samp(ours, ref).pvalue > 1e-4
+    n = ours.size
+    assert abs(ours.std() - ref.std()) <= 5 * ref.std() * math.sqrt(2 / n)
+    assert abs(ours.mean() - ref.mean()) <= 5 * ref.std() * math.sqrt(2 / n)
+    if name in ("uniform_", "trunc_normal_", "xavier_uniform_", "kaiming_uniform_"):
+        # same support: both inside the bounds torch uses, and both reach near them
+        lo, hi = min(ref.min(), ours.min()), max(ref.max(), ours.max())
+        width = hi - lo
+        assert abs(ours.min() - ref.min()) < 0.01 * width and abs(ours.max() - ref.max()) < 0.01 * width
+    if name == "sparse_":
+        assert np.count_nonzero(ours == 0) == np.count_nonzero(ref == 0)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (64, 3, 3, 3), (16, 8, 5), (1, 1), (3, 0)])
+def test_fans_equal_torch(shape):
+    t = torch.empty(shape)
+    assert init._calculate_fan_in_and_fan_out(t) == nn.init._calculate_fan_in_and_fan_out(t)
+
+
+@pytest.mark.parametrize("nonlinearity", init.NONLINEARITIES)
+@pytest.mark.parametrize("param", [None, 0.2])
+def test_gains_equal_torch(nonlinearity, param):
+    assert init.calculate_gain(nonlinearity, param) == pytest.approx(nn.init.calculate_gain(nonlinearity, param))
+
+
+def test_fewer_than_two_dims_like_torch():
+    with pytest.raises(ValueError):
+        nn.init.xavier_uniform_(torch.empty(3))
+    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+        init.xavier_uniform_(torch.empty(3))
+
+
+def test_tensor_kinds():
+    g = fi.Generator(1)
+    w = torch.empty(300, 200)
+    expected = init.kaiming_normal_(np.empty((300, 200), np.float32), generator=fi.Generator(1))
+    out = init.kaiming_normal_(w, generator=g)
+    assert out is w
+    np.testing.assert_array_equal(w.numpy(), expected)
+    # non-contiguous view: filled in place, in C order of the view
+    base = torch.zeros(200, 300)
+    init.kaiming_normal_(base.T, generator=fi.Generator(1))
+    np.testing.assert_array_equal(base.T.numpy(), expected)
+    # parameters that require grad, float64, float16 and bfloat16 (through a float32 buffer)
+    p = nn.Parameter(torch.empty(300, 200))
+    init.kaiming_normal_(p, generator=fi.Generator(1))
+    assert p.requires_grad and torch.equal(p.detach(), torch.from_numpy(expected))
+    for dtype in (torch.float16, torch.bfloat16):
+        h = torch.empty(300, 200, dtype=dtype)
+        init.kaiming_normal_(h, generator=fi.Generator(1))
+        assert h.dtype == dtype
+        assert torch.equal(h, torch.from_numpy(expected).to(dtype))
+    d = torch.empty(300, 200, dtype=torch.float64)
+    init.xavier_uniform_(d, generator=fi.Generator(2))
+    assert d.abs().max() <= math.sqrt(6 / 500)
+
+
+def test_bad_tensors():
+    with pytest.raises(TypeError, match="floating"):
+        init.normal_(torch.empty(3, 3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="meta"):
+        init.normal_(torch.empty(3, 3, device="meta"))
+    with pytest.warns(UserWarning, match="zero-element"):
+        init.kaiming_uniform_(torch.empty(0, 3))
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def cnn():
+    return nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Conv2d(16, 32, 5, groups=2), nn.ReLU(),
+                         nn.Conv1d(32, 8, 3), nn.ConvTranspose2d(8, 4, 3), nn.Flatten(), nn.Linear(288, 10),
+                         nn.Embedding(50, 16, padding_idx=3))
+
+
+@pytest.mark.parametrize("make", [mlp, cnn])
+def test_init_module_matches_reset_parameters(make):
+    """Per-parameter std within 2% of torch's reset_parameters, pooled over 1000 re-initializations (so that a
+    10-element bias has 10**4 draws: the std of the ratio is then ~0.6%)."""
+    model = make()
+    gen = fi.Generator(0)
+    torch.manual_seed(0)
+    sums = {"ours": {}, "torch": {}}
+
+    def accumulate(key):
+        for name, p in model.named_parameters():
+            x = p.detach().double()
+            s = sums[key].setdefault(name, [0, 0.0, 0.0, -np.inf])
+            s[0] += x.numel(); s[1] += x.sum().item(); s[2] += (x * x).sum().item()
+            s[3] = max(s[3], x.abs().max().item())
+
+    for _ in range(1000):
+        init.init_module(model, generator=gen)
+        accumulate("ours")
+        for m in model.modules():
+            if m is not model and hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+        accumulate("torch")
+    modules = dict(model.named_modules())
+    for name, (n, s1, s2, amax) in sums["ours"].items():
+        tn, t1, t2, tmax = sums["torch"][name]
+        std, tstd = math.sqrt(s2 / n - (s1 / n) ** 2), math.sqrt(t2 / tn - (t1 / tn) ** 2)
+        assert abs(std / tstd - 1) < 0.02, (name, std, tstd)
+        if not isinstance(modules[name.rsplit(".", 1)[0]], nn.Embedding):   # N(0, 1) is unbounded
+            assert amax <= tmax * 1.01 + 1e-12, (name, amax, tmax)    # same bounded support
+    emb = model[-1] if isinstance(model[-1], nn.Embedding) else None
+    if emb is not None:
+        assert torch.all(emb.weight[3] == 0)
+
+
+def test_init_module_with_scheme():
+    model = mlp()
+    init.init_module(model, "he_normal", generator=fi.Generator(3))
+    w = model[0].weight.detach().numpy()
+    assert abs(w.std() - math.sqrt(2 / 784)) < 5 * math.sqrt(2 / 784) / math.sqrt(2 * w.size)
+    assert torch.all(model[0].bias == 0)
+    init.init_module(model, lambda t, generator=None: init.constant_(t, 0.5))
+    assert torch.all(model[2].weight == 0.5)
+    with pytest.raises(ValueError, match="valid names"):
+        init.init_module(model, "glorot")
+    with pytest.raises(TypeError, match="nn.Module"):
+        init.init_module(np.empty(3))
