@@ -19,7 +19,7 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = "csrc"
-PORTABLE_SOURCES = [os.path.join(CSRC, "fill.c"), os.path.join(CSRC, "kernels_generic.c")]
+PORTABLE_SOURCES = [os.path.join(CSRC, f) for f in ("fill.c", "kernels_generic.c", "householder.c")]
 AVX2_SOURCE = os.path.join(CSRC, "kernels_avx2.c")
 
 

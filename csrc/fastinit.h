@@ -37,6 +37,12 @@ void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_
 /* Inverse standard normal CDF given p and q = 1 - p (both accurate), float64; for tests of the kernel. */
 void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine);
 
+/* Householder reflectors (LAPACK larfg convention) of the columns of a column-major m x n matrix, m >= n, in
+ * place: below the diagonal of column k the vector v_k (v_k[0] = 1 implied), tau[k], and sign[k] = sign(beta_k)
+ * = sign(R_kk). With a Gaussian input, orgqr(a, tau) * diag(sign) is a Haar-distributed orthogonal matrix. */
+void fi_householder_f32(float *a, size_t m, size_t n, float *tau, float *sign);
+void fi_householder_f64(double *a, size_t m, size_t n, double *tau, double *sign);
+
 /* Threads (OpenMP; 1 and ignored in a serial build). */
 void fi_set_num_threads(int n);
 int fi_get_num_threads(void);

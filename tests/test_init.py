@@ -201,3 +201,22 @@ def test_no_warning_for_non_empty():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         init.kaiming_uniform_(np.empty((3, 3)))
+
+
+@pytest.mark.parametrize("m,n", [(1, 1), (5, 3), (40, 40), (97, 13)])
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_householder_kernel_vs_reference(m, n, dtype, tol):
+    from fastinit import _core
+
+    a = np.asfortranarray(fi.Generator(m * n).normal((m, n), dtype=dtype))
+    want_v, want_tau, want_sign = R.householder(a)
+    tau, sign = np.empty(n, dtype), np.empty(n, dtype)
+    _core.householder(a, tau, sign)
+    strict = np.tril(np.ones((m, n), bool), -1)
+    np.testing.assert_allclose(a[strict], want_v[strict], rtol=tol, atol=tol)
+    np.testing.assert_allclose(tau, want_tau, rtol=tol)
+    np.testing.assert_array_equal(sign, want_sign)
+    # and the orthogonal matrix built from them: init draws the Gaussian matrix as normal((n, m)).T
+    q = init._orthogonal_matrix(m, n, dtype, fi.Generator(1))
+    gaussian = fi.Generator(1).normal((n, m), dtype=dtype).T
+    np.testing.assert_allclose(q, R.haar_orthogonal(gaussian), atol=50 * tol)

@@ -129,3 +129,89 @@ def ratio_table(times, ratios=FILL_RATIOS):
         else:
             rows.append((label, None, target))
     return rows
+
+
+# ------------------------------------------------------------------------------------------ initializers
+
+def _fi_init(name, shape, **kw):
+    def factory(n=None):
+        from fastinit import init
+
+        torch = _torch()
+        t = torch.empty(shape) if torch is not None else np.empty(shape, np.float32)
+        fn = getattr(init, name)
+        gen = fi.Generator(0)
+        return lambda: fn(t, generator=gen, **kw)
+    return factory
+
+
+def _torch_init(name, shape, **kw):
+    def factory(n=None):
+        torch = _torch()
+        if torch is None:
+            return None
+        t = torch.empty(shape)
+        fn = getattr(torch.nn.init, name)
+        return lambda: fn(t, **kw)
+    return factory
+
+
+def big_model(torch, layers=16, width=8192):
+    """layers x Linear(width, width): 16 x 8192^2 = 1.07e9 float32 parameters, made on the meta device and
+    given (uninitialized) CPU storage with to_empty, the way large models are materialized."""
+    with torch.device("meta"):
+        model = torch.nn.Sequential(*[torch.nn.Linear(width, width) for _ in range(layers)])
+    return model.to_empty(device="cpu")
+
+
+_BIG = {}
+
+
+def _model_case(which):
+    def factory(n=None):
+        torch = _torch()
+        if torch is None:
+            return None
+        if "model" not in _BIG:
+            _BIG["model"] = big_model(torch)
+        model = _BIG["model"]
+        if which == "fastinit":
+            from fastinit import init
+
+            gen = fi.Generator(0)
+            return lambda: init.init_module(model, generator=gen)
+
+        def reset():
+            with torch.no_grad():
+                for m in model.modules():
+                    if m is not model and hasattr(m, "reset_parameters"):
+                        m.reset_parameters()
+        return reset
+    return factory
+
+
+S4096 = (4096, 4096)
+INIT_CASES = {
+    "fastinit_kaiming_normal_": _fi_init("kaiming_normal_", S4096),
+    "torch_kaiming_normal_": _torch_init("kaiming_normal_", S4096),
+    "fastinit_xavier_uniform_": _fi_init("xavier_uniform_", S4096),
+    "torch_xavier_uniform_": _torch_init("xavier_uniform_", S4096),
+    "fastinit_trunc_normal_": _fi_init("trunc_normal_", S4096),
+    "torch_trunc_normal_4096": _torch_init("trunc_normal_", S4096),
+    "fastinit_trunc_normal_std002": _fi_init("trunc_normal_", S4096, std=0.02),
+    "torch_trunc_normal_std002": _torch_init("trunc_normal_", S4096, std=0.02),
+    "fastinit_orthogonal_1024": _fi_init("orthogonal_", (1024, 1024)),
+    "torch_orthogonal_1024": _torch_init("orthogonal_", (1024, 1024)),
+}
+MODEL_CASES = {
+    "fastinit_init_module_1e9": _model_case("fastinit"),
+    "torch_reset_parameters_1e9": _model_case("torch"),
+}
+INIT_RATIOS = [
+    ("kaiming_normal_ 4096^2 vs torch", "fastinit_kaiming_normal_", "torch_kaiming_normal_", 8.0),
+    ("xavier_uniform_ 4096^2 vs torch", "fastinit_xavier_uniform_", "torch_xavier_uniform_", 8.0),
+    ("trunc_normal_ 4096^2 vs torch (defaults: std 1, [-2, 2])", "fastinit_trunc_normal_", "torch_trunc_normal_4096", 50.0),
+    ("trunc_normal_ 4096^2 std=0.02 vs torch", "fastinit_trunc_normal_std002", "torch_trunc_normal_std002", None),
+    ("orthogonal_ 1024^2 vs torch", "fastinit_orthogonal_1024", "torch_orthogonal_1024", 1.0),
+    ("init_module 1.07e9 params vs reset_parameters", "fastinit_init_module_1e9", "torch_reset_parameters_1e9", 6.0),
+]

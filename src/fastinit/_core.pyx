@@ -26,6 +26,8 @@ cdef extern from "fastinit.h" nogil:
     void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
     void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n, int rounds)
     void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine)
+    void fi_householder_f32(float *a, size_t m, size_t n, float *tau, float *sign)
+    void fi_householder_f64(double *a, size_t m, size_t n, double *tau, double *sign)
     void fi_set_num_threads(int n)
     int fi_get_num_threads()
     int fi_have_openmp()
@@ -101,6 +103,32 @@ def ndtri(const double[::1] p, const double[::1] q, double[::1] out, bint refine
         return
     with nogil:
         fi_ndtri_array(&p[0], &q[0], &out[0], n, refine)
+
+
+def householder(object a, object tau, object sign):
+    """Householder reflectors of the columns of a (Fortran-contiguous (m, n), m >= n), in place; tau and sign
+    (length n) receive the scalars and the signs of R's diagonal. float32 or float64, one dtype for all."""
+    cdef float[::1, :] a32
+    cdef double[::1, :] a64
+    cdef float[::1] t32, s32
+    cdef double[::1] t64, s64
+    cdef size_t m, n
+    if a.dtype.itemsize == 4:
+        a32 = a; t32 = tau; s32 = sign
+        m = a32.shape[0]; n = a32.shape[1]
+        if m < n or t32.shape[0] != n or s32.shape[0] != n:
+            raise ValueError("householder needs m >= n and tau, sign of length n")
+        if n:
+            with nogil:
+                fi_householder_f32(&a32[0, 0], m, n, &t32[0], &s32[0])
+    else:
+        a64 = a; t64 = tau; s64 = sign
+        m = a64.shape[0]; n = a64.shape[1]
+        if m < n or t64.shape[0] != n or s64.shape[0] != n:
+            raise ValueError("householder needs m >= n and tau, sign of length n")
+        if n:
+            with nogil:
+                fi_householder_f64(&a64[0, 0], m, n, &t64[0], &s64[0])
 
 
 def set_num_threads(int n):

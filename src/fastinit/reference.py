@@ -225,3 +225,33 @@ def expected_std(kind, a, b):
     if kind == "normal":
         return b
     return a * stats.truncnorm.std(-b / a, b / a)
+
+
+def householder(a):
+    """LAPACK larfg reflectors of the columns of a (m x n, m >= n), one column at a time: for x = a[k:, k],
+    beta = -sign(alpha) |x| (alpha = x[0], sign(0) = +), tau = (beta - alpha) / beta, v = x[1:] / (alpha - beta).
+    Returns (a with v below the diagonal, tau, sign(beta))."""
+    a = np.array(a, dtype=np.float64)
+    m, n = a.shape
+    tau, sign = np.zeros(n), np.ones(n)
+    for k in range(n):
+        x = a[k:, k]
+        norm = np.sqrt(np.sum(x * x))
+        if norm == 0:
+            continue
+        beta = -norm if x[0] >= 0 else norm
+        tau[k] = (beta - x[0]) / beta
+        x[1:] /= x[0] - beta
+        sign[k] = 1.0 if beta >= 0 else -1.0
+    return a, tau, sign
+
+
+def haar_orthogonal(a):
+    """Q with orthonormal columns from the reflectors of householder(a): Q = H_1 ... H_n [I; 0] diag(sign)."""
+    v, tau, sign = householder(a)
+    m, n = v.shape
+    q = np.eye(m, n)
+    for k in reversed(range(n)):
+        w = np.concatenate([[1.0], v[k + 1:, k]])
+        q[k:, :] -= tau[k] * np.outer(w, w @ q[k:, :])
+    return q * sign
