@@ -19,8 +19,10 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = "csrc"
-PORTABLE_SOURCES = [os.path.join(CSRC, f) for f in ("fill.c", "kernels_generic.c", "householder.c")]
-AVX2_SOURCE = os.path.join(CSRC, "kernels_avx2.c")
+PORTABLE_SOURCES = [os.path.join(CSRC, f) for f in ("fill.c", "kernels_generic.c", "householder.c", "layer.c",
+                                                    "layer_kernels.c")]
+# Compiled with AVX2+FMA code generation (guarded inside by FASTINIT_HAVE_AVX2) and chosen at run time.
+AVX2_SOURCES = [os.path.join(CSRC, f) for f in ("kernels_avx2.c", "layer_kernels_avx2.c")]
 
 
 def _flag(name):
@@ -57,7 +59,8 @@ OPENMP_PROBE = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\
 class BuildExt(build_ext):
     def build_extension(self, ext):
         msvc = self.compiler.compiler_type == "msvc"
-        cflags = ["/O2"] if msvc else ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+        # -fno-trapping-math lets selects on floats vectorize; nothing here reads floating-point exception flags.
+        cflags = ["/O2"] if msvc else ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"]
         ldflags = []
         if _flag("FASTINIT_NATIVE") and not msvc:
             cflags.append("-march=native")
@@ -73,9 +76,9 @@ class BuildExt(build_ext):
         if _targets_x86() and not _flag("FASTINIT_NO_AVX2"):
             avx2_flags = ["/arch:AVX2"] if msvc else ["-mavx2", "-mfma"]
             macros = [("FASTINIT_HAVE_AVX2", "1")]
-        # kernels_avx2.c alone gets the AVX2 flags: the rest must run on any CPU of the target.
+        # The AVX2 sources alone get the AVX2 flags: the rest must run on any CPU of the target.
         objects = self.compiler.compile(
-            [AVX2_SOURCE], output_dir=self.build_temp, macros=macros, include_dirs=[CSRC],
+            AVX2_SOURCES, output_dir=self.build_temp, macros=macros, include_dirs=[CSRC],
             extra_postargs=cflags + avx2_flags, depends=[os.path.join(CSRC, h) for h in os.listdir(CSRC) if h.endswith(".h")],
         )
         ext.extra_objects = list(ext.extra_objects or []) + objects

@@ -4,7 +4,21 @@
     w = fi.normal((4096, 4096), std=0.02, seed=0)          # float32, identical for every thread count
     g = fi.Generator(seed=1234); x = g.truncated_normal(10**6, low=-2, high=2)
 """
+import os as _os
 from importlib.metadata import PackageNotFoundError, version as _version
+
+# The OpenMP runtime reads OMP_WAIT_POLICY once, when the C core loads it. Passive: our fill threads sleep between
+# parallel regions instead of spinning, so the BLAS threads of the simulation's matrix products get the cores
+# (spinning cost 30% there). Set only for that load and only if the user has not chosen: other OpenMP libraries
+# loaded later (PyTorch's) keep their defaults.
+_wait_policy_unset = "OMP_WAIT_POLICY" not in _os.environ
+if _wait_policy_unset:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+try:
+    from . import _core  # noqa: E402,F401
+finally:
+    if _wait_policy_unset:
+        del _os.environ["OMP_WAIT_POLICY"]
 
 from .generator import (
     Generator,
@@ -18,10 +32,13 @@ from .generator import (
     uniform,
 )
 
+from .simulation import SimulationResult, normalize, simulate
+
 try:
     __version__ = _version("fastinit")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",
-           "set_num_threads", "truncated_normal", "uniform", "__version__"]
+           "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult",
+           "__version__"]

@@ -4,7 +4,8 @@
 Arguments are validated by the Python layer (fastinit.generator); this module only makes sure that each
 buffer is what the C function will write or read (typed memoryviews check format, contiguity, writability).
 """
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint32_t, uint64_t, int64_t
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 cdef extern from "fastinit.h" nogil:
     ctypedef enum fi_kind:
@@ -157,3 +158,158 @@ def set_simd(str name):
 
 def get_simd():
     return SIMD_NAMES[fi_get_simd()]
+
+
+# ------------------------------------------------------------------------------------------ layer step
+
+cdef extern from "layer.h" nogil:
+    ctypedef struct fi_stats:
+        int64_t count, zeros, saturated, nonfinite
+        double shift, sum, sumsq, min, max
+    ctypedef struct fi_layer:
+        int f64
+        void *gemm
+        size_t batch, n_in, n_out
+        const void *h_in
+        const void *w
+        const void *bias
+        void *p
+        void *h_out
+        int batchnorm
+        double bn_eps
+        double *bn_invstd
+        int act
+        double alpha
+        int saturation
+        int bins
+        double p_range[2]
+        double h_range[2]
+        fi_stats p_stats, h_stats
+        int64_t *p_hist
+        int64_t *h_hist
+    ctypedef struct fi_layer_back:
+        int f64
+        void *gemm
+        size_t batch, n_in, n_out
+        const void *h_in
+        const void *w
+        const void *p
+        const void *h_out
+        int batchnorm
+        const double *bn_invstd
+        int act
+        double alpha
+        void *g
+        void *g_in
+        void *g_w
+        fi_stats gh_stats, gp_stats
+        double gw_norm
+    void fi_layer_forward(fi_layer *L)
+    void fi_layer_backward(fi_layer_back *B)
+    void fi_activation_apply(int f64, int act, double alpha, const void *x, void *y, size_t n)
+
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus")
+
+cdef void *_gemm_pointers[2]
+_gemm_pointers[0] = NULL
+_gemm_pointers[1] = NULL
+
+
+cdef void *_gemm(bint f64) except NULL:
+    """sgemm / dgemm of the BLAS that SciPy ships, from scipy.linalg.cython_blas's C-API capsules."""
+    if _gemm_pointers[f64] == NULL:
+        from scipy.linalg import cython_blas
+        capsule = cython_blas.__pyx_capi__["dgemm" if f64 else "sgemm"]
+        _gemm_pointers[f64] = PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+    return _gemm_pointers[f64]
+
+
+cdef void *_addr(object a, object dtype, Py_ssize_t size) except NULL:
+    """The data pointer of a C-contiguous array of this dtype and size (the Python layer made it so)."""
+    if a.dtype != dtype or not a.flags.c_contiguous or a.size != size or (size and not a.flags.aligned):
+        raise ValueError(f"layer buffer must be a C-contiguous {dtype} array of {size} elements")
+    return <void *><size_t>a.ctypes.data if size else <void *>1
+
+
+cdef dict _stats(fi_stats s):
+    return {"count": s.count, "zeros": s.zeros, "saturated": s.saturated, "nonfinite": s.nonfinite,
+            "mean": s.shift + (s.sum / s.count if s.count else 0.0),
+            "m2": s.sumsq - (s.sum * s.sum / s.count if s.count else 0.0), "min": s.min, "max": s.max}
+
+
+def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_invstd, int act, double alpha,
+                  int saturation, int bins, tuple p_range, tuple h_range, p_hist, h_hist):
+    """One layer: P = h_in w^T (+ bias), [batch norm], H = act(P), statistics and histograms (C: fi_layer_forward).
+    Returns (p_stats, h_stats, p_range_used, h_range_used)."""
+    import numpy as np
+    cdef fi_layer L
+    cdef bint f64 = h_in.dtype == np.float64
+    dt = h_in.dtype
+    L.f64 = f64
+    L.gemm = _gemm(f64)
+    L.batch = h_in.shape[0]
+    L.n_in = h_in.shape[1]
+    L.n_out = w.shape[0]
+    L.h_in = _addr(h_in, dt, L.batch * L.n_in)
+    L.w = _addr(w, dt, L.n_out * L.n_in)
+    L.bias = _addr(bias, dt, L.n_out) if bias is not None else NULL
+    L.p = _addr(p, dt, L.batch * L.n_out)
+    L.h_out = _addr(h_out, dt, L.batch * L.n_out)
+    L.batchnorm = batchnorm
+    L.bn_eps = bn_eps
+    L.bn_invstd = <double *>_addr(bn_invstd, np.float64, L.n_out) if batchnorm else NULL
+    L.act = act
+    L.alpha = alpha
+    L.saturation = saturation
+    L.bins = bins
+    L.p_range[0] = p_range[0]; L.p_range[1] = p_range[1]
+    L.h_range[0] = h_range[0]; L.h_range[1] = h_range[1]
+    L.p_hist = <int64_t *>_addr(p_hist, np.int64, bins)
+    L.h_hist = <int64_t *>_addr(h_hist, np.int64, bins)
+    if L.batch == 0 or L.n_in == 0 or L.n_out == 0 or bins < 1:
+        raise ValueError("layer_forward needs non-empty shapes and bins >= 1")
+    with nogil:
+        fi_layer_forward(&L)
+    return _stats(L.p_stats), _stats(L.h_stats), (L.p_range[0], L.p_range[1]), (L.h_range[0], L.h_range[1])
+
+
+def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double alpha, g, g_in, g_w):
+    """Backward step (C: fi_layer_backward): g holds dL/dH_out on entry and dL/dP on return; g_in receives
+    dL/dH_in unless None. Returns (gh_stats, gp_stats, |dL/dW|_F)."""
+    import numpy as np
+    cdef fi_layer_back B
+    cdef bint f64 = h_in.dtype == np.float64
+    dt = h_in.dtype
+    B.f64 = f64
+    B.gemm = _gemm(f64)
+    B.batch = h_in.shape[0]
+    B.n_in = h_in.shape[1]
+    B.n_out = w.shape[0]
+    if B.batch == 0 or B.n_in == 0 or B.n_out == 0:
+        raise ValueError("layer_backward needs non-empty shapes")
+    B.h_in = _addr(h_in, dt, B.batch * B.n_in)
+    B.w = _addr(w, dt, B.n_out * B.n_in)
+    B.p = _addr(p, dt, B.batch * B.n_out)
+    B.h_out = _addr(h_out, dt, B.batch * B.n_out)
+    B.batchnorm = batchnorm
+    B.bn_invstd = <double *>_addr(bn_invstd, np.float64, B.n_out) if batchnorm else NULL
+    B.act = act
+    B.alpha = alpha
+    B.g = _addr(g, dt, B.batch * B.n_out)
+    B.g_in = _addr(g_in, dt, B.batch * B.n_in) if g_in is not None else NULL
+    B.g_w = _addr(g_w, dt, B.n_out * B.n_in)
+    with nogil:
+        fi_layer_backward(&B)
+    return _stats(B.gh_stats), _stats(B.gp_stats), B.gw_norm
+
+
+def activation(int act, double alpha, x, y):
+    """y = act(x) elementwise with the engine's kernel (C: fi_activation_apply); x, y contiguous, same dtype."""
+    import numpy as np
+    cdef bint f64 = x.dtype == np.float64
+    cdef size_t n = x.size
+    cdef void *px = _addr(x, x.dtype, n)
+    cdef void *py = _addr(y, x.dtype, n)
+    if n:
+        with nogil:
+            fi_activation_apply(f64, act, alpha, px, py, n)

@@ -1,0 +1,401 @@
+/* Type-generic body of the layer kernels, included by layer_kernels.c once per element type and ISA:
+ *   FI_T      element type (float or double)
+ *   FI_N(x)   the name of x for this type and ISA
+ *   FI_GEMM   the BLAS gemm function pointer type
+ *   FI_EXP, FI_TANH, FI_ERF  the elementary functions for FI_T
+ * Work is split in row chunks whose size depends only on the layer's width, and partial statistics are merged
+ * in chunk order, so results do not depend on the thread count. */
+
+/* y = act(x) over n elements. */
+static void FI_N(act_row)(const FI_T *x, FI_T *y, size_t n, int act, FI_T alpha)
+{
+    size_t i;
+    switch (act) {
+    case FI_ACT_SIGMOID:
+        for (i = 0; i < n; ++i) y[i] = (FI_T)1 / ((FI_T)1 + FI_EXP(-x[i]));
+        break;
+    case FI_ACT_TANH:
+        for (i = 0; i < n; ++i) y[i] = FI_TANH(x[i]);
+        break;
+    case FI_ACT_RELU:
+        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : (FI_T)0;
+        break;
+    case FI_ACT_LEAKY_RELU:
+        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+        break;
+    case FI_ACT_ELU:
+        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : alpha * (FI_EXP(x[i]) - (FI_T)1);
+        break;
+    case FI_ACT_SELU:
+        for (i = 0; i < n; ++i)
+            y[i] = (FI_T)FI_SELU_LAMBDA * (x[i] > 0 ? x[i] : (FI_T)FI_SELU_ALPHA * (FI_EXP(x[i]) - (FI_T)1));
+        break;
+    case FI_ACT_GELU:
+        for (i = 0; i < n; ++i) y[i] = (FI_T)0.5 * x[i] * ((FI_T)1 + FI_ERF(x[i] * (FI_T)0.70710678118654752));
+        break;
+    case FI_ACT_SILU:
+        for (i = 0; i < n; ++i) y[i] = x[i] / ((FI_T)1 + FI_EXP(-x[i]));
+        break;
+    case FI_ACT_SOFTPLUS:   /* torch's threshold 20: x itself above it */
+        for (i = 0; i < n; ++i) y[i] = x[i] > 20 ? x[i] : (FI_T)FI_LOG1P(FI_EXP(x[i]));
+        break;
+    default:
+        if (y != x) memcpy(y, x, n * sizeof(FI_T));
+    }
+}
+
+/* g *= act'(x), with h = act(x) at hand. */
+static void FI_N(dact_row)(const FI_T *x, const FI_T *h, FI_T *g, size_t n, int act, FI_T alpha)
+{
+    size_t i;
+    switch (act) {
+    case FI_ACT_SIGMOID:
+        for (i = 0; i < n; ++i) g[i] *= h[i] * ((FI_T)1 - h[i]);
+        break;
+    case FI_ACT_TANH:
+        for (i = 0; i < n; ++i) g[i] *= (FI_T)1 - h[i] * h[i];
+        break;
+    case FI_ACT_RELU:
+        for (i = 0; i < n; ++i) g[i] = x[i] > 0 ? g[i] : (FI_T)0;
+        break;
+    case FI_ACT_LEAKY_RELU:
+        for (i = 0; i < n; ++i) g[i] *= x[i] > 0 ? (FI_T)1 : alpha;
+        break;
+    case FI_ACT_ELU:
+        for (i = 0; i < n; ++i) g[i] *= x[i] > 0 ? (FI_T)1 : h[i] + alpha;
+        break;
+    case FI_ACT_SELU:
+        for (i = 0; i < n; ++i)
+            g[i] *= x[i] > 0 ? (FI_T)FI_SELU_LAMBDA : h[i] + (FI_T)(FI_SELU_LAMBDA * FI_SELU_ALPHA);
+        break;
+    case FI_ACT_GELU:   /* Phi(x) + x phi(x) */
+        for (i = 0; i < n; ++i)
+            g[i] *= (FI_T)0.5 * ((FI_T)1 + FI_ERF(x[i] * (FI_T)0.70710678118654752)) +
+                    x[i] * (FI_T)0.39894228040143268 * FI_EXP((FI_T)-0.5 * x[i] * x[i]);
+        break;
+    case FI_ACT_SILU:   /* s (1 + x (1 - s)), s = sigmoid(x) */
+        for (i = 0; i < n; ++i) {
+            FI_T s = (FI_T)1 / ((FI_T)1 + FI_EXP(-x[i]));
+            g[i] *= s * ((FI_T)1 + x[i] * ((FI_T)1 - s));
+        }
+        break;
+    case FI_ACT_SOFTPLUS:
+        for (i = 0; i < n; ++i) g[i] *= x[i] > 20 ? (FI_T)1 : (FI_T)1 / ((FI_T)1 + FI_EXP(-x[i]));
+        break;
+    default:
+        break;
+    }
+}
+
+/* Add n values to a partial: shift is the chunk's first finite value. FI_LANES independent accumulators per
+ * quantity so that the loop vectorizes without reassociating a sum (the result does not depend on the ISA's
+ * vector width). */
+#ifndef FI_LANES
+#define FI_LANES 8
+#endif
+static void FI_N(stats_add)(fi_stats *s, const FI_T *x, size_t n, int saturation)
+{
+    if (s->shift != s->shift) {
+        for (size_t i = 0; i < n; ++i)
+            if (x[i] - x[i] == 0) { s->shift = (double)x[i]; break; }
+    }
+    const FI_T shift = (FI_T)(s->shift == s->shift ? s->shift : 0.0);
+    const FI_T centre = saturation == FI_SAT_UNIT ? (FI_T)0.5 : (FI_T)0, limit = saturation == FI_SAT_UNIT ? (FI_T)0.49 : (FI_T)0.99;
+    double sum[FI_LANES], sumsq[FI_LANES];
+    FI_T mn[FI_LANES], mx[FI_LANES];
+    int32_t count[FI_LANES], zeros[FI_LANES], sat[FI_LANES];
+    for (int l = 0; l < FI_LANES; ++l) {
+        sum[l] = sumsq[l] = 0;
+        mn[l] = (FI_T)INFINITY;
+        mx[l] = (FI_T)-INFINITY;
+        count[l] = zeros[l] = sat[l] = 0;
+    }
+    size_t i = 0;
+    for (; i + FI_LANES <= n; i += FI_LANES)
+        for (int l = 0; l < FI_LANES; ++l) {
+            FI_T v = x[i + l];
+            int finite = v - v == 0;
+            double d = finite ? (double)(v - shift) : 0.0;
+            sum[l] += d;
+            sumsq[l] += d * d;
+            mn[l] = finite && v < mn[l] ? v : mn[l];
+            mx[l] = finite && v > mx[l] ? v : mx[l];
+            count[l] += finite;
+            zeros[l] += v == 0;
+            sat[l] += finite && fabs((double)(v - centre)) > limit;
+        }
+    for (; i < n; ++i) {   /* the tail, into lane 0 */
+        FI_T v = x[i];
+        int finite = v - v == 0;
+        double d = finite ? (double)(v - shift) : 0.0;
+        sum[0] += d;
+        sumsq[0] += d * d;
+        mn[0] = finite && v < mn[0] ? v : mn[0];
+        mx[0] = finite && v > mx[0] ? v : mx[0];
+        count[0] += finite;
+        zeros[0] += v == 0;
+        sat[0] += finite && fabs((double)(v - centre)) > limit;
+    }
+    int64_t total = 0;
+    for (int l = 0; l < FI_LANES; ++l) {
+        s->sum += sum[l];
+        s->sumsq += sumsq[l];
+        s->min = mn[l] < s->min ? mn[l] : s->min;
+        s->max = mx[l] > s->max ? mx[l] : s->max;
+        s->count += count[l];
+        total += count[l];
+        s->zeros += zeros[l];
+        if (saturation != FI_SAT_NONE) s->saturated += sat[l];
+    }
+    s->nonfinite += (int64_t)n - total;
+}
+
+/* Count the values of [lo, hi] into bins equal bins (the last one closed) of h, which has bins + 1 entries:
+ * entry bins collects what is outside (or not finite) and is dropped by the caller. Bin indices are computed
+ * 256 at a time in a loop that vectorizes, then counted. */
+static void FI_N(hist_add)(const FI_T *x, size_t n, double lo, double hi, int bins, int64_t *h)
+{
+    const FI_T flo = (FI_T)lo, fhi = (FI_T)hi, scale = (FI_T)(bins / (hi - lo));
+    int32_t idx[256];
+    for (size_t i0 = 0; i0 < n; i0 += 256) {
+        size_t m = n - i0 < 256 ? n - i0 : 256;
+        for (size_t j = 0; j < m; ++j) {
+            FI_T v = x[i0 + j];
+            int inside = v >= flo && v <= fhi;
+            FI_T t = inside ? (v - flo) * scale : (FI_T)bins;
+            int32_t k = (int32_t)t;
+            idx[j] = inside && k >= bins ? bins - 1 : k;
+        }
+        for (size_t j = 0; j < m; ++j) h[idx[j]]++;
+    }
+}
+
+static size_t FI_N(chunk_rows)(size_t width) { return width >= FI_CHUNK_ELEMS ? 1 : FI_CHUNK_ELEMS / width; }
+
+/* Statistics and histograms of a batch x width array, in row chunks. */
+static void FI_N(array_stats)(const FI_T *x, size_t batch, size_t width, int saturation, fi_stats *out)
+{
+    const size_t rows = FI_N(chunk_rows)(width);
+    const long long nchunks = (long long)((batch + rows - 1) / rows);
+    fi_stats *part = fi_stats_alloc((size_t)nchunks);
+    int threads = fi_layer_threads(batch * width);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#endif
+    for (long long c = 0; c < nchunks; ++c) {
+        size_t r1 = ((size_t)c + 1) * rows < batch ? ((size_t)c + 1) * rows : batch;
+        for (size_t i = (size_t)c * rows; i < r1; ++i) FI_N(stats_add)(part + c, x + i * width, width, saturation);
+    }
+    (void)threads;
+    fi_stats_merge(part, (size_t)nchunks, out);
+    free(part);
+}
+
+static void FI_N(histograms)(const FI_T *a, const FI_T *b, size_t batch, size_t width, const double ra[2],
+                             const double rb[2], int bins, int64_t *ha, int64_t *hb)
+{
+    const size_t rows = FI_N(chunk_rows)(width);
+    const long long nchunks = (long long)((batch + rows - 1) / rows);
+    int threads = fi_layer_threads(batch * width);
+    const size_t stride = (size_t)bins + 1;   /* per histogram: bins, then the dropped entry */
+    int64_t *tmp = (int64_t *)calloc((size_t)threads * 2 * stride, sizeof(int64_t));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+    {
+#ifdef _OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        int64_t *ta = tmp + (size_t)tid * 2 * stride, *tb = ta + stride;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (long long c = 0; c < nchunks; ++c) {
+            size_t r0 = (size_t)c * rows, r1 = r0 + rows < batch ? r0 + rows : batch;
+            FI_N(hist_add)(a + r0 * width, (r1 - r0) * width, ra[0], ra[1], bins, ta);
+            FI_N(hist_add)(b + r0 * width, (r1 - r0) * width, rb[0], rb[1], bins, tb);
+        }
+    }
+    for (int t = 0; t < threads; ++t)
+        for (int k = 0; k < bins; ++k) {
+            ha[k] += tmp[(size_t)t * 2 * stride + k];
+            hb[k] += tmp[(size_t)t * 2 * stride + stride + k];
+        }
+    free(tmp);
+}
+
+/* P rows [r0, r1) = H_in rows [r0, r1) W^T (the BLAS threads itself). */
+static void FI_N(gemm_rows)(const fi_layer *L, size_t r0, size_t r1)
+{
+    char ta = 'T', tb = 'N';
+    int m = (int)L->n_out, n = (int)(r1 - r0), k = (int)L->n_in, lda = (int)L->n_in, ldb = (int)L->n_in,
+        ldc = (int)L->n_out;
+    FI_T one = 1, zero = 0;
+    ((FI_GEMM)L->gemm)(&ta, &tb, &m, &n, &k, &one, (FI_T *)L->w, &lda, (FI_T *)L->h_in + r0 * L->n_in, &ldb, &zero,
+                       (FI_T *)L->p + r0 * L->n_out, &ldc);
+}
+
+/* Bias or batch norm, activation, statistics of rows [r0, r1) into the block's partials. */
+static void FI_N(finish_rows)(fi_layer *L, size_t r0, size_t r1, const double *mean, fi_stats *pp, fi_stats *hp)
+{
+    const size_t N = L->n_out;
+    const FI_T *bias = (const FI_T *)L->bias;
+    for (size_t i = r0; i < r1; ++i) {
+        FI_T *prow = (FI_T *)L->p + i * N, *hrow = (FI_T *)L->h_out + i * N;
+        if (mean) {
+            for (size_t j = 0; j < N; ++j)
+                prow[j] = (FI_T)(((double)prow[j] + (bias ? (double)bias[j] : 0.0) - mean[j]) * L->bn_invstd[j]);
+        } else if (bias) {
+            for (size_t j = 0; j < N; ++j) prow[j] += bias[j];
+        }
+        FI_N(act_row)(prow, hrow, N, L->act, (FI_T)L->alpha);
+        FI_N(stats_add)(pp, prow, N, FI_SAT_NONE);
+        FI_N(stats_add)(hp, hrow, N, L->saturation);
+    }
+}
+
+/* Column sums of (P + bias - shift) and their squares over rows [r0, r1), shift = row 0 (+ bias). */
+static void FI_N(column_sums)(const fi_layer *L, size_t r0, size_t r1, double *s, double *ss)
+{
+    const size_t N = L->n_out;
+    const FI_T *P = (const FI_T *)L->p, *bias = (const FI_T *)L->bias;
+    for (size_t j = 0; j < N; ++j) s[j] = ss[j] = 0.0;
+    for (size_t i = r0; i < r1; ++i)
+        for (size_t j = 0; j < N; ++j) {
+            double d = (double)P[i * N + j] - (double)P[j];   /* the bias cancels in the difference */
+            s[j] += d;
+            ss[j] += d * d;
+        }
+    (void)bias;
+}
+
+static void FI_N(forward)(fi_layer *L)
+{
+    const size_t B = L->batch, N = L->n_out;
+    const long long nblocks = (long long)((B + FI_GEMM_ROWS - 1) / FI_GEMM_ROWS);
+    fi_stats *pp = fi_stats_alloc((size_t)nblocks), *hp = fi_stats_alloc((size_t)nblocks);
+    double *mean = NULL, *colsum = NULL;
+    if (L->batchnorm) {
+        mean = (double *)malloc(N * sizeof(double));
+        colsum = (double *)malloc(2 * N * (size_t)nblocks * sizeof(double));
+    }
+    FI_N(gemm_rows)(L, 0, B);
+    int threads = fi_layer_threads(B * N);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (long long c = 0; c < nblocks; ++c) {
+            size_t r0 = (size_t)c * FI_GEMM_ROWS, r1 = r0 + FI_GEMM_ROWS < B ? r0 + FI_GEMM_ROWS : B;
+            if (colsum) FI_N(column_sums)(L, r0, r1, colsum + 2 * N * (size_t)c, colsum + 2 * N * (size_t)c + N);
+            else FI_N(finish_rows)(L, r0, r1, NULL, pp + c, hp + c);
+        }
+        if (colsum) {
+#ifdef _OPENMP
+#pragma omp single
+#endif
+            {   /* per-feature mean and 1 / sqrt(var + eps) over the batch, blocks merged in order */
+                const FI_T *P = (const FI_T *)L->p, *bias = (const FI_T *)L->bias;
+                for (size_t j = 0; j < N; ++j) {
+                    double s = 0.0, ss = 0.0;
+                    for (long long c = 0; c < nblocks; ++c) {
+                        s += colsum[2 * N * (size_t)c + j];
+                        ss += colsum[2 * N * (size_t)c + N + j];
+                    }
+                    double m = s / B, var = ss / B - m * m;
+                    mean[j] = (double)P[j] + (bias ? (double)bias[j] : 0.0) + m;
+                    L->bn_invstd[j] = 1.0 / sqrt((var > 0 ? var : 0.0) + L->bn_eps);
+                }
+            }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (long long c = 0; c < nblocks; ++c) {
+                size_t r0 = (size_t)c * FI_GEMM_ROWS, r1 = r0 + FI_GEMM_ROWS < B ? r0 + FI_GEMM_ROWS : B;
+                FI_N(finish_rows)(L, r0, r1, mean, pp + c, hp + c);
+            }
+        }
+    }
+    (void)threads;
+    fi_stats_merge(pp, (size_t)nblocks, &L->p_stats);
+    fi_stats_merge(hp, (size_t)nblocks, &L->h_stats);
+    free(pp);
+    free(hp);
+    free(mean);
+    free(colsum);
+    fi_hist_range(L->p_range, &L->p_stats);
+    fi_hist_range(L->h_range, &L->h_stats);
+    if (L->p_hist && L->h_hist)
+        FI_N(histograms)((const FI_T *)L->p, (const FI_T *)L->h_out, B, N, L->p_range, L->h_range, L->bins,
+                         L->p_hist, L->h_hist);
+}
+
+static void FI_N(backward)(fi_layer_back *Bk)
+{
+    const size_t B = Bk->batch, N = Bk->n_out, K = Bk->n_in;
+    FI_T *G = (FI_T *)Bk->g;
+    const FI_T *P = (const FI_T *)Bk->p, *H = (const FI_T *)Bk->h_out;
+    FI_N(array_stats)(G, B, N, FI_SAT_NONE, &Bk->gh_stats);
+    const size_t rows = FI_N(chunk_rows)(N);
+    const long long nchunks = (long long)((B + rows - 1) / rows);
+    const FI_T alpha = (FI_T)Bk->alpha;
+    int threads = fi_layer_threads(B * N);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#endif
+    for (long long c = 0; c < nchunks; ++c) {
+        size_t r1 = ((size_t)c + 1) * rows < B ? ((size_t)c + 1) * rows : B;
+        for (size_t i = (size_t)c * rows; i < r1; ++i) FI_N(dact_row)(P + i * N, H + i * N, G + i * N, N, Bk->act, alpha);
+    }
+    if (Bk->batchnorm) {
+        /* dL/dP = invstd (g - mean(g) - p_hat mean(g p_hat)), per feature over the batch */
+        const long long nblocks = (long long)((N + FI_BN_BLOCK - 1) / FI_BN_BLOCK);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#endif
+        for (long long blk = 0; blk < nblocks; ++blk) {
+            size_t j0 = (size_t)blk * FI_BN_BLOCK, j1 = j0 + FI_BN_BLOCK < N ? j0 + FI_BN_BLOCK : N;
+            double m1[FI_BN_BLOCK] = {0}, m2[FI_BN_BLOCK] = {0};
+            for (size_t i = 0; i < B; ++i)
+                for (size_t j = j0; j < j1; ++j) {
+                    m1[j - j0] += (double)G[i * N + j];
+                    m2[j - j0] += (double)G[i * N + j] * (double)P[i * N + j];
+                }
+            for (size_t j = j0; j < j1; ++j) { m1[j - j0] /= B; m2[j - j0] /= B; }
+            for (size_t i = 0; i < B; ++i)
+                for (size_t j = j0; j < j1; ++j)
+                    G[i * N + j] = (FI_T)(Bk->bn_invstd[j] *
+                                          ((double)G[i * N + j] - m1[j - j0] - (double)P[i * N + j] * m2[j - j0]));
+        }
+    }
+    (void)threads;
+    FI_N(array_stats)(G, B, N, FI_SAT_NONE, &Bk->gp_stats);
+    FI_T one = 1, zero = 0;
+    {   /* dL/dW (N x K, row-major) = G^T H_in */
+        char ta = 'N', tb = 'T';
+        int m = (int)K, n = (int)N, k = (int)B, lda = (int)K, ldb = (int)N, ldc = (int)K;
+        ((FI_GEMM)Bk->gemm)(&ta, &tb, &m, &n, &k, &one, (FI_T *)Bk->h_in, &lda, G, &ldb, &zero, (FI_T *)Bk->g_w, &ldc);
+    }
+    fi_stats gw;
+    FI_N(array_stats)((const FI_T *)Bk->g_w, N, K, FI_SAT_NONE, &gw);
+    {   /* sum of squares = count (var + mean^2) */
+        double mean_gw = gw.count ? gw.shift + gw.sum / gw.count : 0.0;
+        double m2 = gw.sumsq - (gw.count ? gw.sum * gw.sum / gw.count : 0.0);
+        Bk->gw_norm = gw.nonfinite ? NAN : sqrt(m2 + gw.count * mean_gw * mean_gw);
+    }
+    if (Bk->g_in) {   /* dL/dH_in (B x K) = G W */
+        char ta = 'N', tb = 'N';
+        int m = (int)K, n = (int)B, k = (int)N, lda = (int)K, ldb = (int)N, ldc = (int)K;
+        ((FI_GEMM)Bk->gemm)(&ta, &tb, &m, &n, &k, &one, (FI_T *)Bk->w, &lda, G, &ldb, &zero, (FI_T *)Bk->g_in, &ldc);
+    }
+}
+
+static void FI_N(activation_apply)(int act, double alpha, const void *x, void *y, size_t n)
+{
+    FI_N(act_row)((const FI_T *)x, (FI_T *)y, n, act, (FI_T)alpha);
+}

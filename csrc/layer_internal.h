@@ -1,0 +1,24 @@
+/* Internals shared by the layer kernels (layer_kernels.c, compiled once per ISA) and the dispatcher (layer.c). */
+#ifndef FASTINIT_LAYER_INTERNAL_H
+#define FASTINIT_LAYER_INTERNAL_H
+#include <stddef.h>
+#include "layer.h"
+
+#define FI_CHUNK_ELEMS 16384   /* elements per row chunk: fits L1/L2 with its output */
+#define FI_BN_BLOCK 64          /* features per batch-norm block */
+#define FI_GEMM_ROWS 64         /* rows per block of the fused pass: fixed, so results do not depend on the thread count */
+
+typedef struct {
+    void (*forward[2])(fi_layer *);
+    void (*backward[2])(fi_layer_back *);
+    void (*apply[2])(int act, double alpha, const void *x, void *y, size_t n);
+} fi_layer_kernels;
+
+const fi_layer_kernels *fi_layer_kernels_base(void);
+const fi_layer_kernels *fi_layer_kernels_avx2(void);   /* NULL when not compiled in */
+
+fi_stats *fi_stats_alloc(size_t n);
+void fi_stats_merge(const fi_stats *part, size_t n, fi_stats *out);
+void fi_hist_range(double range[2], const fi_stats *s);
+int fi_layer_threads(size_t elements);
+#endif

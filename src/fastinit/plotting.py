@@ -1,0 +1,57 @@
+"""Figures of simulation results (matplotlib: the optional ``fastinit[plot]`` extra)."""
+import numpy as np
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'fastinit[plot]' (or pip install matplotlib)") from None
+    return plt
+
+
+def _label(res):
+    c = res.config
+    bn = " + BN" if c["batchnorm"] else ""
+    return f"{c['activation']}, {c['init']}{bn}"
+
+
+def plot_results(results, path=None, max_layers=10):
+    """One row per result: the activation histogram of each layer (up to max_layers, evenly chosen), then
+    std vs depth for all results together (and the gradient std when recorded). Saves to path when given;
+    returns the figure."""
+    plt = _pyplot()
+    depth = max(r.depth for r in results)
+    shown = sorted(set(np.linspace(1, depth, min(depth, max_layers)).round().astype(int)))
+    ncols = len(shown) + 1
+    fig, axes = plt.subplots(len(results), ncols, figsize=(2.1 * ncols + 2, 2.0 * len(results) + 0.6), squeeze=False)
+    for row, res in enumerate(results):
+        for col, layer in enumerate(shown):
+            ax = axes[row, col]
+            if layer <= res.depth:
+                counts, edges = res.h_hist[layer - 1], res.h_edges[layer - 1]
+                ax.bar(edges[:-1], counts / max(counts.sum(), 1), width=np.diff(edges), align="edge", color="C0")
+                ax.set_title(f"layer {layer}\nstd {res.layers['h_std'][layer - 1]:.3g}", fontsize=8)
+            ax.tick_params(labelsize=6)
+            ax.set_yticks([])
+        axes[row, 0].set_ylabel(_label(res), fontsize=7)
+    gs = axes[0, -1].get_gridspec()
+    for ax in axes[:, -1]:
+        ax.remove()
+    curve = fig.add_subplot(gs[:, -1])
+    for i, res in enumerate(results):
+        layers = np.arange(1, res.depth + 1)
+        curve.semilogy(layers, res.layers["h_std"], "o-", color=f"C{i}", label=_label(res), ms=3)
+        if res.grads is not None:
+            curve.semilogy(layers, res.grads["grad_h_std"], "x--", color=f"C{i}", ms=3)
+    curve.set_xlabel("layer")
+    curve.set_ylabel("activation std (o), gradient std (x)")
+    curve.legend(fontsize=6)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

@@ -1,0 +1,392 @@
+"""Signal propagation through a deep random MLP: the experiment that shows which initialization keeps
+activations and gradients alive (Glorot & Bengio 2010; He et al. 2015).
+
+    res = fi.simulate(depth=10, width=500, activation="tanh", init="small_normal")
+    print(res)                      # per-layer table: the std collapses by ~0.22 per layer
+    res.plot("layers.png")          # per-layer activation histograms and std vs depth
+
+Layer l computes P_l = H_{l-1} W_l^T + b, optionally batch-normalizes P_l per feature over the batch, and
+H_l = act(P_l), in one C call per layer: the matrix product goes through the BLAS that SciPy ships, everything
+after it (bias, batch norm, activation, statistics, histograms) is fused in one pass over row chunks. Weights
+W_l (shape (out, in), torch's Linear layout, fans as in torch) are drawn inside the engine, layer by layer, and
+are never all in memory in forward-only mode. The input, the weights of layer l and the top gradient come from
+the children of ``Generator(seed).spawn(depth + 2)``: child 0 the input, child l layer l, child depth + 1 the
+gradient fed to the backward pass.
+"""
+import copy
+import dataclasses
+import math
+
+import numpy as np
+
+from . import _core
+from . import _validate as V
+from . import init as _init
+from . import initializers as _keras
+from .generator import Generator
+
+__all__ = ["simulate", "SimulationResult", "normalize", "ACTIVATIONS"]
+
+# name -> (C activation, default alpha, saturation kind, natural range of H or None)
+ACTIVATIONS = {
+    "linear": (0, 0.0, 0, None),
+    "sigmoid": (1, 0.0, 2, (0.0, 1.0)),
+    "tanh": (2, 0.0, 1, (-1.0, 1.0)),
+    "relu": (3, 0.0, 0, None),
+    "leaky_relu": (4, 0.01, 0, None),
+    "prelu": (4, 0.25, 0, None),      # PReLU with its slope fixed (torch's initial 0.25)
+    "elu": (5, 1.0, 0, None),
+    "selu": (6, 0.0, 0, None),
+    "gelu": (7, 0.0, 0, None),
+    "silu": (8, 0.0, 0, None),
+    "softplus": (9, 0.0, 0, None),
+}
+NORMALIZE_METHODS = ("max", "minmax", "center", "standardize")
+LAYER_FIELDS = ("p_mean", "p_std", "p_min", "p_max", "p_zero_frac", "p_nonfinite", "h_mean", "h_std", "h_min",
+                "h_max", "h_zero_frac", "h_saturated_frac", "h_nonfinite")
+GRAD_FIELDS = ("grad_h_std", "grad_p_std", "grad_w_norm", "grad_nonfinite")
+
+
+def normalize(X, method="standardize"):
+    """Preprocess inputs the way the classic experiments do. Returns a new float array.
+
+    - ``max``: X / max|X| (into [-1, 1]; pixel data into [0, 1])
+    - ``minmax``: (X - min X) / (max X - min X), into [0, 1]
+    - ``center``: X - mean over the batch, per feature
+    - ``standardize``: (X - mean) / std over the batch, per feature (features with std 0 are only centred)
+    """
+    X = np.asarray(X)
+    if X.dtype.kind not in "fiu" or X.ndim != 2:
+        raise TypeError(f"X must be a 2-D real array (batch, features), got dtype {X.dtype}, shape {X.shape}")
+    if method not in NORMALIZE_METHODS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(NORMALIZE_METHODS)}")
+    X = X.astype(np.float64 if X.dtype == np.float64 else np.float32)
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X has non-finite values")
+    if method == "max":
+        m = np.abs(X).max(initial=0)
+        return X / m if m > 0 else X.copy()
+    if method == "minmax":
+        lo, hi = X.min(initial=0), X.max(initial=0)
+        return (X - lo) / (hi - lo) if hi > lo else np.zeros_like(X)
+    centred = X - X.mean(axis=0)
+    if method == "center":
+        return centred
+    sd = X.std(axis=0)
+    return centred / np.where(sd > 0, sd, 1)
+
+
+def _scheme_names():
+    return sorted(set(_init.SCHEMES) | set(_keras.ALIASES))
+
+
+def _weight_filler(scheme):
+    """f(W, generator): fill W (out, in) in place from a scheme name, an initializer, a dict or a callable."""
+    if isinstance(scheme, dict):
+        if set(scheme) == {"std"}:
+            std = V.real(scheme["std"], "init['std']")
+            if std < 0:
+                raise ValueError(f"init['std'] must be >= 0, got {std}")
+            return lambda W, gen: gen.normal(mean=0.0, std=std, out=W)
+        if set(scheme) == {"scale"}:
+            scale = V.real(scheme["scale"], "init['scale']")
+            if scale < 0:
+                raise ValueError(f"init['scale'] must be >= 0, got {scale}")
+            return lambda W, gen: gen.normal(mean=0.0, std=scale / math.sqrt(W.shape[1]), out=W)
+        raise ValueError(f"init as a dict must be {{'std': s}} (N(0, s^2)) or {{'scale': s}} (N(0, s^2 / fan_in)), "
+                         f"got keys {sorted(scheme)}")
+    if isinstance(scheme, _keras.Initializer):
+        def keras(W, gen):
+            obj = copy.copy(scheme)
+            obj.seed = gen          # each layer draws from its own generator
+            W[...] = obj((W.shape[1], W.shape[0]), dtype=W.dtype).T   # Keras kernels are (in, out)
+        return keras
+    if isinstance(scheme, str):
+        if scheme in _init.SCHEMES:
+            fn = _init.SCHEMES[scheme]
+            return lambda W, gen: fn(W, generator=gen)
+        if scheme in _keras.ALIASES:
+            return _weight_filler(_keras.ALIASES[scheme]())
+        raise ValueError(f"unknown init {scheme!r}; valid names: {', '.join(_scheme_names())}")
+    if callable(scheme):
+        return lambda W, gen: scheme(W, generator=gen)
+    raise TypeError(f"init must be a scheme name, an initializer, a dict or a callable, got {type(scheme).__name__}")
+
+
+@dataclasses.dataclass
+class _Config:
+    depth: int
+    widths: tuple
+    batch: int
+    activation: str
+    alpha: float
+    init: object
+    bias: float
+    batchnorm: bool
+    bn_eps: float
+    backward: bool
+    bins: int
+    hist_range: tuple
+    seed: int
+    dtype: np.dtype
+
+
+def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bins, hist_range, seed, dtype, widths,
+            input, alpha, bn_eps):
+    depth = V.positive_int(depth, "depth")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; valid names: {', '.join(ACTIVATIONS)}")
+    alpha = ACTIVATIONS[activation][1] if alpha is None else V.real(alpha, "alpha")
+    if activation == "elu" and alpha <= 0:
+        raise ValueError(f"alpha of elu must be > 0, got {alpha}")
+    dt = V.float_dtype(dtype)
+    if widths is not None:
+        widths = tuple(V.positive_int(w, f"widths[{i}]") for i, w in enumerate(widths))
+        if len(widths) != depth + 1:
+            raise ValueError(f"widths must list depth + 1 = {depth + 1} sizes (the input's, then each layer's), "
+                             f"got {len(widths)}")
+    else:
+        widths = (V.positive_int(width, "width"),) * (depth + 1)
+    batch = V.positive_int(batch, "batch")
+    if input is not None:
+        if not isinstance(input, np.ndarray) or input.ndim != 2 or input.dtype.kind not in "fiu":
+            raise TypeError("input must be a 2-D real numpy array (batch, features)")
+        if input.shape[1] != widths[0]:
+            raise ValueError(f"input has {input.shape[1]} features but the network's input width is {widths[0]}")
+        if input.shape[0] < 1:
+            raise ValueError("input must have at least one row")
+        if not np.all(np.isfinite(input)):
+            raise ValueError("input has non-finite values")
+        batch = input.shape[0]
+    bins = V.positive_int(bins, "bins")
+    if hist_range is not None:
+        if not isinstance(hist_range, (tuple, list)) or len(hist_range) != 2:
+            raise TypeError(f"hist_range must be a (low, high) pair, got {hist_range!r}")
+        lo, hi = V.real(hist_range[0], "hist_range[0]"), V.real(hist_range[1], "hist_range[1]")
+        if not lo < hi:
+            raise ValueError(f"hist_range low must be < high, got {hist_range}")
+        hist_range = (lo, hi)
+    _weight_filler(init)   # validates the scheme now, before any work
+    return _Config(depth, widths, batch, activation, alpha, init, V.real(bias, "bias"), bool(batchnorm),
+                   V.real(bn_eps, "bn_eps"), bool(backward), bins, hist_range, V.uint64(seed, "seed"), dt)
+
+
+class _Streams:
+    """The generators of one simulation: child 0 the input, child l layer l, child depth + 1 the top gradient."""
+
+    def __init__(self, cfg):
+        self.children = Generator(cfg.seed).spawn(cfg.depth + 2)
+        self.cfg = cfg
+        self.fill = _weight_filler(cfg.init)
+
+    def weights(self, layer):
+        """W_layer, shape (widths[layer], widths[layer - 1]), layer = 1..depth."""
+        cfg = self.cfg
+        W = np.empty((cfg.widths[layer], cfg.widths[layer - 1]), dtype=cfg.dtype)
+        # a fresh copy of the child: drawing the same layer twice (backward) gives the same weights
+        self.fill(W, Generator(self.children[layer].seed))
+        return W
+
+    def input(self):
+        cfg = self.cfg
+        return Generator(self.children[0].seed).normal((cfg.batch, cfg.widths[0]), dtype=cfg.dtype)
+
+    def top_gradient(self):
+        cfg = self.cfg
+        return Generator(self.children[-1].seed).normal((cfg.batch, cfg.widths[-1]), dtype=cfg.dtype)
+
+
+def _moments(s):
+    """(mean, std) of a stats dict from the C core (population std over the finite values)."""
+    if s["count"] == 0:
+        return math.nan, math.nan
+    return s["mean"], math.sqrt(max(s["m2"], 0.0) / s["count"])
+
+
+def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_normal", bias=0.0, batchnorm=False,
+             backward=False, bins=50, hist_range=None, seed=0, dtype="float32", widths=None, input=None, alpha=None,
+             bn_eps=1e-5):
+    """Run a deep random MLP forward (and backward) and record per-layer statistics.
+
+    Args:
+        depth: number of layers (>= 1).
+        width: units per layer (input width too), unless ``widths`` is given.
+        batch: number of input rows (ignored when ``input`` is given).
+        activation: one of ``ACTIVATIONS`` (linear, sigmoid, tanh, relu, leaky_relu, prelu, elu, selu, gelu, silu,
+            softplus); ``alpha`` sets the slope of leaky_relu (0.01) / prelu (0.25) or the alpha of elu (1.0).
+        init: a scheme name (``fastinit.init.SCHEMES``: small_normal, normal, xavier_normal, he_normal, lecun_normal,
+            orthogonal, zeros, ... or a Keras alias of ``fastinit.initializers``), an ``initializers`` object, a
+            callable ``f(W, generator=...)`` filling W (out, in) in place (e.g. ``fastinit.init.orthogonal_``),
+            ``{"std": s}`` for N(0, s^2) or ``{"scale": s}`` for N(0, s^2 / fan_in).
+        bias: a constant added to every pre-activation.
+        batchnorm: normalize each pre-activation over the batch (mean 0, var 1, eps ``bn_eps``) before the
+            activation (Ioffe & Szegedy 2015; no learned scale/shift).
+        backward: also propagate dL/dH = N(0, 1) from the top and record the gradient statistics.
+        bins, hist_range: histograms of P and H per layer; ``hist_range=None`` uses the activation's range for H
+            (tanh [-1, 1], sigmoid [0, 1]) and each layer's [min, max] otherwise.
+        seed: the generator seed (input, weights and top gradient derive from it).
+        dtype: "float32" or "float64".
+        widths: depth + 1 sizes, the input's then each layer's.
+        input: a (batch, widths[0]) array; default N(0, 1) draws.
+    Returns:
+        SimulationResult. Non-finite values (exploding networks) are counted in ``p_nonfinite`` / ``h_nonfinite``
+        and left out of the other statistics; they never raise.
+    """
+    cfg = _config(depth, width, batch, activation, init, bias, batchnorm, backward, bins, hist_range, seed, dtype,
+                  widths, input, alpha, bn_eps)
+    streams = _Streams(cfg)
+    act, _, saturation, natural = ACTIVATIONS[cfg.activation]
+    if input is not None:
+        h = np.ascontiguousarray(input, dtype=cfg.dtype)
+    else:
+        h = streams.input()
+    rows = {f: np.full(cfg.depth, np.nan) for f in LAYER_FIELDS}
+    p_hist = np.zeros((cfg.depth, cfg.bins), np.int64)
+    h_hist = np.zeros((cfg.depth, cfg.bins), np.int64)
+    p_edges = np.zeros((cfg.depth, cfg.bins + 1))
+    h_edges = np.zeros((cfg.depth, cfg.bins + 1))
+    nan2 = (math.nan, math.nan)
+    p_range = cfg.hist_range or nan2
+    h_range = cfg.hist_range or natural or nan2
+    saved = []   # (h_in, p, h_out, invstd) per layer, only for backward
+    for layer in range(1, cfg.depth + 1):
+        W = streams.weights(layer)
+        n_out = cfg.widths[layer]
+        b = np.full(n_out, cfg.bias, dtype=cfg.dtype) if cfg.bias != 0.0 else None
+        p = np.empty((cfg.batch, n_out), cfg.dtype)
+        h_out = np.empty((cfg.batch, n_out), cfg.dtype)
+        invstd = np.empty(n_out) if cfg.batchnorm else None
+        ps, hs, pr, hr = _core.layer_forward(h, W, b, p, h_out, cfg.batchnorm, cfg.bn_eps, invstd, act, cfg.alpha,
+                                             saturation, cfg.bins, tuple(p_range), tuple(h_range),
+                                             p_hist[layer - 1], h_hist[layer - 1])
+        i = layer - 1
+        total = cfg.batch * n_out
+        rows["p_mean"][i], rows["p_std"][i] = _moments(ps)
+        rows["h_mean"][i], rows["h_std"][i] = _moments(hs)
+        rows["p_min"][i], rows["p_max"][i] = (ps["min"], ps["max"]) if ps["count"] else nan2
+        rows["h_min"][i], rows["h_max"][i] = (hs["min"], hs["max"]) if hs["count"] else nan2
+        rows["p_zero_frac"][i] = ps["zeros"] / total
+        rows["h_zero_frac"][i] = hs["zeros"] / total
+        rows["h_saturated_frac"][i] = hs["saturated"] / total if saturation else math.nan
+        rows["p_nonfinite"][i] = ps["nonfinite"]
+        rows["h_nonfinite"][i] = hs["nonfinite"]
+        p_edges[i] = np.linspace(pr[0], pr[1], cfg.bins + 1)
+        h_edges[i] = np.linspace(hr[0], hr[1], cfg.bins + 1)
+        if cfg.backward:
+            saved.append((h, p, h_out, invstd))
+        h = h_out
+    grads = None
+    if cfg.backward:
+        grads = {f: np.full(cfg.depth, np.nan) for f in GRAD_FIELDS}
+        g = streams.top_gradient()
+        for layer in range(cfg.depth, 0, -1):
+            h_in, p, h_out, invstd = saved.pop()
+            W = streams.weights(layer)
+            g_in = np.empty_like(h_in) if layer > 1 else None
+            g_w = np.empty_like(W)
+            gh, gp, gw = _core.layer_backward(h_in, W, p, h_out, cfg.batchnorm, invstd, act, cfg.alpha, g, g_in, g_w)
+            i = layer - 1
+            grads["grad_h_std"][i] = _moments(gh)[1]
+            grads["grad_p_std"][i] = _moments(gp)[1]
+            grads["grad_w_norm"][i] = gw
+            grads["grad_nonfinite"][i] = gh["nonfinite"] + gp["nonfinite"]
+            g = g_in
+    return SimulationResult(config=_public_config(cfg), layers=rows, p_hist=p_hist, h_hist=h_hist, p_edges=p_edges,
+                            h_edges=h_edges, grads=grads)
+
+
+def _public_config(cfg):
+    d = dataclasses.asdict(cfg)
+    d["dtype"] = str(cfg.dtype)
+    d["widths"] = list(cfg.widths)
+    d["init"] = cfg.init if isinstance(cfg.init, (str, dict)) else repr(cfg.init)
+    return d
+
+
+@dataclasses.dataclass
+class SimulationResult:
+    """Per-layer statistics of one simulation (index i = layer i + 1).
+
+    ``layers[name]`` arrays (length depth): p_* are the activation inputs P (after batch norm when used), h_* the
+    activations H: mean, std, min, max, zero_frac (exact zeros: dead ReLUs), h_saturated_frac (|tanh| > 0.99,
+    sigmoid outside [0.01, 0.99]; NaN for other activations), *_nonfinite counts. ``p_hist`` / ``h_hist`` (depth x
+    bins) with ``p_edges`` / ``h_edges`` (depth x bins + 1). ``grads`` (when backward): grad_h_std (dL/dH of each
+    layer's output), grad_p_std (dL/dP), grad_w_norm (|dL/dW|_F), grad_nonfinite.
+    """
+
+    config: dict
+    layers: dict
+    p_hist: np.ndarray
+    h_hist: np.ndarray
+    p_edges: np.ndarray
+    h_edges: np.ndarray
+    grads: dict = None
+
+    @property
+    def depth(self):
+        return self.config["depth"]
+
+    def __getattr__(self, name):
+        layers = self.__dict__.get("layers", {})
+        grads = self.__dict__.get("grads") or {}
+        if name in layers:
+            return layers[name]
+        if name in grads:
+            return grads[name]
+        raise AttributeError(name)
+
+    def to_dict(self):
+        """Plain Python types (JSON-ready)."""
+        out = {"config": self.config, "layers": {k: v.tolist() for k, v in self.layers.items()},
+               "p_hist": self.p_hist.tolist(), "h_hist": self.h_hist.tolist(),
+               "p_edges": self.p_edges.tolist(), "h_edges": self.h_edges.tolist()}
+        if self.grads is not None:
+            out["grads"] = {k: v.tolist() for k, v in self.grads.items()}
+        return out
+
+    def to_pandas(self):
+        """One row per layer (pandas is optional)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from None
+        data = dict(self.layers)
+        if self.grads is not None:
+            data.update(self.grads)
+        return pd.DataFrame(data, index=pd.RangeIndex(1, self.depth + 1, name="layer"))
+
+    def table(self):
+        cols = [("layer", None), ("h_mean", "{:+.4f}"), ("h_std", "{:.4g}"), ("h_min", "{:+.3f}"), ("h_max", "{:+.3f}"),
+                ("sat", "{:.3f}"), ("zero", "{:.3f}"), ("p_std", "{:.4g}")]
+        if self.grads is not None:
+            cols += [("grad_h_std", "{:.4g}"), ("grad_w_norm", "{:.4g}")]
+        src = {"sat": self.layers["h_saturated_frac"], "zero": self.layers["h_zero_frac"]}
+        lines = ["  ".join(f"{name:>11}" for name, _ in cols)]
+        for i in range(self.depth):
+            cells = []
+            for name, fmt in cols:
+                if fmt is None:
+                    cells.append(f"{i + 1:>11}")
+                    continue
+                arr = src.get(name)
+                if arr is None:
+                    arr = self.layers.get(name) if name in self.layers else self.grads[name]
+                v = arr[i]
+                cells.append(f"{'-' if math.isnan(v) else fmt.format(v):>11}")
+            lines.append("  ".join(cells))
+        bad = int(np.nansum(self.layers["h_nonfinite"]) + np.nansum(self.layers["p_nonfinite"]))
+        if bad:
+            lines.append(f"warning: {bad} non-finite values (the network overflowed); statistics use the finite ones")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        c = self.config
+        head = (f"SimulationResult(depth={c['depth']}, widths={c['widths'][0]}..{c['widths'][-1]}, batch={c['batch']}, "
+                f"activation={c['activation']!r}, init={c['init']!r}, batchnorm={c['batchnorm']}, dtype={c['dtype']})")
+        return head + "\n" + self.table()
+
+    def plot(self, path=None, max_layers=10):
+        """Per-layer activation histograms and std vs depth (matplotlib, the ``fastinit[plot]`` extra)."""
+        from .plotting import plot_results
+
+        return plot_results([self], path, max_layers=max_layers)
