@@ -260,7 +260,7 @@ static void FI_N(finish_rows)(fi_layer *L, size_t r0, size_t r1, const double *m
 static void FI_N(column_sums)(const fi_layer *L, size_t r0, size_t r1, double *s, double *ss)
 {
     const size_t N = L->n_out;
-    const FI_T *P = (const FI_T *)L->p, *bias = (const FI_T *)L->bias;
+    const FI_T *P = (const FI_T *)L->p;
     for (size_t j = 0; j < N; ++j) s[j] = ss[j] = 0.0;
     for (size_t i = r0; i < r1; ++i)
         for (size_t j = 0; j < N; ++j) {
@@ -268,7 +268,6 @@ static void FI_N(column_sums)(const fi_layer *L, size_t r0, size_t r1, double *s
             s[j] += d;
             ss[j] += d * d;
         }
-    (void)bias;
 }
 
 static void FI_N(forward)(fi_layer *L)
