@@ -255,3 +255,164 @@ def haar_orthogonal(a):
         w = np.concatenate([[1.0], v[k + 1:, k]])
         q[k:, :] -= tau[k] * np.outer(w, w @ q[k:, :])
     return q * sign
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The simulation engine (csrc/layer_impl.h), in float64, one layer at a time, from the formulas.
+
+SELU_LAMBDA = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def activation(name, x, alpha=0.0):
+    """phi(x) for the engine's activations (prelu = leaky_relu with its fixed slope)."""
+    from scipy import special
+
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if name == "linear":
+            return x.copy()
+        if name == "sigmoid":
+            return _sigmoid(x)
+        if name == "tanh":
+            return np.tanh(x)
+        if name == "relu":
+            return np.where(x > 0, x, 0.0)
+        if name in ("leaky_relu", "prelu"):
+            return np.where(x > 0, x, alpha * x)
+        if name == "elu":
+            return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+        if name == "selu":
+            return SELU_LAMBDA * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+        if name == "gelu":       # x Phi(x), the exact (erf) form
+            return 0.5 * x * (1.0 + special.erf(x / np.sqrt(2.0)))
+        if name == "silu":       # x sigmoid(x)
+            return x * _sigmoid(x)
+        if name == "softplus":   # log(1 + e^x), and x above torch's threshold 20
+            return np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def activation_derivative(name, x, alpha=0.0):
+    """phi'(x), differentiated by hand from ``activation``."""
+    from scipy import special
+
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if name == "linear":
+            return np.ones_like(x)
+        if name == "sigmoid":
+            s = _sigmoid(x)
+            return s * (1 - s)
+        if name == "tanh":
+            return 1 - np.tanh(x) ** 2
+        if name == "relu":
+            return (x > 0).astype(np.float64)
+        if name in ("leaky_relu", "prelu"):
+            return np.where(x > 0, 1.0, alpha)
+        if name == "elu":
+            return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
+        if name == "selu":
+            return SELU_LAMBDA * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0)))
+        if name == "gelu":
+            return 0.5 * (1 + special.erf(x / np.sqrt(2.0))) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+        if name == "silu":
+            s = _sigmoid(x)
+            return s * (1 + x * (1 - s))
+        if name == "softplus":
+            return np.where(x > 20, 1.0, _sigmoid(x))
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def saturated(name, h):
+    """The saturation test of the statistics: |tanh| > 0.99, sigmoid outside [0.01, 0.99]."""
+    if name == "tanh":
+        return np.abs(h) > 0.99
+    if name == "sigmoid":
+        return np.abs(h - 0.5) > 0.49
+    return None
+
+
+def array_stats(x, sat=None):
+    """mean, std (population), min, max over the finite values; exact zeros and non-finite counts."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    fin = np.isfinite(x)
+    v = x[fin]
+    out = {"count": v.size, "zeros": int(np.count_nonzero(x == 0)), "nonfinite": int(x.size - v.size),
+           "mean": v.mean() if v.size else np.nan, "std": v.std() if v.size else np.nan,
+           "min": v.min() if v.size else np.nan, "max": v.max() if v.size else np.nan}
+    if sat is not None:
+        out["saturated"] = int(np.count_nonzero(np.ravel(sat) & fin))
+    return out
+
+
+def histogram(x, bins, lo=None, hi=None):
+    """Counts of bins equal bins over [lo, hi] (the last bin closed; outside and non-finite values dropped):
+    bin k = floor((x - lo) bins / (hi - lo)). lo/hi None: the finite data's [min, max] (+-1/2 when flat,
+    [0, 1] without finite data). Returns (counts, (lo, hi))."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    if lo is None:
+        v = x[np.isfinite(x)]
+        if v.size == 0:
+            lo, hi = 0.0, 1.0
+        else:
+            lo, hi = v.min(), v.max()
+            if not hi > lo:
+                lo, hi = lo - 0.5, hi + 0.5
+    inside = (x >= lo) & (x <= hi)
+    k = np.floor((x[inside] - lo) * (bins / (hi - lo))).astype(np.int64)
+    return np.bincount(np.minimum(k, bins - 1), minlength=bins), (lo, hi)
+
+
+def simulate(x, weights, activation_name, alpha=0.0, bias=0.0, batchnorm=False, bn_eps=1e-5, bins=50,
+             hist_range=None, h_natural_range=None, top_gradient=None):
+    """The engine's forward (and, given top_gradient, backward) pass in float64.
+
+    Layer l: P = H_{l-1} W_l^T + bias; with batchnorm P = (P - mean_batch P) / sqrt(var_batch P + eps) per
+    feature; H_l = phi(P). Backward from G = dL/dH_depth: dL/dP = G phi'(P); through batch norm
+    dL/dP_raw = invstd (g - mean(g) - p_hat mean(g p_hat)); dL/dW = (dL/dP)^T H_{l-1}; dL/dH_{l-1} = dL/dP W.
+    Returns {"p": [stats], "h": [stats], "p_hist", "h_hist", "p_range", "h_range", and with backward
+    "grad_h": [stats], "grad_p": [stats], "grad_w_norm"}."""
+    h = np.asarray(x, dtype=np.float64)
+    out = {k: [] for k in ("p", "h", "p_hist", "h_hist", "p_range", "h_range")}
+    saved = []
+    for W in weights:
+        W = np.asarray(W, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            p = h @ W.T + bias
+            invstd = None
+            if batchnorm:
+                mean = p.mean(axis=0)
+                invstd = 1.0 / np.sqrt(p.var(axis=0) + bn_eps)
+                p = (p - mean) * invstd
+        hn = activation(activation_name, p, alpha)
+        out["p"].append(array_stats(p))
+        out["h"].append(array_stats(hn, saturated(activation_name, hn)))
+        prange = hist_range or (None, None)
+        hrange = hist_range or h_natural_range or (None, None)
+        for name, arr, r in (("p", p, prange), ("h", hn, hrange)):
+            counts, used = histogram(arr, bins, *r)
+            out[name + "_hist"].append(counts)
+            out[name + "_range"].append(used)
+        saved.append((h, W, p, invstd))
+        h = hn
+    if top_gradient is None:
+        return out
+    g = np.asarray(top_gradient, dtype=np.float64)
+    out.update(grad_h=[], grad_p=[], grad_w_norm=[])
+    for h_in, W, p, invstd in reversed(saved):
+        out["grad_h"].append(array_stats(g))
+        with np.errstate(over="ignore", invalid="ignore"):
+            g = g * activation_derivative(activation_name, p, alpha)
+            if batchnorm:
+                g = invstd * (g - g.mean(axis=0) - p * (g * p).mean(axis=0))
+            out["grad_p"].append(array_stats(g))
+            out["grad_w_norm"].append(np.linalg.norm(g.T @ h_in))
+            g = g @ W
+    for k in ("grad_h", "grad_p", "grad_w_norm"):
+        out[k].reverse()
+    return out

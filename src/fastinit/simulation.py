@@ -356,7 +356,7 @@ class SimulationResult:
         return pd.DataFrame(data, index=pd.RangeIndex(1, self.depth + 1, name="layer"))
 
     def table(self):
-        cols = [("layer", None), ("h_mean", "{:+.4f}"), ("h_std", "{:.4g}"), ("h_min", "{:+.3f}"), ("h_max", "{:+.3f}"),
+        cols = [("layer", None), ("h_mean", "{:+.4g}"), ("h_std", "{:.4g}"), ("h_min", "{:+.4g}"), ("h_max", "{:+.4g}"),
                 ("sat", "{:.3f}"), ("zero", "{:.3f}"), ("p_std", "{:.4g}")]
         if self.grads is not None:
             cols += [("grad_h_std", "{:.4g}"), ("grad_w_norm", "{:.4g}")]
