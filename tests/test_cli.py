@@ -39,3 +39,50 @@ def test_bad_arguments():
         cli.main(["bench", "--threads", "0"])
     with pytest.raises(SystemExit):
         cli.main([])
+
+
+def test_simulate_prints_the_table_and_writes_json_and_plot(tmp_path, capsys):
+    js, png = tmp_path / "sim.json", tmp_path / "layers.png"
+    argv = ["simulate", "--depth", "4", "--width", "64", "--batch", "100", "--activation", "tanh",
+            "--compare", "small_normal,xavier_normal", "--backward", "--json", str(js), "--plot", str(png)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("SimulationResult(depth=4") == 2 and "grad_h_std" in out
+    data = json.loads(js.read_text())
+    assert [d["config"]["init"] for d in data] == ["small_normal", "xavier_normal"]
+    # the table is what the engine computed
+    res = fi.simulate(depth=4, width=64, batch=100, activation="tanh", init="small_normal", backward=True)
+    assert data[0]["layers"]["h_std"] == res.layers["h_std"].tolist()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_single_run_json(tmp_path, capsys):
+    js = tmp_path / "one.json"
+    assert cli.main(["simulate", "--depth", "2", "--width", "16", "--batch", "8", "--activation", "relu",
+                     "--init", "he_normal", "--batchnorm", "--json", str(js)]) == 0
+    data = json.loads(js.read_text())
+    assert data["config"]["batchnorm"] is True and len(data["layers"]["h_std"]) == 2
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["simulate", "--init", "nope"], "unknown init 'nope'"),
+    (["simulate", "--activation", "swish"], "unknown activation 'swish'"),
+    (["simulate", "--depth", "0"], "depth must be >= 1"),
+    (["simulate", "--compare", ","], "at least one name"),
+])
+def test_simulate_bad_arguments(argv, match, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert match in capsys.readouterr().err
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib -> ImportError
+    with pytest.raises(SystemExit):
+        cli.main(["simulate", "--depth", "2", "--width", "8", "--batch", "4", "--plot", str(tmp_path / "x.png")])
+    assert "pip install 'fastinit[plot]'" in capsys.readouterr().err
+    res = fi.simulate(depth=2, width=8, batch=4)
+    with pytest.raises(ImportError, match="fastinit\\[plot\\]"):
+        res.plot(tmp_path / "y.png")
+    assert not (tmp_path / "y.png").exists()

@@ -304,3 +304,15 @@ def test_activation_kernel(simd, activation, dtype):
         assert np.all(err <= 4e-7 * np.maximum(np.abs(want), 1.0) + 1e-37), x[np.argmax(err)]
     else:
         assert np.all(err <= 1e-13 * np.maximum(np.abs(want), 1.0)), x[np.argmax(err)]
+
+
+def test_plot_draws_histograms_and_curves(tmp_path):
+    pytest.importorskip("matplotlib")   # a test extra: installed in CI
+    res = fi.simulate(depth=12, width=40, batch=50, backward=True)
+    fig = res.plot(tmp_path / "p.png", max_layers=4)
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0].startswith("layer 1\n") and titles[-1].startswith("layer 12\n") and len(titles) == 4
+    curve = fig.axes[-1]
+    assert len(curve.get_lines()) == 2   # activation std and gradient std
+    assert np.allclose(curve.get_lines()[0].get_ydata(), res.layers["h_std"])

@@ -1,4 +1,4 @@
-"""The ``fastinit`` command: ``fastinit info`` and ``fastinit bench``."""
+"""The ``fastinit`` command: ``fastinit info``, ``fastinit bench`` and ``fastinit simulate``."""
 import argparse
 import json
 import platform
@@ -57,6 +57,37 @@ def _bench_cmd(args):
     return 0
 
 
+def _csv(text):
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _simulate_cmd(args):
+    from . import simulation
+
+    inits = _csv(args.compare) if args.compare else [args.init]
+    activations = _csv(args.activation)
+    if not inits or not activations:
+        raise ValueError("--compare and --activation need at least one name")
+    results = []
+    for activation in activations:
+        for init in inits:
+            res = simulation.simulate(depth=args.depth, width=args.width, batch=args.batch, activation=activation,
+                                      init=init, bias=args.bias, batchnorm=args.batchnorm, backward=args.backward,
+                                      bins=args.bins, seed=args.seed, dtype=args.dtype)
+            print(repr(res), end="\n\n", flush=True)
+            results.append(res)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([r.to_dict() for r in results] if len(results) > 1 else results[0].to_dict(), f)
+        print(f"wrote {args.json}")
+    if args.plot:
+        from .plotting import plot_results
+
+        plot_results(results, args.plot, max_layers=args.max_layers)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastinit", description="fast, reproducible weight initialization")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,13 +98,46 @@ def main(argv=None):
     p.add_argument("--json", metavar="PATH", help="also write the timings and ratios as JSON")
     p.add_argument("--threads", type=int, help="threads for fastinit (default: all CPUs this process may use)")
     p.set_defaults(func=_bench_cmd)
+    p = sub.add_parser("simulate", help="a deep random MLP forward (and backward): per-layer statistics",
+                       description="Propagate N(0, 1) inputs through depth random layers and print per-layer "
+                                   "activation statistics, e.g. fastinit simulate --activation tanh "
+                                   "--compare small_normal,normal,xavier_normal --plot layers.png")
+    p.add_argument("--depth", type=int, default=10)
+    p.add_argument("--width", type=int, default=500)
+    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--activation", default="tanh",
+                   help="one of " + ", ".join(("linear", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
+                                                "selu", "gelu", "silu", "softplus")) + " (comma list: one run each)")
+    p.add_argument("--init", default="xavier_normal", help="a scheme name (small_normal, normal, xavier_normal, "
+                                                           "he_normal, lecun_normal, orthogonal, zeros, ...)")
+    p.add_argument("--compare", metavar="INIT,INIT,...", help="run several inits (overrides --init); one figure")
+    p.add_argument("--bias", type=float, default=0.0)
+    p.add_argument("--batchnorm", action="store_true", help="batch-normalize every pre-activation")
+    p.add_argument("--backward", action="store_true", help="also record the gradient statistics")
+    p.add_argument("--bins", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--plot", metavar="PATH", help="save histograms + std vs depth (needs matplotlib)")
+    p.add_argument("--max-layers", type=int, default=10, help="histogram columns in the figure")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--threads", type=int, help="threads for fastinit (default: all CPUs this process may use)")
+    p.set_defaults(func=_simulate_cmd)
     args = parser.parse_args(argv)
     if getattr(args, "threads", None) is not None:
         try:
             fi.set_num_threads(args.threads)
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
-    return args.func(args)
+    if args.command == "simulate" and args.plot:
+        from .plotting import _pyplot
+        try:   # before the work: a missing matplotlib should not cost the user a long run
+            _pyplot()
+        except ImportError as exc:
+            parser.error(str(exc))
+    try:
+        return args.func(args)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":

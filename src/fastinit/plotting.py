@@ -27,7 +27,8 @@ def plot_results(results, path=None, max_layers=10):
     depth = max(r.depth for r in results)
     shown = sorted(set(np.linspace(1, depth, min(depth, max_layers)).round().astype(int)))
     ncols = len(shown) + 1
-    fig, axes = plt.subplots(len(results), ncols, figsize=(2.1 * ncols + 2, 2.0 * len(results) + 0.6), squeeze=False)
+    fig, axes = plt.subplots(len(results), ncols, figsize=(2.1 * ncols + 4, 2.0 * len(results) + 1.2), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * len(shown) + [3]})
     for row, res in enumerate(results):
         for col, layer in enumerate(shown):
             ax = axes[row, col]
