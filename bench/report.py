@@ -9,7 +9,7 @@ from fastinit import _bench
 
 
 def load(paths):
-    times, info = {}, {}
+    times, info, extra = {}, {}, {}
     for path in paths:
         with open(path) as f:
             data = json.load(f)
@@ -17,23 +17,31 @@ def load(paths):
         for b in data["benchmarks"]:
             case = b["params"]["case"] if b.get("params") else b["name"]
             times[case] = b["stats"]["min"]
-    return times, info
+            extra.update(b.get("extra_info") or {})
+    return times, info, extra
 
 
 def main(paths):
-    times, info = load(paths)
+    times, info, extra = load(paths)
     cpu = info.get("cpu", {}).get("brand_raw", "?")
     print(f"Machine: {cpu}, {info.get('cpu', {}).get('count', '?')} CPUs; minimum over the rounds.\n")
     print("| case | min time (ms) |\n|---|---|")
     for case, t in times.items():
         print(f"| {case} | {t * 1e3:.2f} |")
     print("\n| comparison | speedup | target | met |\n|---|---|---|---|")
-    ratios = [r for r in _bench.FILL_RATIOS + _bench.INIT_RATIOS if r[1] in times and r[2] in times]
+    ratios = [r for r in _bench.FILL_RATIOS + _bench.INIT_RATIOS + _bench.SIM_RATIOS if r[1] in times and r[2] in times]
     for label, ratio, target in _bench.ratio_table(times, ratios):
         r = "n/a" if ratio is None else f"{ratio:.2f}x"
         t = "-" if target is None else f">= {target:g}x"
         met = "-" if ratio is None or target is None else ("yes" if ratio >= target else "**no**")
         print(f"| {label} | {r} | {t} | {met} |")
+    slow = [r for r in _bench.SIM_SLOWDOWNS if r[1] in times and r[2] in times]
+    if slow:
+        print("\n| comparison | time ratio | bound | met |\n|---|---|---|---|")
+        for label, ratio, bound in _bench.slowdown_table(times, slow):
+            print(f"| {label} | {ratio:.3f}x | <= {bound:g}x | {'yes' if ratio <= bound else '**no**'} |")
+    for key, value in extra.items():
+        print(f"\n{key}: {value}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@
 #define FI_TANH fi_tanhf
 #define FI_ERF fi_erff
 #define FI_LOG1P log1pf
+#define FI_NEXTAFTER nextafterf
 #include "layer_impl.h"
 #undef FI_T
 #undef FI_N
@@ -32,6 +33,7 @@
 #undef FI_TANH
 #undef FI_ERF
 #undef FI_LOG1P
+#undef FI_NEXTAFTER
 
 #define FI_T double
 #define FI_N(x) FI_CAT3(x, f64, FI_LAYER_ISA)
@@ -40,6 +42,7 @@
 #define FI_TANH tanh
 #define FI_ERF erf
 #define FI_LOG1P log1p
+#define FI_NEXTAFTER nextafter
 #include "layer_impl.h"
 
 static const fi_layer_kernels kernels = {

@@ -316,3 +316,17 @@ def test_plot_draws_histograms_and_curves(tmp_path):
     curve = fig.axes[-1]
     assert len(curve.get_lines()) == 2   # activation std and gradient std
     assert np.allclose(curve.get_lines()[0].get_ydata(), res.layers["h_std"])
+
+
+def test_huge_finite_values_keep_exact_statistics():
+    """Values near 1e21 (squares beyond float32): the statistics fall back to double for those blocks."""
+    res, ref = run_both(depth=3, width=200, batch=60, activation="linear", init={"std": 1e6}, dtype="float32")
+    assert res.layers["h_std"][-1] > 1e20 and res.layers["h_nonfinite"][-1] == 0
+    check_against_reference(res, ref, rel=1e-3, hist_tol=2e-3, count_tol=0)
+
+
+def test_peaked_histogram_counts_every_value():
+    """A collapsed network puts nearly every value in one bin: the counts still add up."""
+    res = fi.simulate(depth=6, width=300, batch=400, activation="tanh", init="small_normal", bins=7)
+    assert np.all(res.h_hist.sum(axis=1) == 300 * 400)
+    assert res.h_hist[-1, 3] == 300 * 400   # all within the middle seventh of [-1, 1]

@@ -215,3 +215,105 @@ INIT_RATIOS = [
     ("orthogonal_ 1024^2 vs torch", "fastinit_orthogonal_1024", "torch_orthogonal_1024", 1.0),
     ("init_module 1.07e9 params vs reset_parameters", "fastinit_init_module_1e9", "torch_reset_parameters_1e9", 6.0),
 ]
+
+
+# ------------------------------------------------------------------------------------------ simulation
+
+def _sim_case(depth, width, batch, **kw):
+    def factory(n=None):
+        return lambda: fi.simulate(depth=depth, width=width, batch=batch, activation="tanh", init="xavier_normal",
+                                   bins=50, **kw)
+    return factory
+
+
+def _numpy_loop(depth, width, batch):
+    """The straightforward NumPy experiment: draw W ~ N(0, 2 / (fan_in + fan_out)), H = tanh(H W^T), record
+    mean, std and a 50-bin histogram of H per layer."""
+    def factory(n=None):
+        def run():
+            rng = np.random.default_rng(0)
+            h = rng.standard_normal((batch, width), dtype=np.float32)
+            stats = []
+            for _ in range(depth):
+                w = rng.standard_normal((width, width), dtype=np.float32) * np.float32(np.sqrt(2.0 / (2 * width)))
+                h = np.tanh(h @ w.T)
+                stats.append((h.mean(), h.std(), np.histogram(h, bins=50, range=(-1, 1))[0]))
+            return stats
+        return run
+    return factory
+
+
+def _torch_loop(depth, width, batch):
+    """The same loop in PyTorch (CPU, all threads): xavier_normal_, tanh, mean, std, histc."""
+    def factory(n=None):
+        torch = _torch()
+        if torch is None:
+            return None
+
+        def run():
+            torch.manual_seed(0)
+            with torch.no_grad():
+                h = torch.randn(batch, width)
+                stats = []
+                for _ in range(depth):
+                    w = torch.nn.init.xavier_normal_(torch.empty(width, width))
+                    h = torch.tanh(h @ w.T)
+                    stats.append((h.mean().item(), h.std().item(), torch.histc(h, bins=50, min=-1, max=1)))
+            return stats
+        return run
+    return factory
+
+
+def _bare_matmuls(depth, width, batch):
+    """Only the matrix products of the simulation: numpy.matmul into preallocated outputs, weights made ahead."""
+    def factory(n=None):
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, width), dtype=np.float32)
+        ws = [rng.standard_normal((width, width), dtype=np.float32) * np.float32(width ** -0.5) for _ in range(depth)]
+        outs = [np.empty((batch, width), np.float32) for _ in range(depth)]
+
+        def run():
+            h = x
+            for w, out in zip(ws, outs):
+                h = np.matmul(h, w.T, out=out)
+        return run
+    return factory
+
+
+SIM_CASES = {
+    "fastinit_simulate_d10_w500": _sim_case(10, 500, 1000),
+    "numpy_loop_d10_w500": _numpy_loop(10, 500, 1000),
+    "torch_loop_d10_w500": _torch_loop(10, 500, 1000),
+    "fastinit_simulate_d10_w2048": _sim_case(10, 2048, 1024),
+    "bare_matmuls_d10_w2048": _bare_matmuls(10, 2048, 1024),
+    "fastinit_simulate_d10_w2048_backward": _sim_case(10, 2048, 1024, backward=True),
+}
+# time ratios whose targets are upper bounds are reported as slowdowns ("x the baseline", lower is better)
+SIM_RATIOS = [
+    ("simulate d10 w500 b1000 vs NumPy loop", "fastinit_simulate_d10_w500", "numpy_loop_d10_w500", 5.0),
+    ("simulate d10 w500 b1000 vs PyTorch loop", "fastinit_simulate_d10_w500", "torch_loop_d10_w500", 3.0),
+]
+SIM_SLOWDOWNS = [
+    ("simulate d10 w2048 b1024 / bare matmuls", "fastinit_simulate_d10_w2048", "bare_matmuls_d10_w2048", 1.15),
+    ("backward / forward-only (d10 w2048 b1024)", "fastinit_simulate_d10_w2048_backward",
+     "fastinit_simulate_d10_w2048", 3.3),
+]
+
+
+def slowdown_table(times, slowdowns=SIM_SLOWDOWNS):
+    """Rows (label, time / baseline time or None, upper bound)."""
+    return [(label, times[slow] / times[base] if slow in times and base in times else None, bound)
+            for label, slow, base, bound in slowdowns]
+
+
+def peak_memory(depth, width=500, batch=1000):
+    """Peak bytes NumPy allocates during a forward-only simulate (tracemalloc sees NumPy's buffers)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        fi.simulate(depth=depth, width=width, batch=batch)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

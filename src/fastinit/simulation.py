@@ -179,10 +179,15 @@ class _Streams:
         self.cfg = cfg
         self.fill = _weight_filler(cfg.init)
 
-    def weights(self, layer):
-        """W_layer, shape (widths[layer], widths[layer - 1]), layer = 1..depth."""
+    def weights(self, layer, buffer=None):
+        """W_layer, shape (widths[layer], widths[layer - 1]), layer = 1..depth; in the start of `buffer` (flat,
+        of cfg.dtype) when given."""
         cfg = self.cfg
-        W = np.empty((cfg.widths[layer], cfg.widths[layer - 1]), dtype=cfg.dtype)
+        shape = (cfg.widths[layer], cfg.widths[layer - 1])
+        if buffer is None:
+            W = np.empty(shape, dtype=cfg.dtype)
+        else:
+            W = buffer[:shape[0] * shape[1]].reshape(shape)
         # a fresh copy of the child: drawing the same layer twice (backward) gives the same weights
         self.fill(W, Generator(self.children[layer].seed))
         return W
@@ -249,12 +254,19 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
     p_range = cfg.hist_range or nan2
     h_range = cfg.hist_range or natural or nan2
     saved = []   # (h_in, p, h_out, invstd) per layer, only for backward
+    if not cfg.backward:
+        scratch = [np.empty(cfg.batch * max(cfg.widths[1:]), cfg.dtype) for _ in range(3)]
+        w_buffer = np.empty(max(a * b for a, b in zip(cfg.widths[1:], cfg.widths[:-1])), cfg.dtype)
     for layer in range(1, cfg.depth + 1):
-        W = streams.weights(layer)
+        W = streams.weights(layer, None if cfg.backward else w_buffer)
         n_out = cfg.widths[layer]
         b = np.full(n_out, cfg.bias, dtype=cfg.dtype) if cfg.bias != 0.0 else None
-        p = np.empty((cfg.batch, n_out), cfg.dtype)
-        h_out = np.empty((cfg.batch, n_out), cfg.dtype)
+        if cfg.backward:   # every layer's P and H are kept for the backward pass
+            p = np.empty((cfg.batch, n_out), cfg.dtype)
+            h_out = np.empty((cfg.batch, n_out), cfg.dtype)
+        else:              # forward only: one P buffer and two H buffers in turn, no page faults per layer
+            p = scratch[0][:cfg.batch * n_out].reshape(cfg.batch, n_out)
+            h_out = scratch[1 + layer % 2][:cfg.batch * n_out].reshape(cfg.batch, n_out)
         invstd = np.empty(n_out) if cfg.batchnorm else None
         ps, hs, pr, hr = _core.layer_forward(h, W, b, p, h_out, cfg.batchnorm, cfg.bn_eps, invstd, act, cfg.alpha,
                                              saturation, cfg.bins, tuple(p_range), tuple(h_range),
