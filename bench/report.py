@@ -39,7 +39,10 @@ def main(paths):
     if slow:
         print("\n| comparison | time ratio | bound | met |\n|---|---|---|---|")
         for label, ratio, bound in _bench.slowdown_table(times, slow):
-            print(f"| {label} | {ratio:.3f}x | <= {bound:g}x | {'yes' if ratio <= bound else '**no**'} |")
+            if bound is None:
+                print(f"| {label} | {ratio:.3f}x | - | - |")
+            else:
+                print(f"| {label} | {ratio:.3f}x | <= {bound:g}x | {'yes' if ratio <= bound else '**no**'} |")
     for key, value in extra.items():
         print(f"\n{key}: {value}")
 

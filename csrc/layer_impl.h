@@ -24,11 +24,11 @@ static void FI_N(act_row)(const FI_T *x, FI_T *y, size_t n, int act, FI_T alpha)
         for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
         break;
     case FI_ACT_ELU:
-        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : alpha * (FI_EXP(x[i]) - (FI_T)1);
+        for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : alpha * FI_EXPM1(x[i]);
         break;
     case FI_ACT_SELU:
         for (i = 0; i < n; ++i)
-            y[i] = (FI_T)FI_SELU_LAMBDA * (x[i] > 0 ? x[i] : (FI_T)FI_SELU_ALPHA * (FI_EXP(x[i]) - (FI_T)1));
+            y[i] = (FI_T)FI_SELU_LAMBDA * (x[i] > 0 ? x[i] : (FI_T)FI_SELU_ALPHA * FI_EXPM1(x[i]));
         break;
     case FI_ACT_GELU:
         for (i = 0; i < n; ++i) y[i] = (FI_T)0.5 * x[i] * ((FI_T)1 + FI_ERF(x[i] * (FI_T)0.70710678118654752));

@@ -25,6 +25,7 @@
 #define FI_ERF fi_erff
 #define FI_LOG1P log1pf
 #define FI_NEXTAFTER nextafterf
+#define FI_EXPM1 fi_expm1f
 #include "layer_impl.h"
 #undef FI_T
 #undef FI_N
@@ -34,6 +35,7 @@
 #undef FI_ERF
 #undef FI_LOG1P
 #undef FI_NEXTAFTER
+#undef FI_EXPM1
 
 #define FI_T double
 #define FI_N(x) FI_CAT3(x, f64, FI_LAYER_ISA)
@@ -43,6 +45,7 @@
 #define FI_ERF erf
 #define FI_LOG1P log1p
 #define FI_NEXTAFTER nextafter
+#define FI_EXPM1 expm1
 #include "layer_impl.h"
 
 static const fi_layer_kernels kernels = {

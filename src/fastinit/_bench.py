@@ -284,6 +284,7 @@ SIM_CASES = {
     "fastinit_simulate_d10_w500": _sim_case(10, 500, 1000),
     "numpy_loop_d10_w500": _numpy_loop(10, 500, 1000),
     "torch_loop_d10_w500": _torch_loop(10, 500, 1000),
+    "bare_matmuls_d10_w500": _bare_matmuls(10, 500, 1000),
     "fastinit_simulate_d10_w2048": _sim_case(10, 2048, 1024),
     "bare_matmuls_d10_w2048": _bare_matmuls(10, 2048, 1024),
     "fastinit_simulate_d10_w2048_backward": _sim_case(10, 2048, 1024, backward=True),
@@ -292,8 +293,12 @@ SIM_CASES = {
 SIM_RATIOS = [
     ("simulate d10 w500 b1000 vs NumPy loop", "fastinit_simulate_d10_w500", "numpy_loop_d10_w500", 5.0),
     ("simulate d10 w500 b1000 vs PyTorch loop", "fastinit_simulate_d10_w500", "torch_loop_d10_w500", 3.0),
+    # the ceiling: a loop that did nothing but the products would be this much faster than the NumPy loop
+    ("bare matmuls d10 w500 b1000 vs NumPy loop (ceiling)", "bare_matmuls_d10_w500", "numpy_loop_d10_w500", None),
+    ("bare matmuls d10 w500 b1000 vs PyTorch loop (ceiling)", "bare_matmuls_d10_w500", "torch_loop_d10_w500", None),
 ]
 SIM_SLOWDOWNS = [
+    ("simulate d10 w500 b1000 / bare matmuls", "fastinit_simulate_d10_w500", "bare_matmuls_d10_w500", None),
     ("simulate d10 w2048 b1024 / bare matmuls", "fastinit_simulate_d10_w2048", "bare_matmuls_d10_w2048", 1.15),
     ("backward / forward-only (d10 w2048 b1024)", "fastinit_simulate_d10_w2048_backward",
      "fastinit_simulate_d10_w2048", 3.3),
@@ -301,7 +306,7 @@ SIM_SLOWDOWNS = [
 
 
 def slowdown_table(times, slowdowns=SIM_SLOWDOWNS):
-    """Rows (label, time / baseline time or None, upper bound)."""
+    """Rows (label, time / baseline time or None, upper bound or None)."""
     return [(label, times[slow] / times[base] if slow in times and base in times else None, bound)
             for label, slow, base, bound in slowdowns]
 
