@@ -320,7 +320,8 @@ def test_plot_draws_histograms_and_curves(tmp_path):
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles[0].startswith("layer 1\n") and titles[-1].startswith("layer 12\n") and len(titles) == 4
     curve = fig.axes[-1]
-    assert len(curve.get_lines()) == 2   # activation std and gradient std
+    assert len(curve.get_lines()) == 3   # activation std, its theory, gradient std
+    assert np.allclose(curve.get_lines()[1].get_ydata(), res.theory.h_std)
     assert np.allclose(curve.get_lines()[0].get_ydata(), res.layers["h_std"])
 
 

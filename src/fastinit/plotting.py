@@ -46,10 +46,13 @@ def plot_results(results, path=None, max_layers=10):
     for i, res in enumerate(results):
         layers = np.arange(1, res.depth + 1)
         curve.semilogy(layers, res.layers["h_std"], "o-", color=f"C{i}", label=_label(res), ms=3)
+        predicted = res.theory.h_std
+        if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
+            curve.semilogy(layers, predicted, ":", color=f"C{i}", lw=1)
         if res.grads is not None:
             curve.semilogy(layers, res.grads["grad_h_std"], "x--", color=f"C{i}", ms=3)
     curve.set_xlabel("layer")
-    curve.set_ylabel("activation std (o), gradient std (x)")
+    curve.set_ylabel("activation std (o; dotted: mean-field theory), gradient std (x)")
     curve.legend(fontsize=6)
     fig.tight_layout()
     if path is not None:

@@ -303,8 +303,12 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
             grads["grad_w_norm"][i] = gw
             grads["grad_nonfinite"][i] = gh["nonfinite"] + gp["nonfinite"]
             g = g_in
-    return SimulationResult(config=_public_config(cfg), layers=rows, p_hist=p_hist, h_hist=h_hist, p_edges=p_edges,
-                            h_edges=h_edges, grads=grads)
+    config = _public_config(cfg)
+    config["input_mean_square"] = 1.0 if input is None else float(np.mean(np.square(input, dtype=np.float64)))
+    res = SimulationResult(config=config, layers=rows, p_hist=p_hist, h_hist=h_hist, p_edges=p_edges,
+                           h_edges=h_edges, grads=grads)
+    res._init = cfg.init   # the scheme object itself, for the theory
+    return res
 
 
 def _public_config(cfg):
@@ -338,6 +342,21 @@ class SimulationResult:
     def depth(self):
         return self.config["depth"]
 
+    @property
+    def theory(self):
+        """The mean-field prediction for this configuration (``fastinit.theory.predict``): per-layer p_std,
+        h_mean, h_std, grad_h_std, chi, and the fixed point q_star, chi_star. NaN where the scheme has no
+        variance formula (a callable) or the quantity has no theory here (gradients with batch norm)."""
+        if self.__dict__.get("_theory") is None:
+            from . import theory
+
+            c = self.config
+            self.__dict__["_theory"] = theory.predict(
+                depth=c["depth"], activation=c["activation"], init=self.__dict__.get("_init", c["init"]),
+                bias=c["bias"], batchnorm=c["batchnorm"], widths=c["widths"], alpha=c["alpha"],
+                input_mean_square=c.get("input_mean_square", 1.0), bn_eps=c["bn_eps"])
+        return self.__dict__["_theory"]
+
     def __getattr__(self, name):
         layers = self.__dict__.get("layers", {})
         grads = self.__dict__.get("grads") or {}
@@ -348,8 +367,9 @@ class SimulationResult:
         raise AttributeError(name)
 
     def to_dict(self):
-        """Plain Python types (JSON-ready)."""
+        """Plain Python types (JSON-ready); "theory" holds the mean-field prediction."""
         out = {"config": self.config, "layers": {k: v.tolist() for k, v in self.layers.items()},
+               "theory": self.theory.to_dict(),
                "p_hist": self.p_hist.tolist(), "h_hist": self.h_hist.tolist(),
                "p_edges": self.p_edges.tolist(), "h_edges": self.h_edges.tolist()}
         if self.grads is not None:
@@ -368,11 +388,12 @@ class SimulationResult:
         return pd.DataFrame(data, index=pd.RangeIndex(1, self.depth + 1, name="layer"))
 
     def table(self):
-        cols = [("layer", None), ("h_mean", "{:+.4g}"), ("h_std", "{:.4g}"), ("h_min", "{:+.4g}"), ("h_max", "{:+.4g}"),
-                ("sat", "{:.3f}"), ("zero", "{:.3f}"), ("p_std", "{:.4g}")]
+        cols = [("layer", None), ("h_mean", "{:+.4g}"), ("h_std", "{:.4g}"), ("theory", "{:.4g}"), ("h_min", "{:+.4g}"),
+                ("h_max", "{:+.4g}"), ("sat", "{:.3f}"), ("zero", "{:.3f}"), ("p_std", "{:.4g}")]
+        src = {"sat": self.layers["h_saturated_frac"], "zero": self.layers["h_zero_frac"], "theory": self.theory.h_std}
         if self.grads is not None:
-            cols += [("grad_h_std", "{:.4g}"), ("grad_w_norm", "{:.4g}")]
-        src = {"sat": self.layers["h_saturated_frac"], "zero": self.layers["h_zero_frac"]}
+            cols += [("grad_h_std", "{:.4g}"), ("grad_theory", "{:.4g}"), ("grad_w_norm", "{:.4g}")]
+            src["grad_theory"] = self.theory.grad_h_std
         lines = ["  ".join(f"{name:>11}" for name, _ in cols)]
         for i in range(self.depth):
             cells = []
