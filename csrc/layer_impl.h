@@ -193,7 +193,12 @@ static void FI_N(stats_add)(fi_stats *s, const FI_T *x, size_t n, int saturation
 #endif
 static void FI_N(hist_add)(const FI_T *x, size_t n, double lo, double hi, int bins, int64_t *h)
 {
-    const FI_T flo = (FI_T)lo, fhi = (FI_T)hi, scale = (FI_T)(bins / (hi - lo));
+    /* a range of subnormal width (a collapsed network) makes bins / (hi - lo) overflow FI_T, and a range wider
+     * than the largest double (an exploded float64 network) overflows hi - lo: both go through double, halved */
+    const int halve = !(hi - lo < INFINITY);
+    const double dscale = halve ? bins / (0.5 * hi - 0.5 * lo) : bins / (hi - lo);
+    const int wide = !halve && (double)(FI_T)dscale < INFINITY;
+    const FI_T flo = (FI_T)lo, fhi = (FI_T)hi, scale = wide ? (FI_T)dscale : (FI_T)0;
     const int32_t stride = bins + 1;
     int32_t idx[256];
     for (size_t i0 = 0; i0 < n; i0 += 256) {
@@ -201,9 +206,12 @@ static void FI_N(hist_add)(const FI_T *x, size_t n, double lo, double hi, int bi
         for (size_t j = 0; j < m; ++j) {
             FI_T v = x[i0 + j];
             int inside = v >= flo && v <= fhi;
-            FI_T t = inside ? (v - flo) * scale : (FI_T)bins;
+            FI_T t = inside ? (wide ? (v - flo) * scale
+                                    : (FI_T)((halve ? 0.5 * (double)v - 0.5 * lo : (double)v - lo) * dscale))
+                            : (FI_T)bins;
             int32_t k = (int32_t)t;
-            idx[j] = (inside && k >= bins ? bins - 1 : k) + (int32_t)(j % FI_HIST_COPIES) * stride;
+            k = k < 0 ? 0 : k;   /* never an index outside the table, whatever the rounding */
+            idx[j] = (inside && k >= bins ? bins - 1 : (k > bins ? bins : k)) + (int32_t)(j % FI_HIST_COPIES) * stride;
         }
         for (size_t j = 0; j < m; ++j) h[idx[j]]++;
     }

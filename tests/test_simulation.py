@@ -271,6 +271,7 @@ def test_result_views(tmp_path):
     (dict(hist_range=(1, 1)), ValueError, "hist_range"),
     (dict(hist_range=(2, 1)), ValueError, "hist_range"),
     (dict(hist_range=5), TypeError, "hist_range"),
+    (dict(hist_range=(-1e308, 1e308)), ValueError, "wider than the largest float"),
     (dict(widths=[10, 10]), ValueError, "widths must list depth \\+ 1 = 4"),
     (dict(widths=[10, 0, 10, 10]), ValueError, "widths\\[1\\]"),
     (dict(dtype="float16"), (TypeError, ValueError), "dtype"),
@@ -344,3 +345,18 @@ def test_collapsed_tanh_keeps_tiny_activations():
     res = fi.simulate(depth=10, width=500, batch=1000, activation="tanh", init="small_normal", seed=2026)
     assert res.layers["h_std"][-1] < 1e-6
     assert np.all(res.layers["h_zero_frac"] == 0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_histograms_of_collapsed_and_exploded_networks(dtype):
+    """Ranges of subnormal width (relu + N(0, 0.01^2) collapses to 1e-38) and wider than the largest float64 still
+    bin every value (this once indexed outside the table and crashed)."""
+    res = fi.simulate(depth=40, width=64, batch=64, activation="relu", init="small_normal", dtype=dtype)
+    assert np.all(res.h_hist.sum(axis=1) + 0 == 64 * 64)
+    res2, ref = run_both(depth=40, width=64, batch=64, activation="relu", init="small_normal", dtype="float64")
+    check_against_reference(res2, ref, rel=1e-9, hist_tol=1e-4, count_tol=0)
+    if dtype == "float64":
+        X = np.zeros((4, 3))
+        X[0, 0], X[1, 0] = -1e308, 1e308
+        big = fi.simulate(depth=1, widths=[3, 2], activation="linear", init="ones", input=X, dtype=dtype, bins=4)
+        assert big.p_hist.sum() == 8 and big.p_edges[0, 0] < -1e308 / 2

@@ -165,6 +165,8 @@ def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bi
         lo, hi = V.real(hist_range[0], "hist_range[0]"), V.real(hist_range[1], "hist_range[1]")
         if not lo < hi:
             raise ValueError(f"hist_range low must be < high, got {hist_range}")
+        if not math.isfinite(hi - lo):
+            raise ValueError(f"hist_range is wider than the largest float, got {hist_range}")
         hist_range = (lo, hi)
     _weight_filler(init)   # validates the scheme now, before any work
     return _Config(depth, widths, batch, activation, alpha, init, V.real(bias, "bias"), bool(batchnorm),
@@ -199,6 +201,13 @@ class _Streams:
     def top_gradient(self):
         cfg = self.cfg
         return Generator(self.children[-1].seed).normal((cfg.batch, cfg.widths[-1]), dtype=cfg.dtype)
+
+
+def _edges(rng, bins):
+    lo, hi = rng
+    if math.isfinite(hi - lo):
+        return np.linspace(lo, hi, bins + 1)
+    return np.linspace(lo / 2, hi / 2, bins + 1) * 2   # a range wider than the largest float
 
 
 def _moments(s):
@@ -282,8 +291,8 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
         rows["h_saturated_frac"][i] = hs["saturated"] / total if saturation else math.nan
         rows["p_nonfinite"][i] = ps["nonfinite"]
         rows["h_nonfinite"][i] = hs["nonfinite"]
-        p_edges[i] = np.linspace(pr[0], pr[1], cfg.bins + 1)
-        h_edges[i] = np.linspace(hr[0], hr[1], cfg.bins + 1)
+        p_edges[i] = _edges(pr, cfg.bins)
+        h_edges[i] = _edges(hr, cfg.bins)
         if cfg.backward:
             saved.append((h, p, h_out, invstd))
         h = h_out
@@ -304,7 +313,8 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
             grads["grad_nonfinite"][i] = gh["nonfinite"] + gp["nonfinite"]
             g = g_in
     config = _public_config(cfg)
-    config["input_mean_square"] = 1.0 if input is None else float(np.mean(np.square(input, dtype=np.float64)))
+    with np.errstate(over="ignore"):
+        config["input_mean_square"] = 1.0 if input is None else float(np.mean(np.square(input, dtype=np.float64)))
     res = SimulationResult(config=config, layers=rows, p_hist=p_hist, h_hist=h_hist, p_edges=p_edges,
                            h_edges=h_edges, grads=grads)
     res._init = cfg.init   # the scheme object itself, for the theory
