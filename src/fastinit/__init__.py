@@ -33,6 +33,8 @@ from .generator import (
 )
 
 from .simulation import SimulationResult, normalize, simulate
+from .sweeps import SweepResult, sweep
+from . import theory  # noqa: E402
 
 try:
     __version__ = _version("fastinit")
@@ -40,5 +42,6 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",
-           "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult",
+           "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult", "sweep",
+           "SweepResult", "theory",
            "__version__"]

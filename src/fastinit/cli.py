@@ -1,4 +1,4 @@
-"""The ``fastinit`` command: ``fastinit info``, ``fastinit bench`` and ``fastinit simulate``."""
+"""The ``fastinit`` command: ``fastinit info``, ``fastinit bench``, ``fastinit simulate`` and ``fastinit sweep``."""
 import argparse
 import json
 import platform
@@ -88,6 +88,41 @@ def _simulate_cmd(args):
     return 0
 
 
+def _sweep_cmd(args):
+    from . import sweeps as S
+
+    bools = {"false": False, "true": True, "no": False, "yes": True, "0": False, "1": True}
+    bn = []
+    for t in _csv(args.batchnorm):
+        if t.lower() not in bools:
+            raise ValueError(f"--batchnorm: expected true/false values, got {t!r}")
+        bn.append(bools[t.lower()])
+    executor, client = None, None
+    if args.scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+        client = Client(args.scheduler)
+        executor = client.get_executor()
+    try:
+        res = S.sweep(depth=S.parse_int_list(args.depth, "depth"), width=S.parse_int_list(args.width, "width"),
+                      activation=_csv(args.activation), init=_csv(args.init), batchnorm=bn, batch=args.batch,
+                      seeds=S.parse_int_list(args.seeds, "seeds"), backward=args.backward, out=args.out,
+                      resume=not args.no_resume, executor=executor, workers=args.workers,
+                      progress=not args.no_progress)
+    finally:
+        if client is not None:
+            client.close()
+    print(repr(res))
+    if args.out:
+        print(f"rows in {args.out}")
+    if args.plot:
+        res.plot(args.plot)
+        print(f"wrote {args.plot}")
+    return 1 if res.failed else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastinit", description="fast, reproducible weight initialization")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,13 +157,33 @@ def main(argv=None):
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--threads", type=int, help="threads for fastinit (default: all CPUs this process may use)")
     p.set_defaults(func=_simulate_cmd)
+    p = sub.add_parser("sweep", help="a grid of simulations: final std, saturation, gradients, theory per row",
+                       description="Run every combination of depths, widths, activations and inits, one CSV row "
+                                   "each (appended as they finish; rerun to resume), e.g. fastinit sweep --depth "
+                                   "2:50:4 --width 64,256 --activation tanh,relu --init xavier_normal,he_normal "
+                                   "--out sweep.csv --plot sweep.png")
+    p.add_argument("--depth", default="10", help="'1:100' (inclusive), '2:100:4' or '5,10,20'")
+    p.add_argument("--width", default="500", help="'64,256,1024' or a range")
+    p.add_argument("--activation", default="tanh", help="comma list")
+    p.add_argument("--init", default="xavier_normal", help="comma list of scheme names")
+    p.add_argument("--batchnorm", default="false", help="comma list of true/false")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--seeds", default="0", help="comma list or range")
+    p.add_argument("--backward", action="store_true", help="also record the gradient ratio")
+    p.add_argument("--out", metavar="CSV", help="append rows here (resumable)")
+    p.add_argument("--no-resume", action="store_true", help="start --out over instead of skipping its rows")
+    p.add_argument("--plot", metavar="PATH", help="heatmaps and std-vs-depth curves (needs matplotlib)")
+    p.add_argument("--workers", type=int, help="local parallel configurations (default: one per CPU)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_sweep_cmd)
     args = parser.parse_args(argv)
     if getattr(args, "threads", None) is not None:
         try:
             fi.set_num_threads(args.threads)
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
-    if args.command == "simulate" and args.plot:
+    if args.command in ("simulate", "sweep") and args.plot:
         from .plotting import _pyplot
         try:   # before the work: a missing matplotlib should not cost the user a long run
             _pyplot()
@@ -138,6 +193,13 @@ def main(argv=None):
         return args.func(args)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
+    except KeyboardInterrupt:
+        if args.command == "sweep" and args.out:
+            print(f"\ninterrupted: the finished rows are in {args.out}; run the same command again to resume",
+                  file=sys.stderr)
+        else:
+            print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

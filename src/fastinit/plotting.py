@@ -59,3 +59,58 @@ def plot_results(results, path=None, max_layers=10):
         fig.savefig(path, dpi=110)
         plt.close(fig)
     return fig
+
+
+def plot_sweep(result, path=None):
+    """Heatmaps of log10 final activation std over depth x width, one per (activation, init[, batch norm]) averaged
+    over seeds, and one panel of std vs depth for the widest, deepest network of each pair with the mean-field
+    prediction dashed. Saves to path when given; returns the figure."""
+    plt = _pyplot()
+    rows = [r for r in result.rows if r["status"] == "ok"]
+    if not rows:
+        raise ValueError("nothing to plot: the sweep has no successful rows")
+    label = lambda r: f"{r['activation']}, {r['init']}" + (" + BN" if r["batchnorm"] else "")
+    pairs = sorted({label(r) for r in rows})
+    depths = sorted({r["depth"] for r in rows})
+    widths = sorted({r["width"] for r in rows})
+    n = len(pairs) + 1
+    ncols = min(4, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    flat = axes.ravel()
+    for ax, pair in zip(flat, pairs):
+        grid = np.full((len(depths), len(widths)), np.nan)
+        for i, d in enumerate(depths):
+            for j, w in enumerate(widths):
+                vals = [r["final_h_std"] for r in rows if label(r) == pair and r["depth"] == d and r["width"] == w]
+                vals = [v for v in vals if np.isfinite(v) and v > 0]
+                if vals:
+                    grid[i, j] = np.log10(np.mean(vals))
+        im = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
+        ax.set_xticks(range(len(widths)), [str(w) for w in widths], fontsize=7, rotation=45)
+        step = max(1, len(depths) // 8)
+        ax.set_yticks(range(0, len(depths), step), [str(d) for d in depths[::step]], fontsize=7)
+        ax.set_xlabel("width", fontsize=8)
+        ax.set_ylabel("depth", fontsize=8)
+        ax.set_title(pair, fontsize=9)
+        fig.colorbar(im, ax=ax, label="log10 final h std")
+    curve = flat[len(pairs)]
+    for k, pair in enumerate(pairs):
+        mine = [r for r in rows if label(r) == pair]
+        best = max(mine, key=lambda r: (r["width"], r["depth"], -r["seed"]))
+        measured = np.array([float(v) for v in best["h_std_layers"].split()])
+        predicted = np.array([float(v) for v in best["theory_h_std_layers"].split()])
+        layers = np.arange(1, measured.size + 1)
+        curve.semilogy(layers, measured, "-", color=f"C{k}", label=f"{pair} (w {best['width']})")
+        if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
+            curve.semilogy(layers, predicted, "--", color=f"C{k}", lw=1)
+    curve.set_xlabel("layer")
+    curve.set_ylabel("h std (dashed: mean-field theory)")
+    curve.legend(fontsize=6)
+    for ax in flat[n:]:
+        ax.remove()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

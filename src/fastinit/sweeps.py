@@ -1,0 +1,406 @@
+"""Depth / width / activation / init sweeps of the simulation engine, with the mean-field theory beside every row.
+
+    res = fi.sweep(depth=range(2, 51, 4), width=[64, 256], activation=["tanh", "relu"],
+                   init=["xavier_normal", "he_normal"], out="sweep.csv")
+    res.plot("sweep.png")          # heatmaps of log10 final std over depth x width, std vs depth against theory
+
+Rows are appended to ``out`` (CSV) as they finish, so an interrupted sweep loses nothing; run it again with
+``resume=True`` (the default) and it skips the rows already there. Configurations run on a local thread pool sized
+to the machine (the C kernels release the GIL; fastinit's and the BLAS's threads are split between the workers) or
+on any ``concurrent.futures.Executor`` passed as ``executor=``: that is how a sweep leaves one machine, e.g.
+``dask.distributed.Client(...).get_executor()``. A row that raises is recorded with status "failed" and its
+error, and the sweep goes on.
+"""
+import concurrent.futures as cf
+import csv
+import dataclasses
+import itertools
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import simulation as _sim
+from .generator import get_num_threads, set_num_threads
+
+__all__ = ["sweep", "run_config", "SweepResult", "COLUMNS", "KEY", "parse_int_list"]
+
+KEY = ("depth", "width", "activation", "init", "batchnorm", "batch", "seed", "backward")
+RESULT_FIELDS = ("status", "error", "final_h_std", "final_p_std", "final_h_mean", "final_saturated_frac",
+                 "final_zero_frac", "nonfinite", "grad_ratio", "theory_final_h_std", "theory_grad_ratio", "q_star",
+                 "chi_star", "h_std_layers", "theory_h_std_layers", "wall_s")
+COLUMNS = KEY + RESULT_FIELDS
+_INT = {"depth", "width", "batch", "seed", "nonfinite"}
+_BOOL = {"batchnorm", "backward"}
+_STR = {"activation", "init", "status", "error", "h_std_layers", "theory_h_std_layers"}
+
+
+def _floats_text(a):
+    return " ".join(repr(float(v)) for v in a)
+
+
+def _floats_parse(text):
+    return np.array([float(v) for v in text.split()]) if text else np.zeros(0)
+
+
+_PINNED = False
+
+
+def _pin_threads():
+    """One thread for the BLAS and for fastinit in this process; returns the threadpoolctl limiter (to restore).
+    Sweeps run every configuration single-threaded (parallel across configurations): OpenBLAS rounds a product
+    differently with a different thread count, and a row must not depend on where or beside what it ran."""
+    from threadpoolctl import threadpool_limits
+
+    from . import _core
+
+    global _PINNED
+    _core._load_scipy_blas()   # threadpoolctl only sees the BLAS once it is loaded
+    limiter = threadpool_limits(limits=1, user_api="blas")
+    set_num_threads(1)
+    _PINNED = True
+    return limiter
+
+
+def run_config(config, pin=False):
+    """One row: simulate the configuration (a dict with the KEY fields) and summarize it. Never raises: a failure
+    is a row with status "failed" and the error. Module-level so that process pools and dask can ship it; with
+    pin=True (how ``sweep`` sends it to an executor) the executing process's BLAS and fastinit threads are set to
+    one, once, and left so."""
+    if pin and not _PINNED:
+        _pin_threads()
+    row = {k: config[k] for k in KEY}
+    t0 = time.perf_counter()
+    try:
+        res = _sim.simulate(depth=config["depth"], width=config["width"], batch=config["batch"],
+                            activation=config["activation"], init=config["init"], batchnorm=config["batchnorm"],
+                            backward=config["backward"], seed=config["seed"])
+        theory = res.theory
+        L = res.layers
+        g = res.grads["grad_h_std"] if res.grads is not None else None
+        row.update(
+            status="ok", error="",
+            final_h_std=float(L["h_std"][-1]), final_p_std=float(L["p_std"][-1]), final_h_mean=float(L["h_mean"][-1]),
+            final_saturated_frac=float(L["h_saturated_frac"][-1]), final_zero_frac=float(L["h_zero_frac"][-1]),
+            nonfinite=int(np.nansum(L["h_nonfinite"]) + np.nansum(L["p_nonfinite"])),
+            # how much the gradient std grows from the top layer's output down to the first layer's
+            grad_ratio=float(g[0] / g[-1]) if g is not None else math.nan,
+            theory_final_h_std=float(theory.h_std[-1]),
+            theory_grad_ratio=float(theory.grad_h_std[0] / theory.grad_h_std[-1]),
+            q_star=float(theory.q_star), chi_star=float(theory.chi_star),
+            h_std_layers=_floats_text(L["h_std"]), theory_h_std_layers=_floats_text(theory.h_std))
+    except Exception as exc:   # noqa: BLE001 - a failed row is data, the sweep goes on
+        row.update({k: math.nan for k in RESULT_FIELDS})
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}", nonfinite=0, h_std_layers="",
+                   theory_h_std_layers="")
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+def _as_list(value, name):
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        value = [value]
+    try:
+        items = list(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a value or a list of values, got {type(value).__name__}") from None
+    if not items:
+        raise ValueError(f"{name} is empty: the sweep grid would have no configurations")
+    return items
+
+
+def _check_config(c, i):
+    for k in ("depth", "width", "batch"):
+        v = c[k]
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"configuration {i}: {k} must be an integer >= 1, got {v!r}")
+    if isinstance(c["seed"], bool) or not isinstance(c["seed"], (int, np.integer)) or c["seed"] < 0:
+        raise ValueError(f"configuration {i}: seed must be an integer >= 0, got {c['seed']!r}")
+    if c["activation"] not in _sim.ACTIVATIONS:
+        raise ValueError(f"configuration {i}: unknown activation {c['activation']!r}; valid names: "
+                         f"{', '.join(_sim.ACTIVATIONS)}")
+    if not isinstance(c["init"], str) or c["init"] not in _sim._scheme_names():
+        raise ValueError(f"configuration {i}: unknown init {c['init']!r} (sweeps take scheme names, which go into "
+                         f"the CSV); valid names: {', '.join(_sim._scheme_names())}")
+    for k in ("batchnorm", "backward"):
+        if not isinstance(c[k], (bool, np.bool_)):
+            raise TypeError(f"configuration {i}: {k} must be True or False, got {c[k]!r}")
+    return {**c, "depth": int(c["depth"]), "width": int(c["width"]), "batch": int(c["batch"]),
+            "seed": int(c["seed"]), "batchnorm": bool(c["batchnorm"]), "backward": bool(c["backward"])}
+
+
+def _grid(depth, width, activation, init, batchnorm, batch, seeds, backward, configs):
+    if configs is not None:
+        configs = list(configs)
+        if not configs:
+            raise ValueError("configs is empty: the sweep would have no configurations")
+        defaults = dict(batchnorm=False, batch=batch, seed=0, backward=backward)
+        out = []
+        for i, c in enumerate(configs):
+            if not isinstance(c, dict):
+                raise TypeError(f"configs[{i}] must be a dict, got {type(c).__name__}")
+            unknown = set(c) - set(KEY)
+            missing = {"depth", "width", "activation", "init"} - set(c)
+            if unknown or missing:
+                raise ValueError(f"configs[{i}]: unknown keys {sorted(unknown)}, missing {sorted(missing)}; "
+                                 f"keys are {', '.join(KEY)}")
+            out.append({**defaults, **c})
+    else:
+        axes = [_as_list(v, n) for v, n in ((depth, "depth"), (width, "width"), (activation, "activation"),
+                                            (init, "init"), (batchnorm, "batchnorm"), (seeds, "seeds"))]
+        out = [dict(depth=d, width=w, activation=a, init=s, batchnorm=bn, batch=batch, seed=seed, backward=backward)
+               for d, w, a, s, bn, seed in itertools.product(*axes)]
+    return [_check_config(c, i) for i, c in enumerate(out)]
+
+
+def _key(row):
+    return tuple(row[k] for k in KEY)
+
+
+def _parse_row(raw):
+    row = {}
+    for k, v in raw.items():
+        if k in _INT:
+            row[k] = int(v)
+        elif k in _BOOL:
+            row[k] = v == "True"
+        elif k in _STR:
+            row[k] = v
+        else:
+            row[k] = float(v)
+    return row
+
+
+def _format_row(row):
+    return [repr(row[k]) if isinstance(row[k], float) else str(row[k]) for k in COLUMNS]
+
+
+def _read_existing(path):
+    """Rows of an existing sweep CSV; a partial last line (a run killed mid-write) is cut off. Raises ValueError,
+    leaving the file untouched, when its columns are not this sweep's."""
+    with open(path, newline="") as f:
+        text = f.read()
+    if not text:
+        return [], False
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader([lines[0]]))
+    if tuple(header) != COLUMNS:
+        raise ValueError(f"{path} has columns {header[:6]}{'...' if len(header) > 6 else ''}, not a fastinit sweep's "
+                         f"({', '.join(COLUMNS[:6])}, ...); choose another out or remove the file")
+    partial = not lines[-1].endswith("\n")
+    body = lines[1:-1] if partial else lines[1:]
+    rows = []
+    for raw in csv.DictReader(body, fieldnames=COLUMNS):
+        try:
+            rows.append(_parse_row(raw))
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: cannot read row {raw!r}; the file is not a complete fastinit sweep") from None
+    return rows, partial
+
+
+class _Progress:
+    """tqdm when installed, else a line on stderr at most once a second; both with an ETA."""
+
+    def __init__(self, total, initial, enabled):
+        self.total, self.done, self.enabled = total, initial, enabled
+        self.start, self.last, self.bar = time.perf_counter(), 0.0, None
+        self.initial = initial
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=total, initial=initial, unit="config", desc="sweep")
+            except ImportError:
+                pass
+
+    def update(self):
+        self.done += 1
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        now = time.perf_counter()
+        if now - self.last >= 1.0 or self.done == self.total:
+            self.last = now
+            rate = (self.done - self.initial) / max(now - self.start, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else math.inf
+            print(f"\rsweep: {self.done}/{self.total} configurations, {rate:.1f}/s, ETA {eta:.0f} s", end="",
+                  file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled:
+            print(file=sys.stderr)
+
+
+def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal",), batchnorm=(False,), batch=256,
+          seeds=(0,), backward=False, configs=None, out=None, resume=True, executor=None, workers=None, progress=True):
+    """Simulate every configuration of a grid and summarize each in one row.
+
+    Args:
+        depth, width, activation, init, batchnorm, seeds: values or lists; the grid is their Cartesian product
+            (init: scheme names of ``fastinit.simulate``).
+        batch, backward: for every configuration.
+        configs: an explicit list of dicts (keys depth, width, activation, init and optionally batchnorm, batch,
+            seed, backward) instead of the grid.
+        out: a CSV path; rows are appended (and flushed) as they finish.
+        resume: when ``out`` exists, keep its rows and run only the missing ones (False: start the file over).
+        executor: a ``concurrent.futures.Executor`` to run on (e.g. dask.distributed's ``Client.get_executor()``);
+            default a local thread pool of ``workers`` (default: one per CPU, at most one per configuration).
+            Every configuration runs with one BLAS and one fastinit thread, so a row is the same whatever the
+            executor or worker count (the executor's processes are left single-threaded).
+        progress: a progress bar (tqdm if installed) with an ETA on stderr.
+    Returns:
+        SweepResult, rows in grid order. Each row: the configuration, status ("ok" / "failed") and error,
+        final_h_std, final_p_std, final_h_mean, final_saturated_frac, final_zero_frac, nonfinite, grad_ratio
+        (std of dL/dH at layer 1 over the top's; NaN without backward), the theory's final_h_std and grad_ratio,
+        q_star, chi_star (``fastinit.theory``), the per-layer h_std (measured and predicted, space-separated) and
+        the wall time in seconds.
+    """
+    global _PINNED
+    grid = _grid(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs)
+    index = {}
+    for i, c in enumerate(grid):
+        index.setdefault(_key(c), i)
+    done = {}
+    handle = None
+    if out is not None:
+        out = os.fspath(out)
+        if os.path.isdir(out):
+            raise IsADirectoryError(21, f"sweep cannot write its rows to {out!r}: it is a directory")
+        if resume and os.path.exists(out):
+            rows, partial = _read_existing(out)
+            done = {_key(r): r for r in rows if _key(r) in index}
+            if partial:   # drop the half-written line of a killed run before appending
+                with open(out, "w", newline="") as f:
+                    csv.writer(f).writerow(COLUMNS)
+                    for r in rows:
+                        csv.writer(f).writerow(_format_row(r))
+        try:
+            fresh = not (resume and os.path.exists(out) and os.path.getsize(out) > 0)
+            handle = open(out, "w" if fresh else "a", newline="")
+        except OSError as exc:
+            raise OSError(exc.errno, f"sweep cannot write its rows to {out!r}: {exc.strerror}") from None
+        writer = csv.writer(handle)
+        if fresh:
+            writer.writerow(COLUMNS)
+            handle.flush()
+    pending = [c for c in grid if _key(c) not in done]
+    bar = _Progress(len(index), len(done), progress)
+    own_pool = executor is None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_workers = max(1, min(int(workers) if workers else cpus, len(pending) or 1))
+    threads_before = get_num_threads()
+    limiter = _pin_threads() if own_pool else None   # one thread per configuration, cores used by the pool
+    pool = cf.ThreadPoolExecutor(n_workers) if own_pool and n_workers > 1 else executor
+    futures = []
+    try:
+        if pool is None:
+            results = (run_config(c) for c in pending)
+        else:
+            futures = [pool.submit(run_config, c, not own_pool) for c in pending]
+            results = (f.result() for f in cf.as_completed(futures))
+        for row in results:
+            done[_key(row)] = row
+            if handle is not None:
+                writer.writerow(_format_row(row))
+                handle.flush()
+            bar.update()
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        if own_pool and pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            pool = None
+        raise
+    finally:
+        if own_pool and pool is not None:
+            pool.shutdown(wait=True)
+        bar.close()
+        if handle is not None:
+            handle.close()
+        if limiter is not None:
+            limiter.restore_original_limits()
+            set_num_threads(threads_before)
+            _PINNED = False
+    rows = sorted(done.values(), key=lambda r: index[_key(r)])
+    return SweepResult(rows)
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """The rows of a sweep (dicts with ``COLUMNS``), in grid order."""
+
+    rows: list
+
+    def __len__(self):
+        return len(self.rows)
+
+    @property
+    def failed(self):
+        return [r for r in self.rows if r["status"] != "ok"]
+
+    def column(self, name):
+        return np.array([r[name] for r in self.rows])
+
+    def to_pandas(self):
+        """One row per configuration (pandas is optional)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    @classmethod
+    def from_csv(cls, path):
+        rows, _ = _read_existing(path)
+        return cls(rows)
+
+    def __repr__(self):
+        ok = len(self.rows) - len(self.failed)
+        head = f"SweepResult({len(self.rows)} rows, {ok} ok, {len(self.failed)} failed)"
+        lines = [head, f"{'activation':>10} {'init':>14} {'depth':>5} {'width':>5} {'final h_std':>12} {'theory':>10}"]
+        for r in self.rows[:20]:
+            lines.append(f"{r['activation']:>10} {r['init']:>14} {r['depth']:>5} {r['width']:>5} "
+                         f"{r['final_h_std']:>12.4g} {r['theory_final_h_std']:>10.4g}")
+        if len(self.rows) > 20:
+            lines.append(f"... {len(self.rows) - 20} more")
+        return "\n".join(lines)
+
+    def plot(self, path=None):
+        """Heatmaps of log10 final h_std over depth x width, one per (activation, init), and the per-layer std of the
+        widest network of each pair against the mean-field theory (matplotlib, the ``fastinit[plot]`` extra)."""
+        from .plotting import plot_sweep
+
+        return plot_sweep(self, path)
+
+
+def parse_int_list(text, name="value"):
+    """'1:100' (inclusive), '2:100:4', '64,256,1024' or a mix ('2,4,8:32:8') -> list of ints; ValueError naming
+    the argument otherwise."""
+    values = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if ":" in part:
+                bits = [int(b) for b in part.split(":")]
+                if len(bits) not in (2, 3):
+                    raise ValueError
+                start, stop = bits[0], bits[1]
+                step = bits[2] if len(bits) == 3 else 1
+                if step < 1 or stop < start:
+                    raise ValueError
+                values.extend(range(start, stop + 1, step))
+            else:
+                values.append(int(part))
+        except ValueError:
+            raise ValueError(f"--{name}: cannot read {part!r}: expected integers, 'start:stop' (inclusive, "
+                             f"start <= stop) or 'start:stop:step' (step >= 1)") from None
+    if not values:
+        raise ValueError(f"--{name}: no values in {text!r}")
+    return values

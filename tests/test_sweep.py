@@ -1,0 +1,239 @@
+"""fi.sweep: rows, resume after a kill or Ctrl-C, a dask.distributed executor, failures, bad input, CLI, plot."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import fastinit as fi
+from fastinit import cli
+from fastinit import simulation as S
+from fastinit import sweeps as SW
+
+# 200 configurations, depth up to 50, width up to 512 (acceptance 2)
+GRID = dict(depth=[2, 10, 20, 35, 50], width=[16, 64, 128, 256, 512], activation=["tanh", "relu"],
+            init=["xavier_normal", "he_normal", "small_normal", "lecun_normal"], batch=32)
+GRID_ARGS = ["--depth", "2,10,20,35,50", "--width", "16,64,128,256,512", "--activation", "tanh,relu",
+             "--init", "xavier_normal,he_normal,small_normal,lecun_normal", "--batch", "32", "--no-progress"]
+
+
+def comparable(rows):
+    """Rows without the wall time, sorted by configuration."""
+    return sorted(({k: v for k, v in r.items() if k != "wall_s"} for r in rows), key=lambda r: repr(SW._key(r)))
+
+
+def same_rows(a, b):
+    a, b = comparable(a), comparable(b)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys()
+        for k in x:
+            assert x[k] == y[k] or (isinstance(x[k], float) and np.isnan(x[k]) and np.isnan(y[k])), (k, x, y)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "full.csv"
+    res = fi.sweep(**GRID, out=path, progress=False)
+    return res, path
+
+
+def test_grid_rows_and_values(full_run):
+    res, path = full_run
+    assert len(res) == 200 and not res.failed
+    assert [SW._key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 32, 0, False),
+                                                 (2, 16, "tanh", "he_normal", False, 32, 0, False)]
+    # a row is what fi.simulate says about that configuration
+    row = next(r for r in res.rows if r["depth"] == 20 and r["width"] == 128 and r["activation"] == "relu"
+               and r["init"] == "he_normal")
+    with threadpool_limits(1, user_api="blas"):   # sweeps run each configuration single-threaded
+        sim = fi.simulate(depth=20, width=128, batch=32, activation="relu", init="he_normal")
+    assert row["final_h_std"] == sim.layers["h_std"][-1]
+    assert row["theory_final_h_std"] == pytest.approx(sim.theory.h_std[-1])
+    assert np.array_equal(SW._floats_parse(row["h_std_layers"]), sim.layers["h_std"])
+    assert row["final_zero_frac"] == sim.layers["h_zero_frac"][-1]
+    # the file holds the same rows as the result, and reads back exactly
+    same_rows(SW.SweepResult.from_csv(path).rows, res.rows)
+    # small random weights collapse, He keeps relu alive: the sweep sees it
+    small = [r for r in res.rows if r["init"] == "small_normal" and r["depth"] == 50]
+    assert all(r["final_h_std"] < 1e-20 for r in small)
+    he = [r for r in res.rows if r["init"] == "he_normal" and r["activation"] == "relu" and r["width"] == 512]
+    assert all(0.2 < r["final_h_std"] < 3 for r in he)
+
+
+def _wait_rows(path, n, proc, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if path.exists() and path.read_text().count("\n") > n:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended before {n} rows: {proc.communicate()}")
+        time.sleep(0.02)
+    pytest.fail("no progress")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_interrupted_sweep_resumes_to_the_same_rows(full_run, tmp_path, sig):
+    """Kill (or Ctrl-C) a sweep halfway, rerun with resume: the same rows and values as one uninterrupted run."""
+    path = tmp_path / "part.csv"
+    argv = [sys.executable, "-m", "fastinit.cli", "sweep", *GRID_ARGS, "--out", str(path), "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_rows(path, 100, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    written = SW.SweepResult.from_csv(path).rows
+    assert 100 <= len(written) < 200, len(written)   # halfway, and every written row is whole
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "run the same command again to resume" in err
+    with open(path) as f:
+        assert all(len(r) == len(SW.COLUMNS) for r in csv.reader(f))
+    rerun = subprocess.run(argv, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    same_rows(SW.SweepResult.from_csv(path).rows, full_run[0].rows)
+
+
+def test_resume_skips_finished_rows_and_a_partial_line(full_run, tmp_path, monkeypatch):
+    path = tmp_path / "r.csv"
+    text = full_run[1].read_text()
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join(lines[:51]) + lines[51][:40])   # 50 rows and half a line, as a kill mid-write leaves
+    calls = []
+    real = SW.run_config
+    monkeypatch.setattr(SW, "run_config", lambda c: calls.append(c) or real(c))
+    res = fi.sweep(**GRID, out=path, progress=False, workers=1)
+    assert len(calls) == 150
+    same_rows(res.rows, full_run[0].rows)
+    same_rows(SW.SweepResult.from_csv(path).rows, full_run[0].rows)
+    calls.clear()
+    fi.sweep(**GRID, out=path, progress=False)   # all done: nothing runs
+    assert calls == []
+
+
+def test_dask_local_cluster_gives_identical_rows(full_run):
+    distributed = pytest.importorskip("distributed")   # a test extra, installed in CI
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            res = fi.sweep(**GRID, executor=client.get_executor(), progress=False)
+    same_rows(res.rows, full_run[0].rows)
+
+
+def test_a_failing_row_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    real = S.simulate
+
+    def flaky(**kw):
+        if kw["width"] == 24:
+            raise RuntimeError("worker lost")
+        return real(**kw)
+    monkeypatch.setattr(S, "simulate", flaky)
+    path = tmp_path / "f.csv"
+    res = fi.sweep(depth=[2, 3], width=[8, 24], out=path, progress=False, batch=16)
+    assert len(res) == 4 and len(res.failed) == 2
+    assert all(r["error"] == "RuntimeError: worker lost" and np.isnan(r["final_h_std"]) for r in res.failed)
+    assert all(r["status"] == "ok" for r in res.rows if r["width"] == 8)
+    assert SW.SweepResult.from_csv(path).failed == res.failed or len(SW.SweepResult.from_csv(path).failed) == 2
+
+
+def test_sweep_restores_the_thread_settings(threads):
+    fi.set_num_threads(2)
+    from threadpoolctl import threadpool_info
+    before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    fi.sweep(depth=[2], width=[8, 9], batch=4, progress=False)
+    assert fi.get_num_threads() == 2
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+
+
+def test_explicit_configs_and_views():
+    res = fi.sweep(configs=[dict(depth=3, width=16, activation="selu", init="lecun_normal", backward=True),
+                            dict(depth=2, width=8, activation="tanh", init="xavier_normal", seed=4, batch=10)],
+                   progress=False)
+    assert [r["activation"] for r in res.rows] == ["selu", "tanh"]
+    assert np.isfinite(res.rows[0]["grad_ratio"]) and np.isnan(res.rows[1]["grad_ratio"])
+    assert res.rows[1]["seed"] == 4 and res.rows[1]["batch"] == 10
+    df = res.to_pandas()
+    assert list(df.columns) == list(SW.COLUMNS) and len(df) == 2
+    assert "SweepResult(2 rows, 2 ok, 0 failed)" in repr(res)
+
+
+def test_progress_line_without_tqdm(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    fi.sweep(depth=[2], width=[8, 9], batch=4, progress=True)
+    assert "sweep: 2/2 configurations" in capsys.readouterr().err
+
+
+def test_plot(full_run, tmp_path):
+    fig = full_run[0].plot(tmp_path / "s.png")
+    assert (tmp_path / "s.png").stat().st_size > 20_000
+    titles = {ax.get_title() for ax in fig.axes}
+    assert {"tanh, xavier_normal", "relu, he_normal"} <= titles
+
+
+# --- bad input ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw,exc,match", [
+    (dict(depth=[]), ValueError, "depth is empty"),
+    (dict(init=[]), ValueError, "init is empty"),
+    (dict(configs=[]), ValueError, "configs is empty"),
+    (dict(activation=["tanh", "swish"]), ValueError, "unknown activation 'swish'"),
+    (dict(init=["xavier"]), ValueError, "unknown init 'xavier'"),
+    (dict(depth=[0]), ValueError, "depth must be an integer >= 1"),
+    (dict(width=[2.5]), ValueError, "width must be an integer"),
+    (dict(batchnorm=["yes"]), TypeError, "batchnorm must be True or False"),
+    (dict(configs=[dict(depth=2, width=3, activation="tanh")]), ValueError, "missing \\['init'\\]"),
+    (dict(configs=[dict(depth=2, width=3, activation="tanh", init="he_normal", colour=1)]), ValueError, "colour"),
+])
+def test_bad_grids(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        fi.sweep(**kw, progress=False)
+
+
+@pytest.mark.parametrize("text", ["1:0", "a:b", "1:5:0", "3:", "x", ""])
+def test_malformed_ranges(text):
+    with pytest.raises(ValueError, match="--depth"):
+        SW.parse_int_list(text, "depth")
+
+
+def test_ranges():
+    assert SW.parse_int_list("1:5") == [1, 2, 3, 4, 5]
+    assert SW.parse_int_list("2:10:4,64") == [2, 6, 10, 64]
+
+
+def test_out_file_of_another_kind_is_left_untouched(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="not a fastinit sweep"):
+        fi.sweep(depth=[2], width=[8], out=path, progress=False)
+    assert path.read_bytes() == before
+
+
+def test_unwritable_out(tmp_path):
+    with pytest.raises(OSError, match="cannot write its rows to"):
+        fi.sweep(depth=[2], width=[8], out=tmp_path / "missing-dir" / "s.csv", progress=False)
+    with pytest.raises(OSError, match="cannot write its rows to"):
+        fi.sweep(depth=[2], width=[8], out=tmp_path, progress=False)   # a directory
+
+
+def test_cli_sweep(tmp_path, capsys):
+    out, png = tmp_path / "c.csv", tmp_path / "c.png"
+    assert cli.main(["sweep", "--depth", "2:6:2", "--width", "8,16", "--activation", "tanh,relu", "--init",
+                     "he_normal", "--batch", "8", "--out", str(out), "--plot", str(png), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "SweepResult(12 rows, 12 ok, 0 failed)" in text
+    assert len(SW.SweepResult.from_csv(out)) == 12 and png.exists()
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["sweep", "--depth", "1:0"], "--depth: cannot read '1:0'"),
+    (["sweep", "--width", "a:b"], "--width: cannot read 'a:b'"),
+    (["sweep", "--init", "nope"], "unknown init 'nope'"),
+    (["sweep", "--batchnorm", "maybe"], "--batchnorm"),
+])
+def test_cli_sweep_bad_arguments(argv, match, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv + ["--no-progress"])
+    assert exc.value.code == 2 and match in capsys.readouterr().err
