@@ -29,7 +29,7 @@ def main(paths):
     for case, t in times.items():
         print(f"| {case} | {t * 1e3:.2f} |")
     print("\n| comparison | speedup | target | met |\n|---|---|---|---|")
-    ratios = [r for r in _bench.FILL_RATIOS + _bench.INIT_RATIOS + _bench.SIM_RATIOS if r[1] in times and r[2] in times]
+    ratios = [r for r in _bench.FILL_RATIOS + _bench.INIT_RATIOS + _bench.SIM_RATIOS + _bench.SWEEP_RATIOS if r[1] in times and r[2] in times]
     for label, ratio, target in _bench.ratio_table(times, ratios):
         r = "n/a" if ratio is None else f"{ratio:.2f}x"
         t = "-" if target is None else f">= {target:g}x"

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -23,15 +24,21 @@ def test_info_as_a_program():
 
 
 def test_bench_quick_writes_ratios(tmp_path, capsys, threads):
-    path = tmp_path / "bench.json"
-    assert cli.main(["bench", "--quick", "--json", str(path), "--threads", "1"]) == 0
+    path, png = tmp_path / "bench.json", tmp_path / "bench.png"
+    t0 = time.perf_counter()
+    assert cli.main(["bench", "--quick", "--json", str(path), "--plot", str(png), "--threads", "1"]) == 0
+    elapsed = time.perf_counter() - t0
     out = capsys.readouterr().out
-    assert "normal vs NumPy PCG64 standard_normal" in out
+    assert "normal vs NumPy PCG64 standard_normal" in out and "simulate d10 w500 b1000 vs NumPy loop" in out
     data = json.loads(path.read_text())
     assert data["threads"] == 1 and data["elements"] == 2**22
     ratios = {r["comparison"]: r["speedup"] for r in data["ratios"]}
     assert ratios["normal vs NumPy PCG64 standard_normal"] > 0
-    assert set(data["seconds"]) >= {"fastinit_normal", "ndarray_fill", "numpy_pcg64_standard_normal"}
+    assert ratios["simulate d10 w500 b1000 vs NumPy loop"] > 0
+    assert set(data["seconds"]) >= {"fastinit_normal", "ndarray_fill", "numpy_pcg64_standard_normal",
+                                    "fastinit_simulate_d10_w500", "numpy_loop_d10_w500"}
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    print(f"fastinit bench --quick took {elapsed:.1f} s")   # the < 1 minute budget is checked in bench/, not here
 
 
 def test_bad_arguments():

@@ -170,3 +170,13 @@ def test_bad_input():
         T.predict(activation="swish")
     with pytest.raises(ValueError, match="depth \\+ 1"):
         T.predict(depth=3, widths=[10, 10])
+
+
+def test_truncate_is_the_shallower_prediction():
+    deep = T.predict(depth=12, width=300, activation="tanh", init="he_normal")
+    for d in (1, 5, 12):
+        cut, direct = deep.truncate(d), T.predict(depth=d, width=300, activation="tanh", init="he_normal")
+        for f in ("p_std", "h_mean", "h_std", "grad_h_std", "chi"):
+            assert np.allclose(getattr(cut, f), getattr(direct, f), rtol=1e-12, equal_nan=True), (d, f)
+    with pytest.raises(ValueError, match="depth must be in"):
+        deep.truncate(13)

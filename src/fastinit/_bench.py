@@ -297,6 +297,9 @@ SIM_RATIOS = [
     ("bare matmuls d10 w500 b1000 vs NumPy loop (ceiling)", "bare_matmuls_d10_w500", "numpy_loop_d10_w500", None),
     ("bare matmuls d10 w500 b1000 vs PyTorch loop (ceiling)", "bare_matmuls_d10_w500", "torch_loop_d10_w500", None),
 ]
+SWEEP_RATIOS = [("sweep 1000 configs vs the NumPy loop", "test_sweep_fastinit", "test_sweep_numpy_loop", 5.0),
+                ("bare matmuls of the grid vs the NumPy loop (ceiling)", "test_sweep_bare_matmuls",
+                 "test_sweep_numpy_loop", None)]
 SIM_SLOWDOWNS = [
     ("simulate d10 w500 b1000 / bare matmuls", "fastinit_simulate_d10_w500", "bare_matmuls_d10_w500", None),
     ("simulate d10 w2048 b1024 / bare matmuls", "fastinit_simulate_d10_w2048", "bare_matmuls_d10_w2048", 1.15),
@@ -322,3 +325,47 @@ def peak_memory(depth, width=500, batch=1000):
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+# ------------------------------------------------------------------------------------------ sweeps
+
+SWEEP_GRID = dict(depth=list(range(2, 101, 4)), width=[64, 128, 256, 512, 1024], activation=["tanh", "relu"],
+                  init=["xavier_normal", "he_normal", "lecun_normal", "small_normal"], batch=256)   # 1000 configs
+_NUMPY_STD = {"xavier_normal": lambda w: (2.0 / (2 * w)) ** 0.5, "he_normal": lambda w: (2.0 / w) ** 0.5,
+              "lecun_normal": lambda w: (1.0 / w) ** 0.5, "small_normal": lambda w: 0.01}
+
+
+def numpy_sweep(grid):
+    """The same grid with the straightforward NumPy loop of the simulation benchmark (one config after another,
+    NumPy's BLAS threads): weights drawn per layer, activation, mean / std / 50-bin histogram of H."""
+    import itertools
+
+    acts = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0)}
+    rows = []
+    for depth, width, act, init in itertools.product(grid["depth"], grid["width"], grid["activation"], grid["init"]):
+        rng = np.random.default_rng(0)
+        h = rng.standard_normal((grid["batch"], width), dtype=np.float32)
+        std = np.float32(_NUMPY_STD[init](width))
+        for _ in range(depth):
+            w = rng.standard_normal((width, width), dtype=np.float32) * std
+            h = acts[act](h @ w.T)
+            lo, hi = (-1.0, 1.0) if act == "tanh" else (float(h.min()), float(h.max()))
+            if not hi - lo > 1e-30 * max(1.0, abs(hi)):   # np.histogram refuses ranges of subnormal width
+                lo, hi = lo - 0.5, hi + 0.5
+            stats = (h.mean(), h.std(), np.histogram(h, bins=50, range=(lo, hi))[0])
+        rows.append(stats[1])
+    return rows
+
+
+def bare_matmul_sweep(grid):
+    """Only the matrix products of the grid (numpy.matmul into a preallocated output, one weight per config reused
+    for every layer): the floor under any engine that computes the same products."""
+    import itertools
+
+    for depth, width, _, _ in itertools.product(grid["depth"], grid["width"], grid["activation"], grid["init"]):
+        rng = np.random.default_rng(0)
+        h = rng.standard_normal((grid["batch"], width), dtype=np.float32)
+        w = rng.standard_normal((width, width), dtype=np.float32) * np.float32(width ** -0.5)
+        out = [np.empty_like(h), np.empty_like(h)]
+        for layer in range(depth):
+            h = np.matmul(h, w.T, out=out[layer % 2])

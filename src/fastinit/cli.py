@@ -28,32 +28,47 @@ def _info(args):
     return 0
 
 
+BENCH_SIM_CASES = ("fastinit_simulate_d10_w500", "numpy_loop_d10_w500", "torch_loop_d10_w500", "bare_matmuls_d10_w500")
+
+
 def _bench_cmd(args):
     n = 1 << (22 if args.quick else 26)
     repeat = 3 if args.quick else 5
     print(f"fill benchmark: {n} elements (2**{n.bit_length() - 1}), best of {repeat}, "
           f"{fi.get_num_threads()} threads, SIMD {_core.get_simd()}", flush=True)
     times = {}
-    for name, factory in _bench.FILL_CASES.items():
-        run = factory(n)
+
+    def timed(name, run):
         if run is None:
-            print(f"  {name:<32} skipped (torch not installed)")
-            continue
+            print(f"  {name:<36} skipped (torch not installed)")
+            return
         times[name] = _bench.best_time(run, repeat)
-        print(f"  {name:<32} {times[name] * 1e3:9.2f} ms", flush=True)
+        print(f"  {name:<36} {times[name] * 1e3:9.2f} ms", flush=True)
+
+    for name, factory in _bench.FILL_CASES.items():
+        timed(name, factory(n))
+    print("simulation benchmark: depth 10, width 500, batch 1000, tanh, Xavier, 50-bin histograms", flush=True)
+    for name in BENCH_SIM_CASES:
+        timed(name, _bench.SIM_CASES[name]())
     print()
-    print(f"{'comparison':<44} {'speedup':>8} {'target':>8}")
-    rows = _bench.ratio_table(times)
+    print(f"{'comparison':<56} {'speedup':>8} {'target':>8}")
+    rows = _bench.ratio_table(times, _bench.FILL_RATIOS + _bench.SIM_RATIOS)
     for label, ratio, target in rows:
         r = "n/a" if ratio is None else f"{ratio:.2f}x"
         t = "" if target is None else f">= {target:g}x"
-        print(f"{label:<44} {r:>8} {t:>8}")
+        print(f"{label:<56} {r:>8} {t:>8}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"elements": n, "repeat": repeat, "threads": fi.get_num_threads(),
                        "simd": _core.get_simd(), "seconds": times,
                        "ratios": [{"comparison": l, "speedup": r, "target": t} for l, r, t in rows]}, f, indent=2)
         print(f"wrote {args.json}")
+    if args.plot:
+        from .plotting import plot_bench
+
+        plot_bench(rows, args.plot, title=f"fastinit bench{' --quick' if args.quick else ''}: "
+                                         f"{fi.get_num_threads()} threads, SIMD {_core.get_simd()}")
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -128,9 +143,10 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="version, SIMD path, OpenMP, threads")
     p.set_defaults(func=_info)
-    p = sub.add_parser("bench", help="time the fills against NumPy and PyTorch on this machine")
+    p = sub.add_parser("bench", help="time the fills and a simulation against NumPy and PyTorch on this machine")
     p.add_argument("--quick", action="store_true", help="2**22 elements instead of 2**26 (a few seconds)")
     p.add_argument("--json", metavar="PATH", help="also write the timings and ratios as JSON")
+    p.add_argument("--plot", metavar="PATH", help="a bar chart of the speedups (needs matplotlib)")
     p.add_argument("--threads", type=int, help="threads for fastinit (default: all CPUs this process may use)")
     p.set_defaults(func=_bench_cmd)
     p = sub.add_parser("simulate", help="a deep random MLP forward (and backward): per-layer statistics",
@@ -183,7 +199,7 @@ def main(argv=None):
             fi.set_num_threads(args.threads)
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
-    if args.command in ("simulate", "sweep") and args.plot:
+    if args.command in ("simulate", "sweep", "bench") and args.plot:
         from .plotting import _pyplot
         try:   # before the work: a missing matplotlib should not cost the user a long run
             _pyplot()

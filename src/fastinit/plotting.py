@@ -114,3 +114,27 @@ def plot_sweep(result, path=None):
         fig.savefig(path, dpi=110)
         plt.close(fig)
     return fig
+
+
+def plot_bench(rows, path=None, title=""):
+    """Horizontal bars of the speedups of ``fastinit bench`` (rows: (label, speedup or None, target or None)),
+    targets marked. Saves to path when given; returns the figure."""
+    plt = _pyplot()
+    rows = [r for r in rows if r[1] is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(rows) + 1.2))
+    y = np.arange(len(rows))[::-1]
+    ax.barh(y, [r[1] for r in rows], color=["C2" if r[2] is None or r[1] >= r[2] else "C1" for r in rows])
+    for yi, (_, speedup, target) in zip(y, rows):
+        ax.text(speedup, yi, f" {speedup:.2f}x", va="center", fontsize=7)
+        if target is not None:
+            ax.plot([target, target], [yi - 0.4, yi + 0.4], "k-", lw=1.5)
+    ax.set_yticks(y, [r[0] for r in rows], fontsize=7)
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="grey", lw=0.8)
+    ax.set_xlabel("speedup (baseline time / fastinit time); black ticks: targets")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig

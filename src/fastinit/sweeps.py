@@ -64,6 +64,23 @@ def _pin_threads():
     return limiter
 
 
+_THEORY = {}   # (activation, init, width, batchnorm) -> the deepest Prediction made so far in this process
+
+
+def _theory(config):
+    """The mean-field prediction of a square configuration, cut from the deepest one computed so far (the map
+    does not depend on the depth; a sweep over 25 depths computes it once)."""
+    from . import theory
+
+    key = (config["activation"], config["init"], config["width"], config["batchnorm"])
+    pred = _THEORY.get(key)
+    if pred is None or pred.p_std.size < config["depth"]:
+        pred = theory.predict(depth=config["depth"], width=config["width"], activation=config["activation"],
+                              init=config["init"], batchnorm=config["batchnorm"])
+        _THEORY[key] = pred
+    return pred.truncate(config["depth"])
+
+
 def run_config(config, pin=False):
     """One row: simulate the configuration (a dict with the KEY fields) and summarize it. Never raises: a failure
     is a row with status "failed" and the error. Module-level so that process pools and dask can ship it; with
@@ -77,7 +94,7 @@ def run_config(config, pin=False):
         res = _sim.simulate(depth=config["depth"], width=config["width"], batch=config["batch"],
                             activation=config["activation"], init=config["init"], batchnorm=config["batchnorm"],
                             backward=config["backward"], seed=config["seed"])
-        theory = res.theory
+        theory = _theory(config)
         L = res.layers
         g = res.grads["grad_h_std"] if res.grads is not None else None
         row.update(

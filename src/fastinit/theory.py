@@ -206,6 +206,20 @@ class Prediction:
     def to_dict(self):
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in dataclasses.asdict(self).items()}
 
+    def truncate(self, depth):
+        """The prediction for the first `depth` layers of the same network (the forward map is the same; the
+        gradient is renormalized to std 1 at the new top)."""
+        if not 1 <= depth <= self.p_std.size:
+            raise ValueError(f"depth must be in [1, {self.p_std.size}], got {depth}")
+        grad = np.full(depth, np.nan)
+        if np.isfinite(self.grad_h_std[-1]):
+            grad[-1] = 1.0
+            for i in range(depth - 1, 0, -1):
+                grad[i - 1] = grad[i] * math.sqrt(self.chi[i]) if math.isfinite(self.chi[i]) else math.nan
+        return Prediction(p_std=self.p_std[:depth].copy(), h_mean=self.h_mean[:depth].copy(),
+                          h_std=self.h_std[:depth].copy(), grad_h_std=grad, chi=self.chi[:depth].copy(),
+                          sigma_w2=self.sigma_w2[:depth].copy(), q_star=self.q_star, chi_star=self.chi_star)
+
 
 def predict(depth=10, width=500, activation="tanh", init="xavier_normal", bias=0.0, batchnorm=False, widths=None,
             alpha=None, input_mean_square=1.0, bn_eps=1e-5):

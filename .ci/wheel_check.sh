@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Packaging check (issue: wheels): python -m build (sdist + wheel), auditwheel show, the wheel's tests run from
+# outside the repository in a fresh virtualenv, the sdist built in another, the OpenMP-less and AVX2-less builds
+# tested too and compared number for number (.ci/digest.py), and cibuildwheel's list of builds.
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+PY=python3
+
+echo "== tools"
+$PY -m venv "$WORK/tools"
+"$WORK/tools/bin/pip" install -q --upgrade pip
+"$WORK/tools/bin/pip" install -q build auditwheel cibuildwheel
+
+echo "== cibuildwheel --print-build-identifiers"
+for platform in linux macos windows; do
+    ids="$(cd "$REPO" && "$WORK/tools/bin/cibuildwheel" --print-build-identifiers --platform "$platform" | tr '\n' ' ')"
+    echo "$platform: $ids"
+    case $platform in
+        linux) want="cp310-manylinux_x86_64 cp313-manylinux_aarch64 cp312-musllinux_x86_64" ;;
+        macos) want="cp310-macosx_x86_64 cp313-macosx_arm64" ;;
+        windows) want="cp310-win_amd64 cp313-win_amd64" ;;
+    esac
+    for id in $want; do
+        [[ " $ids " == *" $id "* ]] || { echo "missing build $id"; exit 1; }
+    done
+    [[ "$ids" != *"t-"* && "$ids" != *"i686"* && "$ids" != *"win32"* ]] || { echo "unintended builds: $ids"; exit 1; }
+done
+
+echo "== python -m build"
+# from a copy of the tracked files: no build/ or generated C of a local build leaks into the packages
+git -C "$REPO" archive --format=tar HEAD | (mkdir -p "$WORK/src" && tar -x -C "$WORK/src")
+"$WORK/tools/bin/python" -m build --outdir "$WORK/dist" "$WORK/src" > "$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; exit 1; }
+ls -l "$WORK/dist"
+SDIST="$(ls "$WORK"/dist/*.tar.gz)"
+WHEEL="$(ls "$WORK"/dist/*.whl)"
+if tar -tzf "$SDIST" | grep -E '(_core\.c|\.so)$'; then echo "the sdist ships build outputs"; exit 1; fi
+
+echo "== auditwheel show"
+"$WORK/tools/bin/auditwheel" show "$WHEEL"
+
+run_tests() {   # venv, what to install, label
+    local venv="$1" target="$2" label="$3"
+    $PY -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q torch==2.13.0
+    "$venv/bin/pip" install -q --no-cache-dir "$target[test]"
+    (cd "$WORK" && "$venv/bin/python" - <<PY
+import fastinit, sys
+assert fastinit.__file__.startswith("$venv"), fastinit.__file__   # the installed package, not the source tree
+PY
+    )
+    echo "-- $label: tests from $WORK (outside the repository)"
+    (cd "$WORK" && "$venv/bin/python" -m pytest "$REPO/tests" -q -p no:cacheprovider -p no:logging -x)
+    (cd "$WORK" && "$venv/bin/python" "$REPO/.ci/digest.py") | tee "$WORK/digest-$label"
+}
+
+echo "== the wheel in a fresh virtualenv"
+run_tests "$WORK/venv-wheel" "$WHEEL" default
+
+echo "== the sdist in a fresh virtualenv, and the build variants"
+FASTINIT_NO_OPENMP=1 run_tests "$WORK/venv-noomp" "$SDIST" no-openmp
+grep -q "openmp=False" "$WORK/digest-no-openmp" || { echo "FASTINIT_NO_OPENMP=1 still built OpenMP"; exit 1; }
+FASTINIT_NO_AVX2=1 run_tests "$WORK/venv-noavx2" "$SDIST" no-avx2
+grep -q "available=baseline)" "$WORK/digest-no-avx2" || { echo "FASTINIT_NO_AVX2=1 still built AVX2"; exit 1; }
+
+echo "== the same numbers from every build"
+d0="$(cut -d' ' -f1 "$WORK/digest-default")"
+for v in no-openmp no-avx2; do
+    [[ "$(cut -d' ' -f1 "$WORK/digest-$v")" == "$d0" ]] || { echo "$v differs from the default build"; exit 1; }
+done
+echo "wheel check passed"
