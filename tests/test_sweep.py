@@ -237,3 +237,18 @@ def test_cli_sweep_bad_arguments(argv, match, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv + ["--no-progress"])
     assert exc.value.code == 2 and match in capsys.readouterr().err
+
+
+def test_parquet_out_with_a_resumable_journal(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")   # a test extra, installed in CI
+    path = tmp_path / "s.parquet"
+    res = fi.sweep(depth=[2, 3], width=[8], activation=["tanh", "relu"], batch=8, out=path, progress=False)
+    df = pd.read_parquet(path)
+    assert list(df.columns) == list(SW.COLUMNS) and len(df) == 4
+    assert df["final_h_std"].tolist() == [r["final_h_std"] for r in res.rows]
+    journal = SW.SweepResult.from_csv(str(path) + ".rows.csv")
+    same_rows(journal.rows, res.rows)
+    more = fi.sweep(depth=[2, 3, 4], width=[8], activation=["tanh", "relu"], batch=8, out=path, progress=False)
+    assert len(pd.read_parquet(path)) == 6
+    same_rows([r for r in more.rows if r["depth"] < 4], res.rows)

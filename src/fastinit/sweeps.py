@@ -263,7 +263,8 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         batch, backward: for every configuration.
         configs: an explicit list of dicts (keys depth, width, activation, init and optionally batchnorm, batch,
             seed, backward) instead of the grid.
-        out: a CSV path; rows are appended (and flushed) as they finish.
+        out: a CSV path; rows are appended (and flushed) as they finish. A ``.parquet`` path (pandas and pyarrow)
+            keeps that CSV journal as ``<out>.rows.csv`` and writes the Parquet file when the sweep ends.
         resume: when ``out`` exists, keep its rows and run only the missing ones (False: start the file over).
         executor: a ``concurrent.futures.Executor`` to run on (e.g. dask.distributed's ``Client.get_executor()``);
             default a local thread pool of ``workers`` (default: one per CPU, at most one per configuration).
@@ -284,6 +285,16 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         index.setdefault(_key(c), i)
     done = {}
     handle = None
+    parquet = None
+    if out is not None and os.fspath(out).endswith(".parquet"):
+        try:
+            import pandas  # noqa: F401
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ImportError("out=*.parquet needs pandas and pyarrow (pip install pandas pyarrow); or write a .csv") from None
+        # rows go to a CSV journal beside it as they finish (what resume reads); the Parquet file is written at
+        # the end
+        parquet, out = os.fspath(out), os.fspath(out) + ".rows.csv"
     if out is not None:
         out = os.fspath(out)
         if os.path.isdir(out):
@@ -344,7 +355,10 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
             set_num_threads(threads_before)
             _PINNED = False
     rows = sorted(done.values(), key=lambda r: index[_key(r)])
-    return SweepResult(rows)
+    result = SweepResult(rows)
+    if parquet is not None:
+        result.to_pandas().to_parquet(parquet, index=False)
+    return result
 
 
 @dataclasses.dataclass
