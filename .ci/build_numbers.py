@@ -1,0 +1,86 @@
+"""The numbers a build produces, and their comparison between builds (the stream-format promise on every path).
+
+    python .ci/build_numbers.py dump OUT.npz        # raw words, every fill kind and dtype, initializers, simulations
+    python .ci/build_numbers.py compare A.npz B.npz [--exact]
+
+compare: raw words and uniforms must be bit-identical; with --exact (the same SIMD path, e.g. an OpenMP-less
+build) everything must be; otherwise normals and truncated normals must agree to the stream format's stated
+rounding (float32 2e-6 absolute, float64 1e-12) and simulation statistics to 1e-4 (float32) / 1e-9 (float64)
+relative, histogram counts to 0.2% of the values. Exits 1 with the first difference.
+"""
+import sys
+
+import numpy as np
+
+
+def dump(path):
+    from threadpoolctl import threadpool_limits
+
+    import fastinit as fi
+    from fastinit import _core
+    from fastinit.simulation import ACTIVATIONS
+
+    out = {}
+    g = fi.Generator(7)
+    n = 100_003
+    out["raw"] = g.random_raw(n)
+    for dtype in (np.float32, np.float64):
+        t = np.dtype(dtype).name
+        out[f"uniform_{t}"] = g.uniform(n, low=-2, high=3, dtype=dtype)
+        out[f"normal_{t}"] = g.normal(n, dtype=dtype)
+        out[f"truncated_{t}"] = g.truncated_normal(n, low=-1, high=2.5, dtype=dtype)
+        out[f"truncated_tail_{t}"] = g.truncated_normal(n, low=3, high=8, dtype=dtype)
+    out["uniform_init"] = fi.init.xavier_uniform_(np.empty((256, 128), np.float32), generator=fi.Generator(1))
+    out["normal_init"] = fi.init.kaiming_normal_(np.empty((256, 128), np.float32), generator=fi.Generator(1))
+    out["orthogonal"] = fi.init.orthogonal_(np.empty((64, 64), np.float64), generator=fi.Generator(2))
+    with threadpool_limits(1, user_api="blas"):
+        for act in ACTIVATIONS:
+            for bn in (False, True):
+                for dtype in ("float32", "float64"):
+                    r = fi.simulate(depth=4, width=96, batch=400, activation=act, init="he_normal", batchnorm=bn,
+                                    backward=True, dtype=dtype, seed=3)
+                    name = f"sim_{act}_{int(bn)}_{dtype}"
+                    for k, v in {**r.layers, **r.grads}.items():
+                        out[f"{name}_{k}"] = v
+                    out[f"{name}_hist_h"] = r.h_hist
+                    out[f"{name}_hist_p"] = r.p_hist
+    out["build"] = np.array([f"openmp={_core.have_openmp()} simd={_core.get_simd()} "
+                             f"available={','.join(_core.simd_available())}"])
+    np.savez(path, **out)
+    print(f"{path}: {len(out)} arrays, {out['build'][0]}")
+
+
+def compare(a_path, b_path, exact):
+    a, b = np.load(a_path), np.load(b_path)
+    assert set(a.files) == set(b.files), "different contents"
+    for k in sorted(a.files):
+        if k == "build":
+            continue
+        x, y = a[k], b[k]
+        if exact or k == "raw" or k.startswith("uniform"):
+            ok = np.array_equal(x, y, equal_nan=True)
+        elif k.startswith(("normal", "truncated", "orthogonal")):
+            tol = 2e-6 if x.dtype == np.float32 else 1e-12
+            ok = np.allclose(x, y, rtol=0, atol=tol * max(1.0, float(np.max(np.abs(x)))))
+        elif "_hist_" in k:
+            ok = np.all(np.abs(x - y) <= 0.002 * x.sum(axis=1, keepdims=True) + 2)
+        else:   # simulation statistics; a mean near 0 (batch norm) is compared on the scale of its std
+            rel = 1e-4 if "float32" in k else 1e-9
+            scale = a[k[:-4] + "std"] if k.endswith("_mean") else x
+            scale = np.nanmax(np.abs(scale)) if np.any(np.isfinite(scale)) else 0.0
+            ok = np.allclose(x, y, rtol=rel, atol=rel * scale, equal_nan=True)
+        if not ok:
+            print(f"{k}: {a['build'][0]} and {b['build'][0]} differ beyond the promise")
+            return 1
+    print(f"same numbers ({'bit for bit' if exact else 'within the stream-format tolerances'}): "
+          f"{a['build'][0]} / {b['build'][0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "dump":
+        dump(sys.argv[2])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "compare":
+        sys.exit(compare(sys.argv[2], sys.argv[3], "--exact" in sys.argv[4:]))
+    else:
+        sys.exit(__doc__)
