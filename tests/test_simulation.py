@@ -341,10 +341,11 @@ def test_peaked_histogram_counts_every_value():
 
 
 def test_collapsed_tanh_keeps_tiny_activations():
-    """tanh of 1e-7 is 1e-7, not 0: no false 'dead units' in the collapsing network."""
+    """tanh of 1e-7 is 1e-7, not 0: no false 'dead units' in the collapsing network (a sum of 500 products can
+    still cancel to exactly 0 now and then: about 1 value in 1e7)."""
     res = fi.simulate(depth=10, width=500, batch=1000, activation="tanh", init="small_normal", seed=2026)
     assert res.layers["h_std"][-1] < 1e-6
-    assert np.all(res.layers["h_zero_frac"] == 0)
+    assert np.all(res.layers["h_zero_frac"] < 1e-4)   # the exp-based tanh gave 24% zeros at layer 10
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
