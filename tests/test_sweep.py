@@ -184,6 +184,7 @@ def test_plot(full_run, tmp_path):
     (dict(width=[2.5]), ValueError, "width must be an integer"),
     (dict(batchnorm=["yes"]), TypeError, "batchnorm must be True or False"),
     (dict(configs=[dict(depth=2, width=3, activation="tanh")]), ValueError, "missing \\['init'\\]"),
+    (dict(workers=0), ValueError, "workers must be an integer >= 1"),
     (dict(configs=[dict(depth=2, width=3, activation="tanh", init="he_normal", colour=1)]), ValueError, "colour"),
 ])
 def test_bad_grids(kw, exc, match):
@@ -252,3 +253,10 @@ def test_parquet_out_with_a_resumable_journal(tmp_path):
     more = fi.sweep(depth=[2, 3, 4], width=[8], activation=["tanh", "relu"], batch=8, out=path, progress=False)
     assert len(pd.read_parquet(path)) == 6
     same_rows([r for r in more.rows if r["depth"] < 4], res.rows)
+
+
+def test_a_configuration_listed_twice_runs_once(tmp_path):
+    path = tmp_path / "d.csv"
+    res = fi.sweep(depth=[2, 2, 3], width=[8], batch=4, out=path, progress=False)
+    assert [r["depth"] for r in res.rows] == [2, 3]
+    assert len(SW.SweepResult.from_csv(path)) == 2

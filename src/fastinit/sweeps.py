@@ -279,6 +279,8 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         the wall time in seconds.
     """
     global _PINNED
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise ValueError(f"workers must be an integer >= 1 (or None: one per CPU), got {workers!r}")
     grid = _grid(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs)
     index = {}
     for i, c in enumerate(grid):
@@ -316,7 +318,8 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         if fresh:
             writer.writerow(COLUMNS)
             handle.flush()
-    pending = [c for c in grid if _key(c) not in done]
+    # a configuration listed twice runs (and is written) once
+    pending = [grid[i] for i in sorted(index.values()) if _key(grid[i]) not in done]
     bar = _Progress(len(index), len(done), progress)
     own_pool = executor is None
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
