@@ -256,19 +256,26 @@ cdef dict _stats(fi_stats s):
             "m2": s.sumsq - (s.sum * s.sum / s.count if s.count else 0.0), "min": s.min, "max": s.max}
 
 
+def _layer_shape(h_in, w, what):
+    """(is float64, dtype, batch, n_in, n_out) of a layer call; the sizes must be non-zero."""
+    import numpy as np
+    batch, n_in, n_out = h_in.shape[0], h_in.shape[1], w.shape[0]
+    if batch == 0 or n_in == 0 or n_out == 0:
+        raise ValueError(f"{what} needs non-empty shapes")
+    return h_in.dtype == np.float64, h_in.dtype, batch, n_in, n_out
+
+
 def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_invstd, int act, double alpha,
                   int saturation, int bins, tuple p_range, tuple h_range, p_hist, h_hist):
     """One layer: P = h_in w^T (+ bias), [batch norm], H = act(P), statistics and histograms (C: fi_layer_forward).
     Returns (p_stats, h_stats, p_range_used, h_range_used)."""
     import numpy as np
     cdef fi_layer L
-    cdef bint f64 = h_in.dtype == np.float64
-    dt = h_in.dtype
+    f64, dt, L.batch, L.n_in, L.n_out = _layer_shape(h_in, w, "layer_forward")
+    if bins < 1:
+        raise ValueError("layer_forward needs bins >= 1")
     L.f64 = f64
     L.gemm = _gemm(f64)
-    L.batch = h_in.shape[0]
-    L.n_in = h_in.shape[1]
-    L.n_out = w.shape[0]
     L.h_in = _addr(h_in, dt, L.batch * L.n_in)
     L.w = _addr(w, dt, L.n_out * L.n_in)
     L.bias = _addr(bias, dt, L.n_out) if bias is not None else NULL
@@ -285,8 +292,6 @@ def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_inv
     L.h_range[0] = h_range[0]; L.h_range[1] = h_range[1]
     L.p_hist = <int64_t *>_addr(p_hist, np.int64, bins)
     L.h_hist = <int64_t *>_addr(h_hist, np.int64, bins)
-    if L.batch == 0 or L.n_in == 0 or L.n_out == 0 or bins < 1:
-        raise ValueError("layer_forward needs non-empty shapes and bins >= 1")
     with nogil:
         fi_layer_forward(&L)
     return _stats(L.p_stats), _stats(L.h_stats), (L.p_range[0], L.p_range[1]), (L.h_range[0], L.h_range[1])
@@ -297,15 +302,9 @@ def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double
     dL/dH_in unless None. Returns (gh_stats, gp_stats, |dL/dW|_F)."""
     import numpy as np
     cdef fi_layer_back B
-    cdef bint f64 = h_in.dtype == np.float64
-    dt = h_in.dtype
+    f64, dt, B.batch, B.n_in, B.n_out = _layer_shape(h_in, w, "layer_backward")
     B.f64 = f64
     B.gemm = _gemm(f64)
-    B.batch = h_in.shape[0]
-    B.n_in = h_in.shape[1]
-    B.n_out = w.shape[0]
-    if B.batch == 0 or B.n_in == 0 or B.n_out == 0:
-        raise ValueError("layer_backward needs non-empty shapes")
     B.h_in = _addr(h_in, dt, B.batch * B.n_in)
     B.w = _addr(w, dt, B.n_out * B.n_in)
     B.p = _addr(p, dt, B.batch * B.n_out)

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 import fastinit as fi
-from fastinit import _bench, _core
+from fastinit import _bench, _core, simulation
 
 
 def _info(args):
@@ -77,8 +77,6 @@ def _csv(text):
 
 
 def _simulate_cmd(args):
-    from . import simulation
-
     inits = _csv(args.compare) if args.compare else [args.init]
     activations = _csv(args.activation)
     if not inits or not activations:
@@ -157,8 +155,7 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=500)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--activation", default="tanh",
-                   help="one of " + ", ".join(("linear", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",
-                                                "selu", "gelu", "silu", "softplus")) + " (comma list: one run each)")
+                   help="one of " + ", ".join(simulation.ACTIVATIONS) + " (comma list: one run each)")
     p.add_argument("--init", default="xavier_normal", help="a scheme name (small_normal, normal, xavier_normal, "
                                                            "he_normal, lecun_normal, orthogonal, zeros, ...)")
     p.add_argument("--compare", metavar="INIT,INIT,...", help="run several inits (overrides --init); one figure")

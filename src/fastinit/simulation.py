@@ -47,6 +47,13 @@ LAYER_FIELDS = ("p_mean", "p_std", "p_min", "p_max", "p_zero_frac", "p_nonfinite
 GRAD_FIELDS = ("grad_h_std", "grad_p_std", "grad_w_norm", "grad_nonfinite")
 
 
+def check_activation(name):
+    """The activation name itself, or ValueError listing the valid ones (shared by simulate, theory and sweeps)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(ACTIVATIONS)}")
+    return name
+
+
 def normalize(X, method="standardize"):
     """Preprocess inputs the way the classic experiments do. Returns a new float array.
 
@@ -134,8 +141,7 @@ class _Config:
 def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bins, hist_range, seed, dtype, widths,
             input, alpha, bn_eps):
     depth = V.positive_int(depth, "depth")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid names: {', '.join(ACTIVATIONS)}")
+    check_activation(activation)
     alpha = ACTIVATIONS[activation][1] if alpha is None else V.real(alpha, "alpha")
     if activation == "elu" and alpha <= 0:
         raise ValueError(f"alpha of elu must be > 0, got {alpha}")

@@ -135,9 +135,10 @@ def _check_config(c, i):
             raise ValueError(f"configuration {i}: {k} must be an integer >= 1, got {v!r}")
     if isinstance(c["seed"], bool) or not isinstance(c["seed"], (int, np.integer)) or c["seed"] < 0:
         raise ValueError(f"configuration {i}: seed must be an integer >= 0, got {c['seed']!r}")
-    if c["activation"] not in _sim.ACTIVATIONS:
-        raise ValueError(f"configuration {i}: unknown activation {c['activation']!r}; valid names: "
-                         f"{', '.join(_sim.ACTIVATIONS)}")
+    try:
+        _sim.check_activation(c["activation"])
+    except ValueError as exc:
+        raise ValueError(f"configuration {i}: {exc}") from None
     if not isinstance(c["init"], str) or c["init"] not in _sim._scheme_names():
         raise ValueError(f"configuration {i}: unknown init {c['init']!r} (sweeps take scheme names, which go into "
                          f"the CSV); valid names: {', '.join(_sim._scheme_names())}")

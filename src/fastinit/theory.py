@@ -105,10 +105,9 @@ def gaussian_expectation(f, mean, std, kink=0.0, n=64):
 
 def activation_moments(activation, mean, var, alpha=None):
     """(E[phi(P)], E[phi(P)^2], E[phi'(P)^2]) for P ~ N(mean, var); alpha as in ``fastinit.simulate``."""
-    from .simulation import ACTIVATIONS
+    from .simulation import ACTIVATIONS, check_activation
 
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid names: {', '.join(ACTIVATIONS)}")
+    check_activation(activation)
     a = ACTIVATIONS[activation][1] if alpha is None else alpha
     x, w = gaussian_nodes(mean, math.sqrt(var))
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
@@ -225,10 +224,9 @@ def predict(depth=10, width=500, activation="tanh", init="xavier_normal", bias=0
             alpha=None, input_mean_square=1.0, bn_eps=1e-5):
     """Mean-field prediction for ``fastinit.simulate`` with the same arguments (the input's mean square E[x^2]
     is 1 for the default N(0, 1) input). Layers whose scheme has no variance (callables, constants) are NaN."""
-    from .simulation import ACTIVATIONS
+    from .simulation import check_activation
 
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid names: {', '.join(ACTIVATIONS)}")
+    check_activation(activation)
     widths = np.array(widths if widths is not None else [width] * (depth + 1), dtype=float)
     if len(widths) != depth + 1:
         raise ValueError(f"widths must list depth + 1 = {depth + 1} sizes, got {len(widths)}")
