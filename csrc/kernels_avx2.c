@@ -295,11 +295,17 @@ static inline __m256d ndtri_d4(__m256d p, __m256d q)
 
 /* ---------------- kernels ----------------
  * Each kernel body handles ngroups = 2 groups per step (more independent work in flight) and 1 for an odd
- * last group; the lane arithmetic is the same either way, so the output does not depend on the pairing. */
+ * last group; the lane arithmetic is the same either way, so the output does not depend on the pairing.
+ * Kernels with little arithmetic per word (raw words, float32 uniforms) run one group per step instead:
+ * there the Philox rounds are the whole cost, and 2 sets of 4 blocks in flight beat 4 (the 4-set rounds
+ * spill YMM registers; bench/philox_floor.c: 0.60 vs 0.83 ns/word; 2**24 uniforms 8.2 -> 7.6 ms). */
 #define FI_KERNEL_LOOP(body)                                                  \
     for (size_t g = 0; g < count;) {                                          \
         if (count - g >= 2) { body(2); g += 2; } else { body(1); g += 1; }    \
     }                                                                         \
+    fence(ss)
+#define FI_KERNEL_LOOP_SINGLE(body)                                           \
+    for (size_t g = 0; g < count; ++g) body(1);                               \
     fence(ss)
 
 static void raw_u32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
@@ -308,7 +314,7 @@ static void raw_u32(void *dst, uint64_t g0, size_t count, const fi_params *p, in
     char *out = (char *)dst;
 #define RAW_BODY(NG) do { __m256i W[8]; group_words8(NG, g0 + g, &K, W);                 \
         for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
-    FI_KERNEL_LOOP(RAW_BODY);
+    FI_KERNEL_LOOP_SINGLE(RAW_BODY);
 }
 
 static void uniform_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
@@ -323,7 +329,7 @@ static void uniform_f32(void *dst, uint64_t g0, size_t count, const fi_params *p
             W[j] = _mm256_castps_si256(_mm256_min_ps(_mm256_add_ps(lo, _mm256_mul_ps(sc, u)), up)); \
         }                                                                                           \
         for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
-    FI_KERNEL_LOOP(UNIFORM_BODY);
+    FI_KERNEL_LOOP_SINGLE(UNIFORM_BODY);
 }
 
 static void normal_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)

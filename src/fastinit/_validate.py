@@ -36,6 +36,10 @@ def positive_int(value, name):
 
 def real(value, name, finite=True):
     """A real number (int, float, NumPy scalar; not bool, not complex) as a Python float."""
+    if type(value) is float:  # the common case, without the ABC check (per-call overhead of small fills)
+        if math.isnan(value) or (finite and math.isinf(value)):
+            raise ValueError(f"{name} must be a finite number, got {value}")
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     v = float(value)

@@ -8,6 +8,7 @@ reads only the words fixed by i. Two calls never share words, and a fill is iden
 import math
 import os
 import secrets
+import struct
 import threading
 
 import numpy as np
@@ -49,22 +50,43 @@ def truncation_params(alpha, beta):
     return p_lo, q_hi, mass
 
 
+_F32 = struct.Struct("<f")
+_U32 = struct.Struct("<I")
+_F32_MAX = _F32.unpack(b"\xff\xff\x7f\x7f")[0]
+
+
+def _f32_nearest(x):
+    """x rounded to the nearest float32 (as a Python float), +-inf past the float32 range. struct, not a NumPy
+    scalar: these helpers run on every float32 uniform / truncated-normal call, and NumPy scalars under
+    errstate cost microseconds that small tensors notice."""
+    try:
+        return _F32.unpack(_F32.pack(x))[0]
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _f32_step(f, up):
+    """The float32 next to the float32 value f towards +inf (up) or -inf, like numpy.nextafter."""
+    if f == 0.0:
+        return math.ldexp(1.0 if up else -1.0, -149)
+    if math.isinf(f):
+        return f if (f > 0) == up else math.copysign(_F32_MAX, f)
+    bits = _U32.unpack(_F32.pack(f))[0]
+    # Float32 bit patterns are sign-magnitude: one more away from zero, one less towards it.
+    bits += 1 if (f > 0) == up else -1
+    return _F32.unpack(_U32.pack(bits))[0]
+
+
 def _f32_at_least(x):
-    """The smallest float32 >= x (x finite or infinite)."""
-    with np.errstate(over="ignore"):
-        f = np.float32(x)
-    if float(f) < x:
-        f = np.nextafter(f, np.float32(np.inf))
-    return f
+    """The smallest float32 >= x (x finite or infinite), as a Python float."""
+    f = _f32_nearest(x)
+    return _f32_step(f, True) if f < x else f
 
 
 def _f32_at_most(x):
-    """The largest float32 <= x."""
-    with np.errstate(over="ignore"):
-        f = np.float32(x)
-    if float(f) > x:
-        f = np.nextafter(f, np.float32(-np.inf))
-    return f
+    """The largest float32 <= x, as a Python float."""
+    f = _f32_nearest(x)
+    return _f32_step(f, False) if f > x else f
 
 
 def _prepare(size, dtype, out):
@@ -128,13 +150,13 @@ class Generator:
             stream = self._take_streams()
         if out is None:
             out = np.empty(shape, dtype=dtype)
-        target = out
-        direct = out.flags.c_contiguous and out.flags.aligned
+        flags = out.flags
+        direct = flags.c_contiguous and flags.aligned
         flat = out.reshape(-1) if direct else np.empty(out.size, dtype=out.dtype)
         _core.fill(kind, flat, self._seed, stream, **params)
         if not direct:
             # Element i of the stream goes to the i-th element of out in C order, whatever out's strides.
-            target[...] = flat.reshape(out.shape)
+            out[...] = flat.reshape(out.shape)
         return out[0] if scalar else out
 
     def random_raw(self, size, stream=None):
@@ -172,15 +194,13 @@ class Generator:
             raise ValueError(f"low must be < high, got low={low}, high={high}")
         if dt == np.float32:
             lo, up = _f32_at_least(low), _f32_at_most(high)
-            if float(up) >= high:
-                up = np.nextafter(up, np.float32(-np.inf))
-            if not (np.isfinite(lo) and np.isfinite(up) and lo <= up):
+            if up >= high:
+                up = _f32_step(up, False)
+            if not (math.isfinite(lo) and math.isfinite(up) and lo <= up):
                 raise ValueError(f"no float32 value lies in [low, high) = [{low}, {high})")
             scale = high - low
-            with np.errstate(over="ignore"):
-                if not np.isfinite(np.float32(scale)):
-                    raise ValueError(f"high - low = {scale} overflows float32; use dtype=float64")
-            lo, up = float(lo), float(up)
+            if not math.isfinite(_f32_nearest(scale)):
+                raise ValueError(f"high - low = {scale} overflows float32; use dtype=float64")
         else:
             scale = high - low
             if not math.isfinite(scale):
@@ -237,7 +257,7 @@ class Generator:
         if not low < high:
             raise ValueError(f"low must be < high, got low={low}, high={high}")
         if dt == np.float32:
-            clamp_lo, clamp_hi = float(_f32_at_least(low)), float(_f32_at_most(high))
+            clamp_lo, clamp_hi = _f32_at_least(low), _f32_at_most(high)
             if clamp_lo > clamp_hi:
                 raise ValueError(f"no float32 value lies in [low, high] = [{low}, {high}]")
         else:

@@ -10,6 +10,7 @@ Fans follow torch's convention for a weight of shape (out, in, *kernel): fan_in 
 fan_out = out * prod(kernel).
 """
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -86,15 +87,15 @@ class _Target:
                 self.array = np.empty(tensor.shape, np.float32)
                 self.copy_back = True
         elif _is_torch(tensor):
-            import torch
-
+            torch = sys.modules["torch"]  # imported: tensor is one of its tensors (an import statement costs more)
             if not tensor.is_floating_point():
                 raise TypeError(f"tensor must have a floating dtype, got {tensor.dtype}")
-            if tensor.device.type == "meta":
+            if tensor.is_meta:
                 raise ValueError("tensor is on the meta device and has no storage; call module.to_empty() first")
             self.shape = tuple(tensor.shape)
-            if tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64):
-                self.array = tensor.detach().numpy()
+            if tensor.is_cpu and tensor.dtype in (torch.float32, torch.float64):
+                # A view of the same memory, no copy (detach only when autograd tracks the tensor).
+                self.array = (tensor.detach() if tensor.requires_grad else tensor).numpy()
             else:
                 self.array = np.empty(self.shape, np.float32)
                 self.copy_back = True
@@ -106,8 +107,7 @@ class _Target:
             if isinstance(self.tensor, np.ndarray):
                 self.tensor[...] = self.array
             else:
-                import torch
-
+                torch = sys.modules["torch"]
                 with torch.no_grad():
                     self.tensor.copy_(torch.from_numpy(self.array))
         return self.tensor
