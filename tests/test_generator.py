@@ -1,4 +1,5 @@
 """Generator semantics (streams, seeds, spawn, module-level API, threads) and every bad input."""
+import math
 import os
 import subprocess
 import sys
@@ -230,3 +231,28 @@ def test_zero_size_requests():
 def test_impossible_allocation_is_a_memory_error():
     with pytest.raises(MemoryError):
         fi.normal(2**42)   # 16 TiB
+
+
+_F32_EDGES = [0.0, -0.0, 1.0, -1.0, 0.1, -0.1, 1e-45, -1e-45, 1.4e-45, 2.0 ** -149, 2.0 ** -126, 1e-40,
+              3.4028234663852886e38, -3.4028234663852886e38, 3.4028235e38, 3.5e38, -3.5e38, 1e300, -1e300,
+              math.inf, -math.inf, 16777217.0, 0.30000000000000004]
+
+
+@pytest.mark.parametrize("x", _F32_EDGES + list(np.random.default_rng(5).standard_normal(200)
+                                                 * 10.0 ** np.random.default_rng(6).integers(-40, 39, 200)))
+def test_float32_bound_rounding_matches_numpy(x):
+    """The struct-based float32 rounding of uniform/truncated-normal bounds equals NumPy's nextafter logic
+    (reference._f32_ceil / _f32_floor) on ordinary, subnormal, overflowing and infinite values."""
+    from fastinit import generator as G
+    x = float(x)
+    with np.errstate(over="ignore"):
+        want_lo, want_hi = float(R._f32_ceil(x)), float(R._f32_floor(x))
+    got_lo, got_hi = G._f32_at_least(x), G._f32_at_most(x)
+    signed = lambda v: (v, math.copysign(1.0, v))  # noqa: E731 -- -0.0 and 0.0 must match too
+    assert signed(got_lo) == signed(want_lo) and signed(got_hi) == signed(want_hi)
+    with np.errstate(over="ignore"):
+        f = float(np.float32(x))
+    for up in (True, False):
+        with np.errstate(over="ignore"):
+            want = float(np.nextafter(np.float32(f), np.float32(math.inf if up else -math.inf)))
+        assert G._f32_step(f, up) == want

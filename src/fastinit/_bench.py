@@ -190,6 +190,33 @@ def _model_case(which):
     return factory
 
 
+def _small_calls(which, name, shape, calls=1000):
+    """calls x one initializer on a small tensor (a bias, a small layer): the per-call cost of the Python layers,
+    which is what a model with many small parameters pays."""
+    def factory(n=None):
+        torch = _torch()
+        if torch is None:
+            return None
+        t = torch.empty(shape)
+        if which == "fastinit":
+            from fastinit import init
+
+            gen = fi.Generator(0)
+            fn = getattr(init, name)
+
+            def run():
+                for _ in range(calls):
+                    fn(t, generator=gen)
+        else:
+            fn = getattr(torch.nn.init, name)
+
+            def run():
+                for _ in range(calls):
+                    fn(t)
+        return run
+    return factory
+
+
 S4096 = (4096, 4096)
 INIT_CASES = {
     "fastinit_kaiming_normal_": _fi_init("kaiming_normal_", S4096),
@@ -202,6 +229,10 @@ INIT_CASES = {
     "torch_trunc_normal_std002": _torch_init("trunc_normal_", S4096, std=0.02),
     "fastinit_orthogonal_1024": _fi_init("orthogonal_", (1024, 1024)),
     "torch_orthogonal_1024": _torch_init("orthogonal_", (1024, 1024)),
+    "fastinit_uniform_256_x1000": _small_calls("fastinit", "uniform_", (256,)),
+    "torch_uniform_256_x1000": _small_calls("torch", "uniform_", (256,)),
+    "fastinit_xavier_uniform_64x64_x1000": _small_calls("fastinit", "xavier_uniform_", (64, 64)),
+    "torch_xavier_uniform_64x64_x1000": _small_calls("torch", "xavier_uniform_", (64, 64)),
 }
 MODEL_CASES = {
     "fastinit_init_module_1e9": _model_case("fastinit"),
@@ -213,6 +244,9 @@ INIT_RATIOS = [
     ("trunc_normal_ 4096^2 vs torch (defaults: std 1, [-2, 2])", "fastinit_trunc_normal_", "torch_trunc_normal_4096", 50.0),
     ("trunc_normal_ 4096^2 std=0.02 vs torch", "fastinit_trunc_normal_std002", "torch_trunc_normal_std002", None),
     ("orthogonal_ 1024^2 vs torch", "fastinit_orthogonal_1024", "torch_orthogonal_1024", 1.0),
+    ("1000 x uniform_ on a (256,) tensor vs torch", "fastinit_uniform_256_x1000", "torch_uniform_256_x1000", None),
+    ("1000 x xavier_uniform_ on 64x64 vs torch", "fastinit_xavier_uniform_64x64_x1000",
+     "torch_xavier_uniform_64x64_x1000", None),
     ("init_module 1.07e9 params vs reset_parameters", "fastinit_init_module_1e9", "torch_reset_parameters_1e9", 6.0),
 ]
 
