@@ -25,9 +25,11 @@ typedef struct {
     double low, scale, upper;
     double mean, std;
     double p_lo, q_hi, mass, clamp_lo, clamp_hi;
+    uint64_t first_group;  /* skip ahead: element i is draw i + first_group * (elements per group) */
 } fi_params;
 
-/* Fill n elements of out (contiguous, of the kind's dtype) with draws 0..n-1 of the stream. */
+/* Fill n elements of out (contiguous, of the kind's dtype) with draws 0..n-1 of the stream (counted from
+ * first_group's first draw). */
 void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params);
 
 /* The raw block function over n blocks: counters (n x 4), keys (n x 2) -> out (n x 4). */

@@ -82,11 +82,11 @@ void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params 
     for (long long c = 0; c < nchunks; ++c) {
         size_t g0 = (size_t)c * FI_CHUNK_GROUPS;
         size_t count = full - g0 < FI_CHUNK_GROUPS ? full - g0 : FI_CHUNK_GROUPS;
-        fn(base + (size_t)c * chunk_bytes, g0, count, params, ss);
+        fn(base + (size_t)c * chunk_bytes, params->first_group + g0, count, params, ss);
     }
     if (rem) {
         double scratch[FI_GROUP_F64];   /* 128 bytes: one group of any dtype */
-        fn(scratch, full, 1, params, 0);
+        fn(scratch, params->first_group + full, 1, params, 0);
         memcpy(base + full * per_group * esize, scratch, rem * esize);
     }
 }

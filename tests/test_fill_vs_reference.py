@@ -160,3 +160,42 @@ def test_tuple_size_and_scalar():
     assert np.ndim(s) == 0 and isinstance(s, np.float32)
     assert abs(float(s) - R.normal(SEED, 1, 1)[0]) <= 2e-6
     assert g.uniform(0).shape == (0,) and g.normal((0, 5)).shape == (0, 5)
+
+
+def _core_params(kind, dtype):
+    """The C parameters Generator passes for each kind's default distribution."""
+    from fastinit import generator as G
+    if kind == "random_raw":
+        return {}
+    if kind == "uniform":
+        up = G._f32_step(1.0, False) if np.dtype(dtype) == np.float32 else np.nextafter(1.0, 0.0)
+        return {"low": 0.0, "scale": 1.0, "upper": up}
+    if kind == "normal":
+        return {"mean": 0.0, "std": 1.0}
+    p_lo, q_hi, mass = G.truncation_params(-2.0, 2.0)
+    return {"mean": 0.0, "std": 1.0, "p_lo": p_lo, "q_hi": q_hi, "mass": mass, "clamp_lo": -2.0, "clamp_hi": 2.0}
+
+
+@pytest.mark.parametrize("kind", ["random_raw", "uniform", "normal", "truncated_normal"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("first_group", [2**29 - 2, 2**61 - 6])
+def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group):
+    """Fills that start at a group (the C core's first_group) and cross a 2**32-block boundary, where the
+    counter's high block word changes (the AVX2 kernels fold it into their first rounds per 2**32-block
+    segment), or end at the stream's last blocks, match the reference from that block on."""
+    from fastinit import _core
+    code = {"random_raw": _core.RAW, "uniform": _core.UNIFORM, "normal": _core.NORMAL,
+            "truncated_normal": _core.TRUNCNORM}[kind]
+    dt = np.dtype(np.uint32) if kind == "random_raw" else np.dtype(dtype)
+    per_group = 16 if dt == np.float64 else 32
+    n = 5 * per_group + 7    # 5 full groups and a partial one: 6 groups, the last ending at block 2**64 - 1
+    out = np.empty(n, dt)
+    _core.fill(code, out, SEED, 3, first_group=first_group, **_core_params(kind, dtype))
+    if kind == "random_raw":
+        np.testing.assert_array_equal(out, R.random_raw(SEED, 3, n, first_block=8 * first_group))
+        return
+    want = getattr(R, kind)(SEED, 3, n, dtype=dt, first_block=8 * first_group)
+    if kind == "uniform":
+        np.testing.assert_array_equal(out, want)
+    else:
+        assert np.max(np.abs(out.astype(np.float64) - want)) <= TOL[dt]

@@ -29,10 +29,11 @@ def philox4x32(counter, key, rounds=10):
     return np.stack(x, axis=-1).astype(np.uint32)
 
 
-def stream_words(seed, stream, n):
-    """The first n words of a stream: w[4b + j] = word j of the block at counter (b lo, b hi, s lo, s hi)."""
+def stream_words(seed, stream, n, first_block=0):
+    """The first n words of a stream: w[4b + j] = word j of the block at counter (b lo, b hi, s lo, s hi);
+    with first_block, the n words from block first_block on."""
     nblocks = (n + 3) // 4
-    b = np.arange(nblocks, dtype=np.uint64)
+    b = np.arange(nblocks, dtype=np.uint64) + np.uint64(first_block)
     counter = np.stack([b & MASK32, b >> np.uint64(32),
                         np.full(nblocks, stream & 0xFFFFFFFF, np.uint64),
                         np.full(nblocks, stream >> 32, np.uint64)], axis=-1)
@@ -40,8 +41,8 @@ def stream_words(seed, stream, n):
     return philox4x32(counter, key).reshape(-1)[:n]
 
 
-def random_raw(seed, stream, n):
-    return stream_words(seed, stream, n)
+def random_raw(seed, stream, n, first_block=0):
+    return stream_words(seed, stream, n, first_block)
 
 
 def _k53(words, pairs):
@@ -60,11 +61,11 @@ def _f32_floor(x):
     return np.nextafter(f, np.float32(-np.inf)) if float(f) > x else f
 
 
-def uniform(seed, stream, n, low=0.0, high=1.0, dtype=np.float32):
+def uniform(seed, stream, n, low=0.0, high=1.0, dtype=np.float32, first_block=0):
     """low + (high - low) u in the output dtype, u = (w >> 8) 2^-24 (float32) or k53 2^-53 (float64);
     low rounded up to the dtype and the result kept below high."""
     if np.dtype(dtype) == np.float32:
-        k = stream_words(seed, stream, n) >> np.uint32(8)
+        k = stream_words(seed, stream, n, first_block) >> np.uint32(8)
         u = k.astype(np.float32) * np.float32(2.0 ** -24)
         lo = _f32_ceil(low)
         up = _f32_floor(high)
@@ -72,7 +73,7 @@ def uniform(seed, stream, n, low=0.0, high=1.0, dtype=np.float32):
             up = np.nextafter(up, np.float32(-np.inf))
         v = lo + np.float32(high - low) * u          # float32 arithmetic, one rounding per operation
         return np.minimum(v, up)
-    u = _k53(stream_words(seed, stream, 4 * ((n + 1) // 2)), n).astype(np.float64) * 2.0 ** -53
+    u = _k53(stream_words(seed, stream, 4 * ((n + 1) // 2), first_block), n).astype(np.float64) * 2.0 ** -53
     return np.minimum(low + (high - low) * u, np.nextafter(high, -np.inf))
 
 
@@ -87,16 +88,16 @@ def _neg2log(k, bits):
         return np.where(u > 0.5, -2.0 * np.log1p(-v), -2.0 * np.log(u))
 
 
-def normal(seed, stream, n, mean=0.0, std=1.0, dtype=np.float32):
+def normal(seed, stream, n, mean=0.0, std=1.0, dtype=np.float32, first_block=0):
     """Box-Muller: r = sqrt(-2 ln u1), z = (r cos 2 pi u2, r sin 2 pi u2) per pair, value = mean + std z.
     float32: u1, u2 = w * 2^-32 + 2^-33 from words (2k, 2k+1); float64: k53 * 2^-53 + 2^-54 from words
     (4k, 4k+1) and (4k+2, 4k+3). Computed in float64 and rounded once to the dtype."""
     pairs = (n + 1) // 2
     if np.dtype(dtype) == np.float32:
-        w = stream_words(seed, stream, 2 * pairs)
+        w = stream_words(seed, stream, 2 * pairs, first_block)
         k1, k2, bits = w[0::2], w[1::2], 32
     else:
-        k = _k53(stream_words(seed, stream, 4 * pairs), 2 * pairs)
+        k = _k53(stream_words(seed, stream, 4 * pairs, first_block), 2 * pairs)
         k1, k2, bits = k[0::2], k[1::2], 53
     r = np.sqrt(_neg2log(k1, bits))
     theta = 2.0 * np.pi * ((k2.astype(np.float64) + 0.5) * 2.0 ** -bits)
@@ -106,7 +107,7 @@ def normal(seed, stream, n, mean=0.0, std=1.0, dtype=np.float32):
     return (mean + std * z[:n]).astype(dtype)
 
 
-def truncated_normal(seed, stream, n, mean=0.0, std=1.0, low=None, high=None, dtype=np.float32):
+def truncated_normal(seed, stream, n, mean=0.0, std=1.0, low=None, high=None, dtype=np.float32, first_block=0):
     """Inverse CDF: z = Phi^-1(Phi(alpha) + u (Phi(beta) - Phi(alpha))), u = (k + 1/2) 2^-bits, with
     p = Phi(alpha) + u mass and q = Q(beta) + (1 - u) mass, z = ndtri(p) if p < q else -ndtri(q);
     value = mean + std z clamped to [low, high] (to the dtype values inside it)."""
@@ -123,9 +124,9 @@ def truncated_normal(seed, stream, n, mean=0.0, std=1.0, low=None, high=None, dt
     else:
         mass = 1.0 - p_lo - q_hi
     if np.dtype(dtype) == np.float32:
-        k, bits = (stream_words(seed, stream, n) >> np.uint32(8)).astype(np.float64), 24
+        k, bits = (stream_words(seed, stream, n, first_block) >> np.uint32(8)).astype(np.float64), 24
     else:
-        k, bits = _k53(stream_words(seed, stream, 2 * n), n).astype(np.float64), 53
+        k, bits = _k53(stream_words(seed, stream, 2 * n, first_block), n).astype(np.float64), 53
     u = (k + 0.5) * 2.0 ** -bits
     um = (2.0 ** bits - k - 0.5) * 2.0 ** -bits
     p = p_lo + u * mass
