@@ -300,33 +300,68 @@ static inline void sincos_2pi_d4(__m256i k, __m256d *s, __m256d *c)
     *c = _mm256_xor_pd(co, sign_c);
 }
 
-/* Acklam's inverse normal CDF from (p, q = 1 - p); the tail branch only when a lane needs it. */
-static inline __m256d ndtri_d4(__m256d p, __m256d q)
+/* The truncated normal's z = Phi^-1(p) for p = p_lo + u mass, u = (k + 1/2) 2^-24, by Acklam's rational
+ * approximation. The central branch (most draws) needs only x = p - 1/2, formed in one FMA from k (absolute
+ * error ~1e-17, as good as 0.5 (p - q)); the tail branch, only when a lane needs it, forms p and q = 1 - p as
+ * sums of non-negative terms (accurate in far tails such as [3, 8] std) and takes min(p, q). */
+typedef struct { __m256d a, c, plo, qhi, mass, rmax; } trunc_consts;
+
+static trunc_consts trunc_init(const fi_params *p)
 {
+    trunc_consts T;
+    const double a = p->mass * 0x1p-24;
+    T.a = D4(a);
+    T.c = D4((p->p_lo - 0.5) + 0.5 * a);      /* x = k a + c */
+    T.plo = D4(p->p_lo); T.qhi = D4(p->q_hi); T.mass = D4(p->mass);
+    T.rmax = D4((0.5 - FI_ACK_PLOW) * (0.5 - FI_ACK_PLOW));  /* central iff x^2 <= (1/2 - p_low)^2,
+                                                                 i.e. min(p, q) >= p_low */
+    return T;
+}
+
+/* Acklam's tail branch for the lanes of kd that are not central: blends its num/den into *num, *den. */
+static inline void ndtri_tail_d4(__m256d kd, __m256d central, const trunc_consts *T, __m256d *num, __m256d *den)
+{
+    __m256d u = _mm256_mul_pd(_mm256_add_pd(kd, D4(0.5)), D4(0x1p-24));
+    __m256d um = _mm256_mul_pd(_mm256_sub_pd(D4(16777215.5), kd), D4(0x1p-24));
+    __m256d p = _mm256_fmadd_pd(u, T->mass, T->plo), q = _mm256_fmadd_pd(um, T->mass, T->qhi);
     __m256d t = _mm256_min_pd(p, q);
-    __m256d central = _mm256_cmp_pd(t, D4(FI_ACK_PLOW), _CMP_GE_OQ);
-    __m256d x = _mm256_mul_pd(D4(0.5), _mm256_sub_pd(p, q)), r = _mm256_mul_pd(x, x);
-    __m256d num = _mm256_fmadd_pd(D4(FI_ACK_A1), r, D4(FI_ACK_A2));
-    num = _mm256_fmadd_pd(num, r, D4(FI_ACK_A3)); num = _mm256_fmadd_pd(num, r, D4(FI_ACK_A4));
-    num = _mm256_fmadd_pd(num, r, D4(FI_ACK_A5)); num = _mm256_fmadd_pd(num, r, D4(FI_ACK_A6));
-    num = _mm256_mul_pd(num, x);
-    __m256d den = _mm256_fmadd_pd(D4(FI_ACK_B1), r, D4(FI_ACK_B2));
-    den = _mm256_fmadd_pd(den, r, D4(FI_ACK_B3)); den = _mm256_fmadd_pd(den, r, D4(FI_ACK_B4));
-    den = _mm256_fmadd_pd(den, r, D4(FI_ACK_B5)); den = _mm256_fmadd_pd(den, r, D4(1.0));
-    if (_mm256_movemask_pd(central) != 0xF) {
-        __m256d s = _mm256_sqrt_pd(_mm256_mul_pd(D4(-2.0), log_d4(t)));
-        __m256d tn = _mm256_fmadd_pd(D4(FI_ACK_C1), s, D4(FI_ACK_C2));
-        tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C3)); tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C4));
-        tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C5)); tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C6));
-        __m256d td = _mm256_fmadd_pd(D4(FI_ACK_D1), s, D4(FI_ACK_D2));
-        td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D3)); td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D4));
-        td = _mm256_fmadd_pd(td, s, D4(1.0));
-        __m256d lower = _mm256_cmp_pd(p, q, _CMP_LT_OQ);
-        tn = _mm256_blendv_pd(_mm256_sub_pd(_mm256_setzero_pd(), tn), tn, lower);
-        num = _mm256_blendv_pd(tn, num, central);
-        den = _mm256_blendv_pd(td, den, central);
+    __m256d s = _mm256_sqrt_pd(_mm256_mul_pd(D4(-2.0), log_d4(t)));
+    __m256d tn = _mm256_fmadd_pd(D4(FI_ACK_C1), s, D4(FI_ACK_C2));
+    tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C3)); tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C4));
+    tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C5)); tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C6));
+    __m256d td = _mm256_fmadd_pd(D4(FI_ACK_D1), s, D4(FI_ACK_D2));
+    td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D3)); td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D4));
+    td = _mm256_fmadd_pd(td, s, D4(1.0));
+    __m256d lower = _mm256_cmp_pd(p, q, _CMP_LT_OQ);
+    tn = _mm256_blendv_pd(_mm256_sub_pd(_mm256_setzero_pd(), tn), tn, lower);
+    *num = _mm256_blendv_pd(tn, *num, central);
+    *den = _mm256_blendv_pd(td, *den, central);
+}
+
+/* z for M vectors of k at once: the central rational for all of them, then one test for a tail lane among
+ * all M (rare), then the divisions. One straight run of code for M independent chains lets the compiler
+ * interleave them (a branch per vector cut the code into short blocks; M = 8: 2.11 -> 1.92 ns per value on
+ * one core). */
+FI_INLINE void ndtri_trunc_d4xM(int m, const __m256d *kd, const trunc_consts *T, __m256d *z)
+{
+    __m256d num[8], den[8], central[8];
+    int all = 0xF;
+    for (int i = 0; i < m; ++i) {
+        __m256d x = _mm256_fmadd_pd(kd[i], T->a, T->c), r = _mm256_mul_pd(x, x);
+        central[i] = _mm256_cmp_pd(r, T->rmax, _CMP_LE_OQ);
+        __m256d n = _mm256_fmadd_pd(D4(FI_ACK_A1), r, D4(FI_ACK_A2));
+        n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A3)); n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A4));
+        n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A5)); n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A6));
+        num[i] = _mm256_mul_pd(n, x);
+        __m256d d = _mm256_fmadd_pd(D4(FI_ACK_B1), r, D4(FI_ACK_B2));
+        d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B3)); d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B4));
+        d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B5)); den[i] = _mm256_fmadd_pd(d, r, D4(1.0));
+        all &= _mm256_movemask_pd(central[i]);
     }
-    return _mm256_div_pd(num, den);
+    if (all != 0xF)
+        for (int i = 0; i < m; ++i)
+            if (_mm256_movemask_pd(central[i]) != 0xF) ndtri_tail_d4(kd[i], central[i], T, &num[i], &den[i]);
+    for (int i = 0; i < m; ++i) z[i] = _mm256_div_pd(num[i], den[i]);
 }
 
 /* ---------------- kernels ----------------
@@ -392,22 +427,24 @@ static void normal_f32(void *dst, uint64_t g0, size_t count, const fi_params *p,
 static void truncnorm_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
     philox_keys K; keys_init(&K, p);
-    const __m256d mean = D4(p->mean), sd = D4(p->std), plo = D4(p->p_lo), qhi = D4(p->q_hi), mass = D4(p->mass);
+    const __m256d mean = D4(p->mean), sd = D4(p->std);
+    const trunc_consts T = trunc_init(p);
     const __m256 lo = F8((float)p->clamp_lo), hi = F8((float)p->clamp_hi);
     char *out = (char *)dst;
 #define TRUNC_BODY(NG) do { __m256i W[8]; group_words8(NG, g0 + g, &K, W);                                    \
-        for (int j = 0; j < 4 * NG; ++j) {                                                                  \
-            __m256i k = _mm256_srli_epi32(W[j], 8);                                                         \
-            __m128 half[2];                                                                                 \
-            for (int h = 0; h < 2; ++h) {                                                                   \
-                __m256d kd = _mm256_cvtepi32_pd(h ? _mm256_extracti128_si256(k, 1) : _mm256_castsi256_si128(k)); \
-                __m256d u = _mm256_mul_pd(_mm256_add_pd(kd, D4(0.5)), D4(0x1p-24));                        \
-                __m256d um = _mm256_mul_pd(_mm256_sub_pd(D4(16777215.5), kd), D4(0x1p-24));                \
-                __m256d z = ndtri_d4(_mm256_fmadd_pd(u, mass, plo), _mm256_fmadd_pd(um, mass, qhi));        \
-                half[h] = _mm256_cvtpd_ps(_mm256_fmadd_pd(sd, z, mean));                                    \
+        for (int j = 0; j < 4 * NG; j += 4) {                                                               \
+            __m256d kd[8], z[8];                                                                            \
+            for (int i = 0; i < 4; ++i) {                                                                   \
+                __m256i k = _mm256_srli_epi32(W[j + i], 8);                                                 \
+                kd[2 * i] = _mm256_cvtepi32_pd(_mm256_castsi256_si128(k));                                  \
+                kd[2 * i + 1] = _mm256_cvtepi32_pd(_mm256_extracti128_si256(k, 1));                         \
             }                                                                                               \
-            __m256 v = _mm256_set_m128(half[1], half[0]);                                                   \
-            W[j] = _mm256_castps_si256(_mm256_min_ps(_mm256_max_ps(v, lo), hi));                            \
+            ndtri_trunc_d4xM(8, kd, &T, z);                                                                 \
+            for (int i = 0; i < 4; ++i) {                                                                   \
+                __m256 v = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_fmadd_pd(sd, z[2 * i + 1], mean)),        \
+                                           _mm256_cvtpd_ps(_mm256_fmadd_pd(sd, z[2 * i], mean)));           \
+                W[j + i] = _mm256_castps_si256(_mm256_min_ps(_mm256_max_ps(v, lo), hi));                    \
+            }                                                                                               \
         }                                                                                                   \
         for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
     FI_KERNEL_LOOP(TRUNC_BODY);
