@@ -199,3 +199,16 @@ def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group):
         np.testing.assert_array_equal(out, want)
     else:
         assert np.max(np.abs(out.astype(np.float64) - want)) <= TOL[dt]
+
+
+def test_skip_ahead_past_the_last_block_is_refused():
+    """The last group of a stream is 2**61 - 1 (blocks up to 2**64 - 1): a fill that would run past it is a
+    ValueError, and the buffer is left as it was."""
+    from fastinit import _core
+    out = np.full(33, 7.0, np.float32)                 # 2 groups of 32
+    _core.fill(_core.NORMAL, out, SEED, 0, first_group=2**61 - 2)
+    assert np.all(np.isfinite(out)) and not np.any(out == 7.0)
+    out[:] = 7.0
+    with pytest.raises(ValueError, match="first_group"):
+        _core.fill(_core.NORMAL, out, SEED, 0, first_group=2**61 - 1)
+    assert np.all(out == 7.0)

@@ -77,6 +77,10 @@ def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, d
             ptr = &f64[0]
     if n == 0:
         return
+    cdef size_t per_group = 16 if dtype == FI_F64 else 32
+    cdef uint64_t groups = (n + per_group - 1) // per_group
+    if first_group > ((<uint64_t>1) << 61) - groups:
+        raise ValueError(f"first_group {first_group} + {groups} groups passes the stream's last block (2**64 - 1)")
     p.key0 = <uint32_t>(seed & 0xffffffffu)
     p.key1 = <uint32_t>(seed >> 32)
     p.stream = stream
