@@ -230,7 +230,7 @@ static void FI_N(array_stats)(const FI_T *x, size_t batch, size_t width, int sat
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif
     for (long long c = 0; c < nchunks; ++c) {
-        size_t r1 = ((size_t)c + 1) * rows < batch ? ((size_t)c + 1) * rows : batch;
+        size_t r1 = fi_chunk_end(c, rows, batch);
         for (size_t i = (size_t)c * rows; i < r1; ++i) FI_N(stats_add)(part + c, x + i * width, width, saturation);
     }
     (void)threads;
@@ -261,7 +261,7 @@ static void FI_N(histograms)(const FI_T *a, const FI_T *b, size_t batch, size_t 
 #pragma omp for schedule(static)
 #endif
         for (long long c = 0; c < nchunks; ++c) {
-            size_t r0 = (size_t)c * rows, r1 = r0 + rows < batch ? r0 + rows : batch;
+            size_t r0 = (size_t)c * rows, r1 = fi_chunk_end(c, rows, batch);
             FI_N(hist_add)(a + r0 * width, (r1 - r0) * width, ra[0], ra[1], bins, ta);
             FI_N(hist_add)(b + r0 * width, (r1 - r0) * width, rb[0], rb[1], bins, tb);
         }
@@ -340,7 +340,7 @@ static void FI_N(forward)(fi_layer *L)
 #pragma omp for schedule(static)
 #endif
         for (long long c = 0; c < nblocks; ++c) {
-            size_t r0 = (size_t)c * FI_GEMM_ROWS, r1 = r0 + FI_GEMM_ROWS < B ? r0 + FI_GEMM_ROWS : B;
+            size_t r0 = (size_t)c * FI_GEMM_ROWS, r1 = fi_chunk_end(c, FI_GEMM_ROWS, B);
             if (colsum) FI_N(column_sums)(L, r0, r1, colsum + 2 * N * (size_t)c, colsum + 2 * N * (size_t)c + N);
             else FI_N(finish_rows)(L, r0, r1, NULL, pp + c, hp + c);
         }
@@ -365,7 +365,7 @@ static void FI_N(forward)(fi_layer *L)
 #pragma omp for schedule(static)
 #endif
             for (long long c = 0; c < nblocks; ++c) {
-                size_t r0 = (size_t)c * FI_GEMM_ROWS, r1 = r0 + FI_GEMM_ROWS < B ? r0 + FI_GEMM_ROWS : B;
+                size_t r0 = (size_t)c * FI_GEMM_ROWS, r1 = fi_chunk_end(c, FI_GEMM_ROWS, B);
                 FI_N(finish_rows)(L, r0, r1, mean, pp + c, hp + c);
             }
         }
@@ -398,7 +398,7 @@ static void FI_N(backward)(fi_layer_back *Bk)
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif
     for (long long c = 0; c < nchunks; ++c) {
-        size_t r1 = ((size_t)c + 1) * rows < B ? ((size_t)c + 1) * rows : B;
+        size_t r1 = fi_chunk_end(c, rows, B);
         for (size_t i = (size_t)c * rows; i < r1; ++i) FI_N(dact_row)(P + i * N, H + i * N, G + i * N, N, Bk->act, alpha);
     }
     if (Bk->batchnorm) {

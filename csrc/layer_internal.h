@@ -8,6 +8,13 @@
 #define FI_BN_BLOCK 64          /* features per batch-norm block */
 #define FI_GEMM_ROWS 64         /* rows per block of the fused pass: fixed, so results do not depend on the thread count */
 
+/* Row chunk c of a total-row array cut in chunks of rows: rows [c rows, fi_chunk_end(c, rows, total)). */
+static inline size_t fi_chunk_end(long long c, size_t rows, size_t total)
+{
+    size_t end = ((size_t)c + 1) * rows;
+    return end < total ? end : total;
+}
+
 typedef struct {
     void (*forward[2])(fi_layer *);
     void (*backward[2])(fi_layer_back *);
