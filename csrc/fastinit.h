@@ -25,11 +25,14 @@ typedef struct {
     double low, scale, upper;
     double mean, std;
     double p_lo, q_hi, mass, clamp_lo, clamp_hi;
-    uint64_t first_group;  /* skip ahead: element i is draw i + first_group * (elements per group) */
+    /* skip ahead: element i of out is draw G first_group + first_skip + i of the stream, G the draws of a group
+     * (32 float32 / uint32, 16 float64), first_skip < G */
+    uint64_t first_group;
+    uint32_t first_skip;
 } fi_params;
 
-/* Fill n elements of out (contiguous, of the kind's dtype) with draws 0..n-1 of the stream (counted from
- * first_group's first draw). */
+/* Fill n elements of out (contiguous, of the kind's dtype) with consecutive draws of the stream, from the one
+ * that params' first_group / first_skip name. The caller keeps them within the stream (2**61 groups). */
 void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params);
 
 /* The raw block function over n blocks: counters (n x 4), keys (n x 2) -> out (n x 4). */

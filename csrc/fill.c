@@ -69,10 +69,21 @@ void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params 
     fi_group_fn fn = fi_get_simd() ? fi_avx2_kernel(kind, dtype) : fi_generic_kernel(kind, dtype);
     const size_t esize = dtype == FI_F64 ? 8 : 4;
     const size_t per_group = dtype == FI_F64 ? FI_GROUP_F64 : FI_GROUP_F32;
-    const size_t full = n / per_group, rem = n % per_group;
-    const int ss = n * esize >= FI_STREAM_STORE_MIN && ((uintptr_t)out % 32) == 0;
-    const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
     char *base = (char *)out;
+    uint64_t first = params->first_group;
+    const size_t skip = params->first_skip;
+    double scratch[FI_GROUP_F64];   /* 128 bytes: one group of any dtype */
+    if (skip) {   /* a start inside a group: that group whole into scratch, its draws from the start copied */
+        const size_t take = per_group - skip < n ? per_group - skip : n;
+        fn(scratch, first, 1, params, 0);
+        memcpy(base, (char *)scratch + skip * esize, take * esize);
+        base += take * esize;
+        n -= take;
+        first += 1;
+    }
+    const size_t full = n / per_group, rem = n % per_group;
+    const int ss = n * esize >= FI_STREAM_STORE_MIN && ((uintptr_t)base % 32) == 0;
+    const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
     const size_t chunk_bytes = (size_t)FI_CHUNK_GROUPS * per_group * esize;
 #ifdef _OPENMP
     int threads = n < FI_PARALLEL_MIN ? 1 : g_threads;
@@ -82,11 +93,10 @@ void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params 
     for (long long c = 0; c < nchunks; ++c) {
         size_t g0 = (size_t)c * FI_CHUNK_GROUPS;
         size_t count = full - g0 < FI_CHUNK_GROUPS ? full - g0 : FI_CHUNK_GROUPS;
-        fn(base + (size_t)c * chunk_bytes, params->first_group + g0, count, params, ss);
+        fn(base + (size_t)c * chunk_bytes, first + g0, count, params, ss);
     }
     if (rem) {
-        double scratch[FI_GROUP_F64];   /* 128 bytes: one group of any dtype */
-        fn(scratch, params->first_group + full, 1, params, 0);
+        fn(scratch, first + full, 1, params, 0);
         memcpy(base + full * per_group * esize, scratch, rem * esize);
     }
 }

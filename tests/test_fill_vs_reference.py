@@ -180,7 +180,7 @@ def _core_params(kind, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("first_group", [2**29 - 2, 2**61 - 6])
 def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group):
-    """Fills that start at a group (the C core's first_group) and cross a 2**32-block boundary, where the
+    """Fills that start at a group (the C core's offset) and cross a 2**32-block boundary, where the
     counter's high block word changes (the AVX2 kernels fold it into their first rounds per 2**32-block
     segment), or end at the stream's last blocks, match the reference from that block on."""
     from fastinit import _core
@@ -190,7 +190,7 @@ def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group):
     per_group = 16 if dt == np.float64 else 32
     n = 5 * per_group + 7    # 5 full groups and a partial one: 6 groups, the last ending at block 2**64 - 1
     out = np.empty(n, dt)
-    _core.fill(code, out, SEED, 3, first_group=first_group, **_core_params(kind, dtype))
+    _core.fill(code, out, SEED, 3, offset=first_group * per_group, **_core_params(kind, dtype))
     if kind == "random_raw":
         np.testing.assert_array_equal(out, R.random_raw(SEED, 3, n, first_block=8 * first_group))
         return
@@ -202,13 +202,14 @@ def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group):
 
 
 def test_skip_ahead_past_the_last_block_is_refused():
-    """The last group of a stream is 2**61 - 1 (blocks up to 2**64 - 1): a fill that would run past it is a
-    ValueError, and the buffer is left as it was."""
+    """The last group of a stream is 2**61 - 1 (blocks up to 2**64 - 1): a fill that would run past it, or a
+    negative offset, is a ValueError, and the buffer is left as it was."""
     from fastinit import _core
-    out = np.full(33, 7.0, np.float32)                 # 2 groups of 32
-    _core.fill(_core.NORMAL, out, SEED, 0, first_group=2**61 - 2)
+    out = np.full(33, 7.0, np.float32)
+    _core.fill(_core.NORMAL, out, SEED, 0, offset=2**66 - 33)
     assert np.all(np.isfinite(out)) and not np.any(out == 7.0)
     out[:] = 7.0
-    with pytest.raises(ValueError, match="first_group"):
-        _core.fill(_core.NORMAL, out, SEED, 0, first_group=2**61 - 1)
+    for offset in (2**66 - 32, -1):
+        with pytest.raises(ValueError, match="offset"):
+            _core.fill(_core.NORMAL, out, SEED, 0, offset=offset)
     assert np.all(out == 7.0)

@@ -11,6 +11,8 @@ import pytest
 import fastinit as fi
 from fastinit import reference as R
 
+SEED = 0x243F6A8885A308D3
+
 
 def test_each_call_takes_the_next_stream():
     g = fi.Generator(7)
@@ -256,3 +258,66 @@ def test_float32_bound_rounding_matches_numpy(x):
         with np.errstate(over="ignore"):
             want = float(np.nextafter(np.float32(f), np.float32(math.inf if up else -math.inf)))
         assert G._f32_step(f, up) == want
+
+
+_PIECE_KINDS = [("random_raw", {}), ("uniform", {"low": -3.0, "high": 5.0}), ("normal", {"mean": 1.0, "std": 2.0}),
+                ("truncated_normal", {}), ("truncated_normal", {"low": 3.0, "high": 8.0})]
+
+
+def _draw(g, kind, n, dtype, **kw):
+    if kind == "random_raw":
+        return g.random_raw(n, **kw)
+    return getattr(g, kind)(n, dtype=dtype, **kw)
+
+
+@pytest.mark.parametrize("kind,kw", _PIECE_KINDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pieces_at_their_offsets_equal_the_whole(simd, kind, kw, dtype):
+    """offset= fills a piece of a larger tensor (a shard) with exactly the numbers one fill of the whole gives
+    it: cuts inside and at group boundaries, one-element pieces, and a piece large enough for the threaded,
+    streaming-store path after a start inside a group."""
+    g = fi.Generator(SEED)
+    n = 3 * 2**20 + 37
+    whole = _draw(g, kind, n, dtype, stream=9, **kw)
+    cuts = [0, 1, 2, 3, 16, 31, 32, 33, 47, 64, 1000, 1001, 5000, 2**20 + 17, n - 1, n]
+    pieces = [_draw(g, kind, b - a, dtype, stream=9, offset=a, **kw) for a, b in zip(cuts, cuts[1:])]
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    assert g.next_stream == 0           # an explicit stream leaves the generator's counter alone
+
+
+def test_offset_into_any_layout_and_scalar():
+    g = fi.Generator(SEED)
+    whole = g.normal(40 * 30, stream=2).reshape(40, 30)
+    out = np.zeros((30, 40), np.float32).T           # Fortran-ordered view: element order is C order of out
+    g.normal(out=out[5:, :], stream=2, offset=5 * 30)
+    np.testing.assert_array_equal(out[5:, :], whole[5:, :])
+    assert np.all(out[:5, :] == 0)
+    assert g.uniform(stream=4, offset=77) == g.uniform(100, stream=4)[77]
+
+
+@pytest.mark.parametrize("offset,exc", [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("3", TypeError),
+                                        (2**66, ValueError), (2**66 - 9, ValueError)])
+def test_bad_offset(offset, exc):
+    """A bad offset names the argument, takes no stream and leaves out untouched; 2**66 - 9 + 10 draws run past
+    the stream's 2**66 float32 draws."""
+    g = fi.Generator(SEED)
+    out = np.full(10, 7.0, np.float32)
+    for call in (lambda: g.normal(out=out, offset=offset), lambda: g.uniform(out=out, offset=offset),
+                 lambda: g.truncated_normal(out=out, offset=offset), lambda: g.random_raw(10, offset=offset)):
+        with pytest.raises(exc, match="offset"):
+            call()
+    assert g.next_stream == 0 and np.all(out == 7.0)
+
+
+def test_offset_at_the_end_of_the_stream():
+    """The last draws of a stream (float32: 2**66 of them, float64: 2**65) are reachable and agree with the
+    whole-group fill of the C core."""
+    from fastinit import _core
+    g = fi.Generator(SEED)
+    last32 = g.normal(5, stream=1, offset=2**66 - 5)
+    group = np.empty(32, np.float32)
+    _core.fill(_core.NORMAL, group, SEED, 1, offset=2**66 - 32, mean=0.0, std=1.0)
+    np.testing.assert_array_equal(last32, group[-5:])
+    assert g.normal(3, dtype=np.float64, stream=1, offset=2**65 - 3).shape == (3,)
+    with pytest.raises(ValueError, match="offset"):
+        g.normal(3, dtype=np.float64, stream=1, offset=2**65 - 2)

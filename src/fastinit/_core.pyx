@@ -25,6 +25,7 @@ cdef extern from "fastinit.h" nogil:
         double mean, std
         double p_lo, q_hi, mass, clamp_lo, clamp_hi
         uint64_t first_group
+        uint32_t first_skip
     void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
     void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n, int rounds)
     void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine)
@@ -46,10 +47,10 @@ SIMD_NAMES = ("baseline", "avx2")
 
 def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, double scale=1.0,
          double upper=1.0, double mean=0.0, double std=1.0, double p_lo=0.0, double q_hi=0.0,
-         double mass=1.0, double clamp_lo=0.0, double clamp_hi=0.0, uint64_t first_group=0):
-    """Fill the 1-D contiguous array `out` (uint32 for RAW, else float32/float64) with draws 0..n-1, or with
-    the draws that start at group first_group (32 float32/uint32 or 16 float64 elements a group; the caller
-    keeps first_group + groups of out below 2**61, so that block indices stay below 2**64)."""
+         double mass=1.0, double clamp_lo=0.0, double clamp_hi=0.0, object offset=0):
+    """Fill the 1-D contiguous array `out` (uint32 for RAW, else float32/float64) with draws offset ..
+    offset + n - 1 of the stream (a non-negative int; the stream has 2**61 groups of 32 float32 / uint32 or 16
+    float64 draws, checked here)."""
     cdef float[::1] f32
     cdef double[::1] f64
     cdef uint32_t[::1] u32
@@ -77,17 +78,18 @@ def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, d
             ptr = &f64[0]
     if n == 0:
         return
-    cdef size_t per_group = 16 if dtype == FI_F64 else 32
-    cdef uint64_t groups = (n + per_group - 1) // per_group
-    if first_group > ((<uint64_t>1) << 61) - groups:
-        raise ValueError(f"first_group {first_group} + {groups} groups passes the stream's last block (2**64 - 1)")
+    per_group = 16 if dtype == FI_F64 else 32
+    if offset < 0 or offset + n > (1 << 61) * per_group:
+        raise ValueError(f"offset {offset} + {n} draws is outside the stream's {(1 << 61) * per_group} draws")
+    group, skip = divmod(offset, per_group)
     p.key0 = <uint32_t>(seed & 0xffffffffu)
     p.key1 = <uint32_t>(seed >> 32)
     p.stream = stream
     p.low = low; p.scale = scale; p.upper = upper
     p.mean = mean; p.std = std
     p.p_lo = p_lo; p.q_hi = q_hi; p.mass = mass; p.clamp_lo = clamp_lo; p.clamp_hi = clamp_hi
-    p.first_group = first_group
+    p.first_group = group
+    p.first_skip = skip
     with nogil:
         fi_fill(<fi_kind>kind, dtype, ptr, n, &p)
 

@@ -100,6 +100,23 @@ def _prepare(size, dtype, out):
     return V.shape(size), dt, False
 
 
+def _where(stream, offset):
+    """(stream or None, offset) checked: which stream, and its first draw."""
+    if stream is not None:
+        stream = V.uint64(stream, "stream")
+    offset = V.integer(offset, "offset")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    return stream, offset
+
+
+def _check_offset(offset, count, dtype):
+    """A stream has 2**64 Philox blocks: 2**66 float32 / uint32 draws, 2**65 float64 draws."""
+    limit = (1 << 65) if np.dtype(dtype) == np.float64 else (1 << 66)
+    if offset + count > limit:
+        raise ValueError(f"offset {offset} + {count} draws is past the end of the stream ({limit} draws)")
+
+
 def _mean_std(mean, std):
     mean, std = V.real(mean, "mean"), V.real(std, "std")
     if std < 0:
@@ -144,8 +161,12 @@ class Generator:
             self._next_stream = first + n
         return first
 
-    def _fill(self, kind, shape, dtype, out, scalar, stream=None, **params):
-        """Draw into out (or a new array) from one stream; all arguments already validated."""
+    def _fill(self, kind, shape, dtype, out, scalar, where, **params):
+        """Draw into out (or a new array) from one stream; all arguments already validated, where = (stream or
+        None, offset) from _where."""
+        stream, offset = where
+        count = math.prod(shape) if out is None else out.size
+        _check_offset(offset, count, dtype)
         if stream is None:
             stream = self._take_streams()
         if out is None:
@@ -153,29 +174,30 @@ class Generator:
         flags = out.flags
         direct = flags.c_contiguous and flags.aligned
         flat = out.reshape(-1) if direct else np.empty(out.size, dtype=out.dtype)
-        _core.fill(kind, flat, self._seed, stream, **params)
+        _core.fill(kind, flat, self._seed, stream, offset=offset, **params)
         if not direct:
             # Element i of the stream goes to the i-th element of out in C order, whatever out's strides.
             out[...] = flat.reshape(out.shape)
         return out[0] if scalar else out
 
-    def random_raw(self, size, stream=None):
-        """The first words of one stream as uint32: w[4b + j] = word j of Philox block b.
+    def random_raw(self, size, stream=None, *, offset=0):
+        """Words of one stream as uint32: w[4b + j] = word j of Philox block b; element i is word offset + i.
 
         Args:
             size: number of words (int or shape tuple).
             stream: the stream id in [0, 2**64); None takes the next stream of this generator.
+            offset: the first word (default 0).
         """
         shape = V.shape(size)
-        if stream is not None:
-            stream = V.uint64(stream, "stream")
+        stream, offset = _where(stream, offset)
+        _check_offset(offset, math.prod(shape), np.uint32)
         out = np.empty(shape, dtype=np.uint32)
         if stream is None:
             stream = self._take_streams()
-        _core.fill(_core.RAW, out.reshape(-1), self._seed, stream)
+        _core.fill(_core.RAW, out.reshape(-1), self._seed, stream, offset=offset)
         return out
 
-    def uniform(self, size=None, low=0.0, high=1.0, dtype=None, out=None):
+    def uniform(self, size=None, low=0.0, high=1.0, dtype=None, out=None, *, stream=None, offset=0):
         r"""Uniform draws on [low, high).
 
         float32: :math:`u_i = (w_i \gg 8)\,2^{-24}`; float64: :math:`u_i = ((w_{2i+1} 2^{32} + w_{2i}) \gg 11)\,2^{-53}`;
@@ -187,8 +209,13 @@ class Generator:
             low, high: finite bounds, low < high.
             dtype: float32 (default) or float64; taken from ``out`` when given.
             out: a writable float32/float64 array filled in place (any shape and strides).
+            stream: the stream id in [0, 2**64); None (default) takes the next stream of this generator.
+            offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
+                tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
+                the whole tensor would give them.
         """
         shape, dt, scalar = _prepare(size, dtype, out)
+        where = _where(stream, offset)
         low, high = V.real(low, "low"), V.real(high, "high")
         if not low < high:
             raise ValueError(f"low must be < high, got low={low}, high={high}")
@@ -206,9 +233,9 @@ class Generator:
             if not math.isfinite(scale):
                 raise ValueError(f"high - low = {scale} overflows float64")
             lo, up = low, math.nextafter(high, -math.inf)
-        return self._fill(_core.UNIFORM, shape, dt, out, scalar, low=lo, scale=scale, upper=up)
+        return self._fill(_core.UNIFORM, shape, dt, out, scalar, where, low=lo, scale=scale, upper=up)
 
-    def normal(self, size=None, mean=0.0, std=1.0, dtype=None, out=None):
+    def normal(self, size=None, mean=0.0, std=1.0, dtype=None, out=None, *, stream=None, offset=0):
         r"""Normal draws N(mean, std^2) by the Box-Muller transform (Box & Muller 1958).
 
         For pair k, with :math:`u_1, u_2 \in (0, 1)` from words (2k, 2k+1) (float32) or from the float64 uniforms
@@ -221,12 +248,18 @@ class Generator:
             mean: finite; std: finite, >= 0.
             dtype: float32 (default) or float64; taken from ``out`` when given.
             out: a writable float32/float64 array filled in place.
+            stream: the stream id in [0, 2**64); None (default) takes the next stream of this generator.
+            offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
+                tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
+                the whole tensor would give them.
         """
         shape, dt, scalar = _prepare(size, dtype, out)
+        where = _where(stream, offset)
         mean, std = _mean_std(mean, std)
-        return self._fill(_core.NORMAL, shape, dt, out, scalar, mean=mean, std=std)
+        return self._fill(_core.NORMAL, shape, dt, out, scalar, where, mean=mean, std=std)
 
-    def truncated_normal(self, size=None, mean=0.0, std=1.0, low=None, high=None, dtype=None, out=None):
+    def truncated_normal(self, size=None, mean=0.0, std=1.0, low=None, high=None, dtype=None, out=None, *,
+                         stream=None, offset=0):
         r"""Normal N(mean, std^2) truncated to [low, high], by inversion of the CDF.
 
         With :math:`\alpha = (\mathrm{low} - \mathrm{mean})/\mathrm{std}`, :math:`\beta = (\mathrm{high} -
@@ -243,8 +276,13 @@ class Generator:
                 ``torch.nn.init.trunc_normal_`` and Keras's ``TruncatedNormal``.
             dtype: float32 (default) or float64; taken from ``out`` when given.
             out: a writable float32/float64 array filled in place.
+            stream: the stream id in [0, 2**64); None (default) takes the next stream of this generator.
+            offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
+                tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
+                the whole tensor would give them.
         """
         shape, dt, scalar = _prepare(size, dtype, out)
+        where = _where(stream, offset)
         mean, std = _mean_std(mean, std)
         low = mean - 2.0 * std if low is None else V.real(low, "low", finite=False)
         high = mean + 2.0 * std if high is None else V.real(high, "high", finite=False)
@@ -253,7 +291,7 @@ class Generator:
                 raise ValueError(f"std is 0 and mean={mean} is outside [low, high] = [{low}, {high}]: "
                                  "the truncated distribution has no probability mass")
             # A point mass: the normal fill with std 0 writes mean everywhere and keeps stream accounting.
-            return self._fill(_core.NORMAL, shape, dt, out, scalar, mean=mean, std=0.0)
+            return self._fill(_core.NORMAL, shape, dt, out, scalar, where, mean=mean, std=0.0)
         if not low < high:
             raise ValueError(f"low must be < high, got low={low}, high={high}")
         if dt == np.float32:
@@ -267,7 +305,7 @@ class Generator:
         if not mass > _MIN_MASS:
             raise ValueError(f"the bounds [low, high] = [{low}, {high}] leave no probability mass "
                              f"({alpha:.6g} to {beta:.6g} standard deviations from the mean)")
-        return self._fill(_core.TRUNCNORM, shape, dt, out, scalar, mean=mean, std=std, p_lo=p_lo, q_hi=q_hi,
+        return self._fill(_core.TRUNCNORM, shape, dt, out, scalar, where, mean=mean, std=std, p_lo=p_lo, q_hi=q_hi,
                           mass=mass, clamp_lo=clamp_lo, clamp_hi=clamp_hi)
 
     def spawn(self, n):
