@@ -78,10 +78,12 @@ def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, d
             ptr = &f64[0]
     if n == 0:
         return
-    per_group = 16 if dtype == FI_F64 else 32
-    if offset < 0 or offset + n > (1 << 61) * per_group:
-        raise ValueError(f"offset {offset} + {n} draws is outside the stream's {(1 << 61) * per_group} draws")
-    group, skip = divmod(offset, per_group)
+    group, skip = 0, 0
+    if offset:
+        per_group = 16 if dtype == FI_F64 else 32
+        if offset < 0 or offset + n > (1 << 61) * per_group:
+            raise ValueError(f"offset {offset} + {n} draws is outside the stream's {(1 << 61) * per_group} draws")
+        group, skip = divmod(offset, per_group)
     p.key0 = <uint32_t>(seed & 0xffffffffu)
     p.key1 = <uint32_t>(seed >> 32)
     p.stream = stream

@@ -165,8 +165,8 @@ class Generator:
         """Draw into out (or a new array) from one stream; all arguments already validated, where = (stream or
         None, offset) from _where."""
         stream, offset = where
-        count = math.prod(shape) if out is None else out.size
-        _check_offset(offset, count, dtype)
+        if offset:
+            _check_offset(offset, math.prod(shape) if out is None else out.size, dtype)
         if stream is None:
             stream = self._take_streams()
         if out is None:
