@@ -390,17 +390,14 @@ static void FI_N(backward)(fi_layer_back *Bk)
     FI_T *G = (FI_T *)Bk->g;
     const FI_T *P = (const FI_T *)Bk->p, *H = (const FI_T *)Bk->h_out;
     FI_N(array_stats)(G, B, N, FI_SAT_NONE, &Bk->gh_stats);
-    const size_t rows = FI_N(chunk_rows)(N);
-    const long long nchunks = (long long)((B + rows - 1) / rows);
     const FI_T alpha = (FI_T)Bk->alpha;
     int threads = fi_layer_threads(B * N);
+    /* element-wise: no partials to merge, so plain rows split over the threads give the same result for any count */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif
-    for (long long c = 0; c < nchunks; ++c) {
-        size_t r1 = fi_chunk_end(c, rows, B);
-        for (size_t i = (size_t)c * rows; i < r1; ++i) FI_N(dact_row)(P + i * N, H + i * N, G + i * N, N, Bk->act, alpha);
-    }
+    for (long long i = 0; i < (long long)B; ++i)
+        FI_N(dact_row)(P + i * N, H + i * N, G + i * N, N, Bk->act, alpha);
     if (Bk->batchnorm) {
         /* dL/dP = invstd (g - mean(g) - p_hat mean(g p_hat)), per feature over the batch */
         const long long nblocks = (long long)((N + FI_BN_BLOCK - 1) / FI_BN_BLOCK);
