@@ -12,11 +12,6 @@ from fastinit import _bench
 
 
 @pytest.mark.parametrize("case", list(_bench.FILL_CASES))
-def test_fill(benchmark, fill_elements, case):
-    run = _bench.FILL_CASES[case](fill_elements)
-    if run is None:
-        pytest.skip("torch is not installed")
-    run()   # warm-up: page faults of the first touch are not part of a fill's cost
-    benchmark.group = "fill"
+def test_fill(benchmark, time_case, fill_elements, case):
     benchmark.extra_info["elements"] = fill_elements
-    benchmark.pedantic(run, rounds=7, iterations=1, warmup_rounds=1)
+    time_case(_bench.FILL_CASES[case](fill_elements), "fill")

@@ -10,20 +10,10 @@ from fastinit import _bench
 
 
 @pytest.mark.parametrize("case", list(_bench.INIT_CASES))
-def test_init(benchmark, case):
-    run = _bench.INIT_CASES[case]()
-    if run is None:
-        pytest.skip("torch is not installed")
-    run()
-    benchmark.group = "init"
-    benchmark.pedantic(run, rounds=7, iterations=1, warmup_rounds=1)
+def test_init(time_case, case):
+    time_case(_bench.INIT_CASES[case](), "init")
 
 
 @pytest.mark.parametrize("case", list(_bench.MODEL_CASES))
-def test_init_module(benchmark, case):
-    run = _bench.MODEL_CASES[case]()
-    if run is None:
-        pytest.skip("torch is not installed")
-    run()
-    benchmark.group = "init_module"
-    benchmark.pedantic(run, rounds=3, iterations=1)
+def test_init_module(time_case, case):
+    time_case(_bench.MODEL_CASES[case](), "init_module", rounds=3, warmup_rounds=0)

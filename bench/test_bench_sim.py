@@ -11,13 +11,8 @@ from fastinit import _bench
 
 
 @pytest.mark.parametrize("case", list(_bench.SIM_CASES))
-def test_simulate(benchmark, case):
-    run = _bench.SIM_CASES[case]()
-    if run is None:
-        pytest.skip("torch is not installed")
-    run()
-    benchmark.group = "simulate"
-    benchmark.pedantic(run, rounds=7, iterations=1, warmup_rounds=1)
+def test_simulate(time_case, case):
+    time_case(_bench.SIM_CASES[case](), "simulate")
 
 
 def test_peak_memory_independent_of_depth(benchmark):
