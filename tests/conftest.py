@@ -19,3 +19,16 @@ def threads():
     before = fi.get_num_threads()
     yield
     fi.set_num_threads(before)
+
+
+@pytest.fixture
+def cli_usage_error(capsys):
+    """cli_usage_error(argv): run the CLI, expect argparse's usage error (exit status 2), return its stderr."""
+    from fastinit import cli
+
+    def run(argv):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(argv)
+        assert exc.value.code == 2
+        return capsys.readouterr().err
+    return run

@@ -234,10 +234,8 @@ def test_cli_sweep(tmp_path, capsys):
     (["sweep", "--init", "nope"], "unknown init 'nope'"),
     (["sweep", "--batchnorm", "maybe"], "--batchnorm"),
 ])
-def test_cli_sweep_bad_arguments(argv, match, capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv + ["--no-progress"])
-    assert exc.value.code == 2 and match in capsys.readouterr().err
+def test_cli_sweep_bad_arguments(argv, match, cli_usage_error):
+    assert match in cli_usage_error(argv + ["--no-progress"])
 
 
 def test_parquet_out_with_a_resumable_journal(tmp_path):

@@ -136,6 +136,13 @@ def _sweep_cmd(args):
     return 1 if res.failed else 0
 
 
+def _add_outputs(p, json_help, plot_help):
+    """--json, --plot and --threads, which bench and simulate share."""
+    p.add_argument("--json", metavar="PATH", help=json_help)
+    p.add_argument("--plot", metavar="PATH", help=plot_help)
+    p.add_argument("--threads", type=int, help="threads for fastinit (default: all CPUs this process may use)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastinit", description="fast, reproducible weight initialization")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,9 +150,8 @@ def main(argv=None):
     p.set_defaults(func=_info)
     p = sub.add_parser("bench", help="time the fills and a simulation against NumPy and PyTorch on this machine")
     p.add_argument("--quick", action="store_true", help="2**22 elements instead of 2**26 (a few seconds)")
-    p.add_argument("--json", metavar="PATH", help="also write the timings and ratios as JSON")
-    p.add_argument("--plot", metavar="PATH", help="a bar chart of the speedups (needs matplotlib)")
-    p.add_argument("--threads", type=int, help="threads for fastinit (default: all CPUs this process may use)")
+    _add_outputs(p, json_help="also write the timings and ratios as JSON",
+                 plot_help="a bar chart of the speedups (needs matplotlib)")
     p.set_defaults(func=_bench_cmd)
     p = sub.add_parser("simulate", help="a deep random MLP forward (and backward): per-layer statistics",
                        description="Propagate N(0, 1) inputs through depth random layers and print per-layer "
@@ -165,10 +171,9 @@ def main(argv=None):
     p.add_argument("--bins", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--plot", metavar="PATH", help="save histograms + std vs depth (needs matplotlib)")
     p.add_argument("--max-layers", type=int, default=10, help="histogram columns in the figure")
-    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    p.add_argument("--threads", type=int, help="threads for fastinit (default: all CPUs this process may use)")
+    _add_outputs(p, json_help="also write the results as JSON",
+                 plot_help="save histograms + std vs depth (needs matplotlib)")
     p.set_defaults(func=_simulate_cmd)
     p = sub.add_parser("sweep", help="a grid of simulations: final std, saturation, gradients, theory per row",
                        description="Run every combination of depths, widths, activations and inits, one CSV row "
