@@ -288,17 +288,13 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
                                              p_hist[layer - 1], h_hist[layer - 1])
         i = layer - 1
         total = cfg.batch * n_out
-        rows["p_mean"][i], rows["p_std"][i] = _moments(ps)
-        rows["h_mean"][i], rows["h_std"][i] = _moments(hs)
-        rows["p_min"][i], rows["p_max"][i] = (ps["min"], ps["max"]) if ps["count"] else nan2
-        rows["h_min"][i], rows["h_max"][i] = (hs["min"], hs["max"]) if hs["count"] else nan2
-        rows["p_zero_frac"][i] = ps["zeros"] / total
-        rows["h_zero_frac"][i] = hs["zeros"] / total
+        for side, st, rng, edges in (("p", ps, pr, p_edges), ("h", hs, hr, h_edges)):
+            rows[f"{side}_mean"][i], rows[f"{side}_std"][i] = _moments(st)
+            rows[f"{side}_min"][i], rows[f"{side}_max"][i] = (st["min"], st["max"]) if st["count"] else nan2
+            rows[f"{side}_zero_frac"][i] = st["zeros"] / total
+            rows[f"{side}_nonfinite"][i] = st["nonfinite"]
+            edges[i] = _edges(rng, cfg.bins)
         rows["h_saturated_frac"][i] = hs["saturated"] / total if saturation else math.nan
-        rows["p_nonfinite"][i] = ps["nonfinite"]
-        rows["h_nonfinite"][i] = hs["nonfinite"]
-        p_edges[i] = _edges(pr, cfg.bins)
-        h_edges[i] = _edges(hr, cfg.bins)
         if cfg.backward:
             saved.append((h, p, h_out, invstd))
         h = h_out
