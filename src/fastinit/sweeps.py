@@ -129,12 +129,10 @@ def _as_list(value, name):
 
 
 def _check_config(c, i):
-    for k in ("depth", "width", "batch"):
+    for k, least in (("depth", 1), ("width", 1), ("batch", 1), ("seed", 0)):
         v = c[k]
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"configuration {i}: {k} must be an integer >= 1, got {v!r}")
-    if isinstance(c["seed"], bool) or not isinstance(c["seed"], (int, np.integer)) or c["seed"] < 0:
-        raise ValueError(f"configuration {i}: seed must be an integer >= 0, got {c['seed']!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
+            raise ValueError(f"configuration {i}: {k} must be an integer >= {least}, got {v!r}")
     try:
         _sim.check_activation(c["activation"])
     except ValueError as exc:
@@ -307,9 +305,9 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
             done = {_key(r): r for r in rows if _key(r) in index}
             if partial:   # drop the half-written line of a killed run before appending
                 with open(out, "w", newline="") as f:
-                    csv.writer(f).writerow(COLUMNS)
-                    for r in rows:
-                        csv.writer(f).writerow(_format_row(r))
+                    rewrite = csv.writer(f)
+                    rewrite.writerow(COLUMNS)
+                    rewrite.writerows(_format_row(r) for r in rows)
         try:
             fresh = not (resume and os.path.exists(out) and os.path.getsize(out) > 0)
             handle = open(out, "w" if fresh else "a", newline="")
