@@ -182,6 +182,17 @@ def fixed_point(activation, sigma_w2, bias=0.0, alpha=None, q0=1.0, max_iter=200
     return q, sigma_w2 * activation_moments(activation, bias, q, alpha)[2]
 
 
+def _gradient_stds(chi, known=True):
+    """std of dL/dH per layer from std 1 at the top, multiplied by sqrt(chi) of each layer on the way down (all
+    NaN when the gradient has no prediction, from a non-finite chi down)."""
+    grad = np.full(chi.size, np.nan)
+    if known:
+        grad[-1] = 1.0
+        for i in range(chi.size - 1, 0, -1):
+            grad[i - 1] = grad[i] * math.sqrt(chi[i]) if math.isfinite(chi[i]) else math.nan
+    return grad
+
+
 @dataclasses.dataclass
 class Prediction:
     """Per-layer mean-field predictions (index i = layer i + 1) and the fixed point of the map.
@@ -210,11 +221,7 @@ class Prediction:
         gradient is renormalized to std 1 at the new top)."""
         if not 1 <= depth <= self.p_std.size:
             raise ValueError(f"depth must be in [1, {self.p_std.size}], got {depth}")
-        grad = np.full(depth, np.nan)
-        if np.isfinite(self.grad_h_std[-1]):
-            grad[-1] = 1.0
-            for i in range(depth - 1, 0, -1):
-                grad[i - 1] = grad[i] * math.sqrt(self.chi[i]) if math.isfinite(self.chi[i]) else math.nan
+        grad = _gradient_stds(self.chi[:depth], known=bool(np.isfinite(self.grad_h_std[-1])))
         return Prediction(p_std=self.p_std[:depth].copy(), h_mean=self.h_mean[:depth].copy(),
                           h_std=self.h_std[:depth].copy(), grad_h_std=grad, chi=self.chi[:depth].copy(),
                           sigma_w2=self.sigma_w2[:depth].copy(), q_star=self.q_star, chi_star=self.chi_star)
@@ -251,10 +258,7 @@ def predict(depth=10, width=500, activation="tanh", init="xavier_normal", bias=0
         # (through batch norm the gradient picks up batch correlations that this map does not model: Yang et al.
         # 2019 find an explosion by pi / (pi - 1) per relu layer; not predicted here, NaN)
         chi = widths[1:] * sw2 / np.array(widths[:-1], dtype=float) * dphi2
-    grad = np.full(depth, np.nan)
-    grad[-1] = np.nan if batchnorm else 1.0
-    for i in range(depth - 1, 0, -1):
-        grad[i - 1] = grad[i] * math.sqrt(chi[i]) if math.isfinite(chi[i]) else math.nan
+    grad = _gradient_stds(chi, known=not batchnorm)
     if batchnorm or len(set(widths)) > 1 or not math.isfinite(sw2[-1]):
         q_star = chi_star = math.nan
     else:
