@@ -13,10 +13,18 @@ def _pyplot():
     return plt
 
 
-def _label(res):
-    c = res.config
-    bn = " + BN" if c["batchnorm"] else ""
-    return f"{c['activation']}, {c['init']}{bn}"
+def _finish(plt, fig, path):
+    """Lay the figure out, save it to path when given (and close it), return it."""
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def _label(c):
+    """'activation, init[ + BN]' of a simulation config or a sweep row."""
+    return f"{c['activation']}, {c['init']}" + (" + BN" if c["batchnorm"] else "")
 
 
 def plot_results(results, path=None, max_layers=10):
@@ -38,14 +46,14 @@ def plot_results(results, path=None, max_layers=10):
                 ax.set_title(f"layer {layer}\nstd {res.layers['h_std'][layer - 1]:.3g}", fontsize=8)
             ax.tick_params(labelsize=6)
             ax.set_yticks([])
-        axes[row, 0].set_ylabel(_label(res), fontsize=7)
+        axes[row, 0].set_ylabel(_label(res.config), fontsize=7)
     gs = axes[0, -1].get_gridspec()
     for ax in axes[:, -1]:
         ax.remove()
     curve = fig.add_subplot(gs[:, -1])
     for i, res in enumerate(results):
         layers = np.arange(1, res.depth + 1)
-        curve.semilogy(layers, res.layers["h_std"], "o-", color=f"C{i}", label=_label(res), ms=3)
+        curve.semilogy(layers, res.layers["h_std"], "o-", color=f"C{i}", label=_label(res.config), ms=3)
         predicted = res.theory.h_std
         if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
             curve.semilogy(layers, predicted, ":", color=f"C{i}", lw=1)
@@ -54,25 +62,26 @@ def plot_results(results, path=None, max_layers=10):
     curve.set_xlabel("layer")
     curve.set_ylabel("activation std (o; dotted: mean-field theory), gradient std (x)")
     curve.legend(fontsize=6)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return _finish(plt, fig, path)
 
 
 def plot_sweep(result, path=None):
     """Heatmaps of log10 final activation std over depth x width, one per (activation, init[, batch norm]) averaged
     over seeds, and one panel of std vs depth for the widest, deepest network of each pair with the mean-field
     prediction dashed. Saves to path when given; returns the figure."""
+    from .sweeps import _floats_parse
+
     plt = _pyplot()
     rows = [r for r in result.rows if r["status"] == "ok"]
     if not rows:
         raise ValueError("nothing to plot: the sweep has no successful rows")
-    label = lambda r: f"{r['activation']}, {r['init']}" + (" + BN" if r["batchnorm"] else "")
-    pairs = sorted({label(r) for r in rows})
+    pairs = sorted({_label(r) for r in rows})
     depths = sorted({r["depth"] for r in rows})
     widths = sorted({r["width"] for r in rows})
+    finals = {}   # (pair, depth, width) -> final h_std of each seed, positive and finite
+    for r in rows:
+        if np.isfinite(r["final_h_std"]) and r["final_h_std"] > 0:
+            finals.setdefault((_label(r), r["depth"], r["width"]), []).append(r["final_h_std"])
     n = len(pairs) + 1
     ncols = min(4, n)
     nrows = -(-n // ncols)
@@ -82,10 +91,8 @@ def plot_sweep(result, path=None):
         grid = np.full((len(depths), len(widths)), np.nan)
         for i, d in enumerate(depths):
             for j, w in enumerate(widths):
-                vals = [r["final_h_std"] for r in rows if label(r) == pair and r["depth"] == d and r["width"] == w]
-                vals = [v for v in vals if np.isfinite(v) and v > 0]
-                if vals:
-                    grid[i, j] = np.log10(np.mean(vals))
+                if (pair, d, w) in finals:
+                    grid[i, j] = np.log10(np.mean(finals[pair, d, w]))
         im = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
         ax.set_xticks(range(len(widths)), [str(w) for w in widths], fontsize=7, rotation=45)
         step = max(1, len(depths) // 8)
@@ -96,10 +103,8 @@ def plot_sweep(result, path=None):
         fig.colorbar(im, ax=ax, label="log10 final h std")
     curve = flat[len(pairs)]
     for k, pair in enumerate(pairs):
-        mine = [r for r in rows if label(r) == pair]
-        best = max(mine, key=lambda r: (r["width"], r["depth"], -r["seed"]))
-        measured = np.array([float(v) for v in best["h_std_layers"].split()])
-        predicted = np.array([float(v) for v in best["theory_h_std_layers"].split()])
+        best = max((r for r in rows if _label(r) == pair), key=lambda r: (r["width"], r["depth"], -r["seed"]))
+        measured, predicted = _floats_parse(best["h_std_layers"]), _floats_parse(best["theory_h_std_layers"])
         layers = np.arange(1, measured.size + 1)
         curve.semilogy(layers, measured, "-", color=f"C{k}", label=f"{pair} (w {best['width']})")
         if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
@@ -109,11 +114,7 @@ def plot_sweep(result, path=None):
     curve.legend(fontsize=6)
     for ax in flat[n:]:
         ax.remove()
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return _finish(plt, fig, path)
 
 
 def plot_bench(rows, path=None, title=""):
@@ -133,8 +134,4 @@ def plot_bench(rows, path=None, title=""):
     ax.axvline(1.0, color="grey", lw=0.8)
     ax.set_xlabel("speedup (baseline time / fastinit time); black ticks: targets")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return _finish(plt, fig, path)
