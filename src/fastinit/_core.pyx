@@ -220,8 +220,6 @@ cdef extern from "layer.h" nogil:
     void fi_layer_backward(fi_layer_back *B)
     void fi_activation_apply(int f64, int act, double alpha, const void *x, void *y, size_t n)
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus")
-
 cdef void *_gemm_pointers[2]
 _gemm_pointers[0] = NULL
 _gemm_pointers[1] = NULL
