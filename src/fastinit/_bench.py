@@ -260,20 +260,31 @@ def _sim_case(depth, width, batch, **kw):
     return factory
 
 
+_NUMPY_ACTS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0)}
+
+
+def numpy_network(depth, width, batch, activation="tanh", std=None):
+    """The straightforward NumPy experiment: per layer draw W ~ N(0, std^2) (default Xavier's 2 / (fan_in +
+    fan_out)), H = act(H W^T), record mean, std and a 50-bin histogram of H ([-1, 1] for tanh, else the layer's
+    [min, max]). Returns the per-layer (mean, std, counts)."""
+    act = _NUMPY_ACTS[activation]
+    std = np.float32(np.sqrt(2.0 / (2 * width)) if std is None else std)
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((batch, width), dtype=np.float32)
+    stats = []
+    for _ in range(depth):
+        w = rng.standard_normal((width, width), dtype=np.float32) * std
+        h = act(h @ w.T)
+        lo, hi = (-1.0, 1.0) if activation == "tanh" else (float(h.min()), float(h.max()))
+        if not hi - lo > 1e-30 * max(1.0, abs(hi)):   # np.histogram refuses ranges of subnormal width
+            lo, hi = lo - 0.5, hi + 0.5
+        stats.append((h.mean(), h.std(), np.histogram(h, bins=50, range=(lo, hi))[0]))
+    return stats
+
+
 def _numpy_loop(depth, width, batch):
-    """The straightforward NumPy experiment: draw W ~ N(0, 2 / (fan_in + fan_out)), H = tanh(H W^T), record
-    mean, std and a 50-bin histogram of H per layer."""
     def factory(n=None):
-        def run():
-            rng = np.random.default_rng(0)
-            h = rng.standard_normal((batch, width), dtype=np.float32)
-            stats = []
-            for _ in range(depth):
-                w = rng.standard_normal((width, width), dtype=np.float32) * np.float32(np.sqrt(2.0 / (2 * width)))
-                h = np.tanh(h @ w.T)
-                stats.append((h.mean(), h.std(), np.histogram(h, bins=50, range=(-1, 1))[0]))
-            return stats
-        return run
+        return lambda: numpy_network(depth, width, batch)
     return factory
 
 
@@ -374,21 +385,9 @@ def numpy_sweep(grid):
     NumPy's BLAS threads): weights drawn per layer, activation, mean / std / 50-bin histogram of H."""
     import itertools
 
-    acts = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0)}
-    rows = []
-    for depth, width, act, init in itertools.product(grid["depth"], grid["width"], grid["activation"], grid["init"]):
-        rng = np.random.default_rng(0)
-        h = rng.standard_normal((grid["batch"], width), dtype=np.float32)
-        std = np.float32(_NUMPY_STD[init](width))
-        for _ in range(depth):
-            w = rng.standard_normal((width, width), dtype=np.float32) * std
-            h = acts[act](h @ w.T)
-            lo, hi = (-1.0, 1.0) if act == "tanh" else (float(h.min()), float(h.max()))
-            if not hi - lo > 1e-30 * max(1.0, abs(hi)):   # np.histogram refuses ranges of subnormal width
-                lo, hi = lo - 0.5, hi + 0.5
-            stats = (h.mean(), h.std(), np.histogram(h, bins=50, range=(lo, hi))[0])
-        rows.append(stats[1])
-    return rows
+    return [numpy_network(depth, width, grid["batch"], act, _NUMPY_STD[init](width))[-1][1]
+            for depth, width, act, init in itertools.product(grid["depth"], grid["width"], grid["activation"],
+                                                             grid["init"])]
 
 
 def bare_matmul_sweep(grid):
