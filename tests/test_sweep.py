@@ -17,9 +17,9 @@ from fastinit import sweeps as SW
 
 # 200 configurations, depth up to 50, width up to 512 (acceptance 2)
 GRID = dict(depth=[2, 10, 20, 35, 50], width=[16, 64, 128, 256, 512], activation=["tanh", "relu"],
-            init=["xavier_normal", "he_normal", "small_normal", "lecun_normal"], batch=32)
+            init=["xavier_normal", "he_normal", "small_normal", "lecun_normal"], batch=64)
 GRID_ARGS = ["--depth", "2,10,20,35,50", "--width", "16,64,128,256,512", "--activation", "tanh,relu",
-             "--init", "xavier_normal,he_normal,small_normal,lecun_normal", "--batch", "32", "--no-progress"]
+             "--init", "xavier_normal,he_normal,small_normal,lecun_normal", "--batch", "64", "--no-progress"]
 
 
 def comparable(rows):
@@ -46,13 +46,13 @@ def full_run(tmp_path_factory):
 def test_grid_rows_and_values(full_run):
     res, path = full_run
     assert len(res) == 200 and not res.failed
-    assert [SW._key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 32, 0, False),
-                                                 (2, 16, "tanh", "he_normal", False, 32, 0, False)]
+    assert [SW._key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 64, 0, False),
+                                                 (2, 16, "tanh", "he_normal", False, 64, 0, False)]
     # a row is what fi.simulate says about that configuration
     row = next(r for r in res.rows if r["depth"] == 20 and r["width"] == 128 and r["activation"] == "relu"
                and r["init"] == "he_normal")
     with threadpool_limits(1, user_api="blas"):   # sweeps run each configuration single-threaded
-        sim = fi.simulate(depth=20, width=128, batch=32, activation="relu", init="he_normal")
+        sim = fi.simulate(depth=20, width=128, batch=64, activation="relu", init="he_normal")
     assert row["final_h_std"] == sim.layers["h_std"][-1]
     assert row["theory_final_h_std"] == pytest.approx(sim.theory.h_std[-1])
     assert np.array_equal(SW._floats_parse(row["h_std_layers"]), sim.layers["h_std"])
@@ -79,15 +79,20 @@ def _wait_rows(path, n, proc, timeout=120):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_interrupted_sweep_resumes_to_the_same_rows(full_run, tmp_path, sig):
-    """Kill (or Ctrl-C) a sweep halfway, rerun with resume: the same rows and values as one uninterrupted run."""
+    """Kill (or Ctrl-C) a sweep halfway, rerun with resume: the same rows and values as one uninterrupted run.
+    The widest networks run first (5 depths each, one shared simulation), so half of the work is done when the
+    first 20 of the 40 width-512 rows are written."""
     path = tmp_path / "part.csv"
     argv = [sys.executable, "-m", "fastinit.cli", "sweep", *GRID_ARGS, "--out", str(path), "--workers", "2"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_rows(path, 100, proc)
+    # a shell that starts pytest in the background leaves SIGINT ignored, and an ignored SIGINT stays ignored in
+    # the child (Python then installs no KeyboardInterrupt handler): give the sweep the default disposition
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    _wait_rows(path, 20, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     written = SW.SweepResult.from_csv(path).rows
-    assert 100 <= len(written) < 200, len(written)   # halfway, and every written row is whole
+    assert 20 <= len(written) < 200, len(written)   # part-way, and every written row is whole
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and "run the same command again to resume" in err
     with open(path) as f:
@@ -102,11 +107,13 @@ def test_resume_skips_finished_rows_and_a_partial_line(full_run, tmp_path, monke
     text = full_run[1].read_text()
     lines = text.splitlines(keepends=True)
     path.write_text("".join(lines[:51]) + lines[51][:40])   # 50 rows and half a line, as a kill mid-write leaves
+    kept = {SW._key(r) for r in SW.SweepResult.from_csv(path).rows}
+    assert len(kept) == 50
     calls = []
-    real = SW.run_config
-    monkeypatch.setattr(SW, "run_config", lambda c: calls.append(c) or real(c))
+    real = SW.run_group
+    monkeypatch.setattr(SW, "run_group", lambda cs, pin=False: calls.extend(cs) or real(cs))
     res = fi.sweep(**GRID, out=path, progress=False, workers=1)
-    assert len(calls) == 150
+    assert len(calls) == 150 and {SW._key(c) for c in calls} == {SW._key(r) for r in full_run[0].rows} - kept
     same_rows(res.rows, full_run[0].rows)
     same_rows(SW.SweepResult.from_csv(path).rows, full_run[0].rows)
     calls.clear()
@@ -136,6 +143,56 @@ def test_a_failing_row_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
     assert all(r["error"] == "RuntimeError: worker lost" and np.isnan(r["final_h_std"]) for r in res.failed)
     assert all(r["status"] == "ok" for r in res.rows if r["width"] == 8)
     assert SW.SweepResult.from_csv(path).failed == res.failed or len(SW.SweepResult.from_csv(path).failed) == 2
+
+
+def _counting_simulate(monkeypatch, fail_deeper_than=None):
+    calls = []
+    real = S.simulate
+
+    def counted(**kw):
+        calls.append(kw)
+        if fail_deeper_than is not None and kw["depth"] > fail_deeper_than:
+            raise MemoryError("too deep")
+        return real(**kw)
+    monkeypatch.setattr(S, "simulate", counted)
+    return calls
+
+
+def test_shared_prefixes_give_the_rows_of_separate_simulations(monkeypatch):
+    """A depth series runs once, at its deepest, and its rows are those of one simulation per depth, bit for bit
+    (relu's histograms take each layer's own range, batch norm, two seeds, an odd width)."""
+    grid = dict(depth=[1, 3, 4, 9], width=[7, 33], activation=["relu", "tanh", "selu"], init=["he_normal", "orthogonal"],
+                batchnorm=[False, True], seeds=[0, 5], batch=19, progress=False)
+    calls = _counting_simulate(monkeypatch)
+    shared = fi.sweep(**grid)
+    assert len(shared) == 4 * 2 * 3 * 2 * 2 * 2 and not shared.failed
+    assert len(calls) == len(shared) // 4 and {c["depth"] for c in calls} == {9}
+    calls.clear()
+    alone = fi.sweep(**grid, share_prefixes=False)
+    assert len(calls) == len(alone)
+    same_rows(shared.rows, alone.rows)
+    # the time of a row cut from a deeper run is the time until its last layer
+    series = [r["wall_s"] for r in shared.rows if (r["width"], r["activation"], r["init"], r["batchnorm"], r["seed"])
+              == (33, "tanh", "orthogonal", True, 5)]
+    assert len(series) == 4 and 0 < series[0] <= series[1] <= series[2] <= series[3]
+
+
+def test_backward_configurations_are_not_shared(monkeypatch):
+    calls = _counting_simulate(monkeypatch)
+    res = fi.sweep(depth=[2, 5], width=[8], activation=["tanh"], backward=True, batch=6, progress=False)
+    assert sorted(c["depth"] for c in calls) == [2, 5]
+    # the gradient ratio of depth 2 is that network's own, not the top layers' of the depth-5 network
+    alone = fi.simulate(depth=2, width=8, batch=6, activation="tanh", backward=True)
+    g = alone.grads["grad_h_std"]
+    assert res.rows[0]["grad_ratio"] == pytest.approx(g[0] / g[-1], rel=1e-5)
+
+
+def test_a_failing_shared_simulation_retries_each_depth(monkeypatch):
+    calls = _counting_simulate(monkeypatch, fail_deeper_than=3)
+    res = fi.sweep(depth=[2, 3, 6], width=[8], batch=6, progress=False)
+    assert [c["depth"] for c in calls] == [6, 2, 3, 6]
+    assert [r["status"] for r in res.rows] == ["ok", "ok", "failed"]
+    assert res.rows[2]["error"] == "MemoryError: too deep"
 
 
 def test_sweep_restores_the_thread_settings(threads):
@@ -226,6 +283,10 @@ def test_cli_sweep(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "SweepResult(12 rows, 12 ok, 0 failed)" in text
     assert len(SW.SweepResult.from_csv(out)) == 12 and png.exists()
+    alone = tmp_path / "alone.csv"
+    assert cli.main(["sweep", "--depth", "2:6:2", "--width", "8,16", "--activation", "tanh,relu", "--init",
+                     "he_normal", "--batch", "8", "--out", str(alone), "--no-progress", "--no-share-prefixes"]) == 0
+    same_rows(SW.SweepResult.from_csv(alone).rows, SW.SweepResult.from_csv(out).rows)
 
 
 @pytest.mark.parametrize("argv,match", [

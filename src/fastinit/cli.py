@@ -123,7 +123,7 @@ def _sweep_cmd(args):
                       activation=_csv(args.activation), init=_csv(args.init), batchnorm=bn, batch=args.batch,
                       seeds=S.parse_int_list(args.seeds, "seeds"), backward=args.backward, out=args.out,
                       resume=not args.no_resume, executor=executor, workers=args.workers,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, share_prefixes=not args.no_share_prefixes)
     finally:
         if client is not None:
             client.close()
@@ -194,6 +194,8 @@ def main(argv=None):
     p.add_argument("--workers", type=int, help="local parallel configurations (default: one per CPU)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler, e.g. tcp://host:8786")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-share-prefixes", action="store_true",
+                   help="one simulation per configuration instead of one per depth series (same rows, slower)")
     p.set_defaults(func=_sweep_cmd)
     args = parser.parse_args(argv)
     if getattr(args, "threads", None) is not None:

@@ -16,6 +16,7 @@ gradient fed to the backward pass.
 import copy
 import dataclasses
 import math
+import time
 
 import numpy as np
 
@@ -252,6 +253,7 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
         SimulationResult. Non-finite values (exploding networks) are counted in ``p_nonfinite`` / ``h_nonfinite``
         and left out of the other statistics; they never raise.
     """
+    start = time.perf_counter()
     cfg = _config(depth, width, batch, activation, init, bias, batchnorm, backward, bins, hist_range, seed, dtype,
                   widths, input, alpha, bn_eps)
     streams = _Streams(cfg)
@@ -269,6 +271,8 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
     p_range = cfg.hist_range or nan2
     h_range = cfg.hist_range or natural or nan2
     saved = []   # (h_in, p, h_out, invstd) per layer, only for backward
+    # seconds from the call until layer l's forward pass was done: what a sweep row cut from a deeper run cost
+    layer_seconds = np.zeros(cfg.depth)
     if not cfg.backward:
         scratch = [np.empty(cfg.batch * max(cfg.widths[1:]), cfg.dtype) for _ in range(3)]
         w_buffer = np.empty(max(a * b for a, b in zip(cfg.widths[1:], cfg.widths[:-1])), cfg.dtype)
@@ -298,6 +302,7 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
         if cfg.backward:
             saved.append((h, p, h_out, invstd))
         h = h_out
+        layer_seconds[i] = time.perf_counter() - start
     grads = None
     if cfg.backward:
         grads = {f: np.full(cfg.depth, np.nan) for f in GRAD_FIELDS}
@@ -320,6 +325,7 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
     res = SimulationResult(config=config, layers=rows, p_hist=p_hist, h_hist=h_hist, p_edges=p_edges,
                            h_edges=h_edges, grads=grads)
     res._init = cfg.init   # the scheme object itself, for the theory
+    res._layer_seconds = layer_seconds
     return res
 
 

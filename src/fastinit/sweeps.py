@@ -10,6 +10,10 @@ to the machine (the C kernels release the GIL; fastinit's and the BLAS's threads
 on any ``concurrent.futures.Executor`` passed as ``executor=``: that is how a sweep leaves one machine, e.g.
 ``dask.distributed.Client(...).get_executor()``. A row that raises is recorded with status "failed" and its
 error, and the sweep goes on.
+
+Forward-only configurations that differ only in depth share one simulation of the deepest (layer l's weights do
+not depend on the depth, so the first d layers of a deeper network are the depth-d network, bit for bit): a depth
+sweep costs its deepest network, not the sum of all of them.
 """
 import concurrent.futures as cf
 import csv
@@ -25,7 +29,7 @@ import numpy as np
 from . import simulation as _sim
 from .generator import get_num_threads, set_num_threads
 
-__all__ = ["sweep", "run_config", "SweepResult", "COLUMNS", "KEY", "parse_int_list"]
+__all__ = ["sweep", "run_config", "run_group", "SweepResult", "COLUMNS", "KEY", "parse_int_list"]
 
 KEY = ("depth", "width", "activation", "init", "batchnorm", "batch", "seed", "backward")
 RESULT_FIELDS = ("status", "error", "final_h_std", "final_p_std", "final_h_mean", "final_saturated_frac",
@@ -81,39 +85,92 @@ def _theory(config):
     return pred.truncate(config["depth"])
 
 
-def run_config(config, pin=False):
-    """One row: simulate the configuration (a dict with the KEY fields) and summarize it. Never raises: a failure
-    is a row with status "failed" and the error. Module-level so that process pools and dask can ship it; with
-    pin=True (how ``sweep`` sends it to an executor) the executing process's BLAS and fastinit threads are set to
-    one, once, and left so."""
+def _failed(config, exc, seconds):
+    row = {k: config[k] for k in KEY}
+    row.update({k: math.nan for k in RESULT_FIELDS})
+    row.update(status="failed", error=f"{type(exc).__name__}: {exc}", nonfinite=0, h_std_layers="",
+               theory_h_std_layers="", wall_s=seconds)
+    return row
+
+
+def _summary(config, res):
+    """The row of `config` from a simulation whose first config["depth"] layers are that configuration's."""
+    depth = config["depth"]
+    theory = _theory(config)
+    L = {k: v[:depth] for k, v in res.layers.items()}
+    g = res.grads["grad_h_std"] if res.grads is not None else None
+    row = {k: config[k] for k in KEY}
+    row.update(
+        status="ok", error="",
+        final_h_std=float(L["h_std"][-1]), final_p_std=float(L["p_std"][-1]), final_h_mean=float(L["h_mean"][-1]),
+        final_saturated_frac=float(L["h_saturated_frac"][-1]), final_zero_frac=float(L["h_zero_frac"][-1]),
+        nonfinite=int(np.nansum(L["h_nonfinite"]) + np.nansum(L["p_nonfinite"])),
+        # how much the gradient std grows from the top layer's output down to the first layer's
+        grad_ratio=float(g[0] / g[-1]) if g is not None else math.nan,
+        theory_final_h_std=float(theory.h_std[-1]),
+        theory_grad_ratio=float(theory.grad_h_std[0] / theory.grad_h_std[-1]),
+        q_star=float(theory.q_star), chi_star=float(theory.chi_star),
+        h_std_layers=_floats_text(L["h_std"]), theory_h_std_layers=_floats_text(theory.h_std),
+        wall_s=float(res._layer_seconds[depth - 1]))
+    return row
+
+
+def run_group(configs, pin=False):
+    """The rows of configurations that differ only in depth, from one simulation of the deepest.
+
+    Exact, not an approximation: the input and layer l's weights come from children 0 and l of the seed's
+    generator whatever the depth, so the first d layers of a deeper network are the depth-d network, bit for bit.
+    Forward passes only (the top gradient and everything backward depend on the depth): a backward configuration
+    is a group of its own. Never raises: a failure is a row with status "failed" and the error (when the shared
+    simulation fails, each configuration is retried on its own, so one too-deep network does not fail the
+    shallower ones). wall_s of a row is the time until its last layer was done. Module-level so that process
+    pools and dask can ship it; with pin=True (how ``sweep`` sends it to an executor) the executing process's
+    BLAS and fastinit threads are set to one, once, and left so."""
     if pin and not _PINNED:
         _pin_threads()
-    row = {k: config[k] for k in KEY}
+    deepest = max(configs, key=lambda c: c["depth"])
+    if len(configs) > 1:
+        assert not deepest["backward"] and len({tuple(c[k] for k in KEY if k != "depth") for c in configs}) == 1
     t0 = time.perf_counter()
     try:
-        res = _sim.simulate(depth=config["depth"], width=config["width"], batch=config["batch"],
-                            activation=config["activation"], init=config["init"], batchnorm=config["batchnorm"],
-                            backward=config["backward"], seed=config["seed"])
-        theory = _theory(config)
-        L = res.layers
-        g = res.grads["grad_h_std"] if res.grads is not None else None
-        row.update(
-            status="ok", error="",
-            final_h_std=float(L["h_std"][-1]), final_p_std=float(L["p_std"][-1]), final_h_mean=float(L["h_mean"][-1]),
-            final_saturated_frac=float(L["h_saturated_frac"][-1]), final_zero_frac=float(L["h_zero_frac"][-1]),
-            nonfinite=int(np.nansum(L["h_nonfinite"]) + np.nansum(L["p_nonfinite"])),
-            # how much the gradient std grows from the top layer's output down to the first layer's
-            grad_ratio=float(g[0] / g[-1]) if g is not None else math.nan,
-            theory_final_h_std=float(theory.h_std[-1]),
-            theory_grad_ratio=float(theory.grad_h_std[0] / theory.grad_h_std[-1]),
-            q_star=float(theory.q_star), chi_star=float(theory.chi_star),
-            h_std_layers=_floats_text(L["h_std"]), theory_h_std_layers=_floats_text(theory.h_std))
+        res = _sim.simulate(depth=deepest["depth"], width=deepest["width"], batch=deepest["batch"],
+                            activation=deepest["activation"], init=deepest["init"], batchnorm=deepest["batchnorm"],
+                            backward=deepest["backward"], seed=deepest["seed"])
     except Exception as exc:   # noqa: BLE001 - a failed row is data, the sweep goes on
-        row.update({k: math.nan for k in RESULT_FIELDS})
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}", nonfinite=0, h_std_layers="",
-                   theory_h_std_layers="")
-    row["wall_s"] = time.perf_counter() - t0
-    return row
+        if len(configs) > 1:
+            return [row for c in configs for row in run_group([c])]
+        return [_failed(deepest, exc, time.perf_counter() - t0)]
+    rows = []
+    for c in configs:
+        try:
+            rows.append(_summary(c, res))
+        except Exception as exc:   # noqa: BLE001
+            rows.append(_failed(c, exc, time.perf_counter() - t0))
+    return rows
+
+
+def run_config(config, pin=False):
+    """One row: simulate the configuration (a dict with the KEY fields) and summarize it (``run_group`` of one)."""
+    return run_group([config], pin)[0]
+
+
+def _tasks(pending, share_prefixes):
+    """Groups of pending configurations for run_group: forward configurations that differ only in depth share one
+    simulation (when share_prefixes), the rest run alone. The most expensive groups go first, so that the
+    pool's workers finish together."""
+    if not share_prefixes:
+        return [[c] for c in pending]
+    groups, tasks = {}, []
+    for c in pending:
+        if c["backward"]:
+            tasks.append([c])
+            continue
+        k = tuple(c[k] for k in KEY if k != "depth")
+        if k not in groups:
+            groups[k] = []
+            tasks.append(groups[k])
+        groups[k].append(c)
+    return sorted(tasks, key=lambda t: -max(c["depth"] for c in t) * t[0]["width"] ** 2 * t[0]["batch"])
 
 
 def _as_list(value, name):
@@ -253,7 +310,8 @@ class _Progress:
 
 
 def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal",), batchnorm=(False,), batch=256,
-          seeds=(0,), backward=False, configs=None, out=None, resume=True, executor=None, workers=None, progress=True):
+          seeds=(0,), backward=False, configs=None, out=None, resume=True, executor=None, workers=None, progress=True,
+          share_prefixes=True):
     """Simulate every configuration of a grid and summarize each in one row.
 
     Args:
@@ -270,12 +328,16 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
             Every configuration runs with one BLAS and one fastinit thread, so a row is the same whatever the
             executor or worker count (the executor's processes are left single-threaded).
         progress: a progress bar (tqdm if installed) with an ETA on stderr.
+        share_prefixes: forward-only configurations that differ only in depth run as one simulation of the
+            deepest, each row cut from its first layers (``run_group``): the same rows bit for bit, since layer l's
+            weights do not depend on the depth, for the cost of the deepest network alone (a grid of 25 depths
+            from 2 to 98 costs 98 layers instead of 1250). False: one simulation per configuration.
     Returns:
         SweepResult, rows in grid order. Each row: the configuration, status ("ok" / "failed") and error,
         final_h_std, final_p_std, final_h_mean, final_saturated_frac, final_zero_frac, nonfinite, grad_ratio
         (std of dL/dH at layer 1 over the top's; NaN without backward), the theory's final_h_std and grad_ratio,
         q_star, chi_star (``fastinit.theory``), the per-layer h_std (measured and predicted, space-separated) and
-        the wall time in seconds.
+        the wall time in seconds (with shared prefixes, until the row's last layer was done).
     """
     global _PINNED
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
@@ -319,26 +381,29 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
             handle.flush()
     # a configuration listed twice runs (and is written) once
     pending = [grid[i] for i in sorted(index.values()) if _key(grid[i]) not in done]
+    tasks = _tasks(pending, share_prefixes)
     bar = _Progress(len(index), len(done), progress)
     own_pool = executor is None
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n_workers = max(1, min(int(workers) if workers else cpus, len(pending) or 1))
+    n_workers = max(1, min(int(workers) if workers else cpus, len(tasks) or 1))
     threads_before = get_num_threads()
     limiter = _pin_threads() if own_pool else None   # one thread per configuration, cores used by the pool
     pool = cf.ThreadPoolExecutor(n_workers) if own_pool and n_workers > 1 else executor
     futures = []
     try:
         if pool is None:
-            results = (run_config(c) for c in pending)
+            results = (run_group(t) for t in tasks)
         else:
-            futures = [pool.submit(run_config, c, not own_pool) for c in pending]
+            futures = [pool.submit(run_group, t, not own_pool) for t in tasks]
             results = (f.result() for f in cf.as_completed(futures))
-        for row in results:
-            done[_key(row)] = row
+        for rows in results:
+            for row in rows:
+                done[_key(row)] = row
+                if handle is not None:
+                    writer.writerow(_format_row(row))
+                bar.update()
             if handle is not None:
-                writer.writerow(_format_row(row))
                 handle.flush()
-            bar.update()
     except BaseException:
         for f in futures:
             f.cancel()
