@@ -7,14 +7,20 @@
 
 #define FI_LAYER_PARALLEL_MIN 32768   /* elements below which one thread is faster */
 
-fi_stats *fi_stats_alloc(size_t n)
+void fi_stats_clear(fi_stats *s, size_t n)
 {
-    fi_stats *s = (fi_stats *)calloc(n ? n : 1, sizeof(fi_stats));
     for (size_t i = 0; i < n; ++i) {
+        s[i] = (fi_stats){0};
         s[i].shift = NAN;
         s[i].min = INFINITY;
         s[i].max = -INFINITY;
     }
+}
+
+fi_stats *fi_stats_alloc(size_t n)
+{
+    fi_stats *s = (fi_stats *)malloc((n ? n : 1) * sizeof(fi_stats));
+    if (s) fi_stats_clear(s, n);
     return s;
 }
 

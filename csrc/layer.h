@@ -21,6 +21,13 @@ typedef enum {
     FI_ACT_GELU, FI_ACT_SILU, FI_ACT_SOFTPLUS
 } fi_activation;
 
+/* The most histogram bins a layer takes (bin indices are int32 over FI_HIST_COPIES copies; float32 bin positions
+ * are exact up to 2**24); the caller checks. */
+#define FI_MAX_BINS (1 << 24)
+
+/* status of a layer call: FI_LAYER_NOMEM when its scratch could not be allocated; it then wrote nothing. */
+enum { FI_LAYER_OK = 0, FI_LAYER_NOMEM = 1 };
+
 /* Saturation counted in the statistics of H: none, |h| > 0.99 (tanh), h < 0.01 or h > 0.99 (sigmoid). */
 typedef enum { FI_SAT_NONE = 0, FI_SAT_ABS = 1, FI_SAT_UNIT = 2 } fi_saturation;
 
@@ -46,10 +53,11 @@ typedef struct {
     int act;                  /* fi_activation */
     double alpha;             /* leaky_relu / prelu slope, elu alpha */
     int saturation;           /* fi_saturation */
-    int bins;                 /* histogram bins (>= 1) */
+    int bins;                 /* histogram bins, 1 .. FI_MAX_BINS */
     double p_range[2], h_range[2];  /* in: histogram ranges, NaN = the layer's [min, max]; out: the ranges used */
     fi_stats p_stats, h_stats;      /* out */
     int64_t *p_hist, *h_hist;       /* out: bins counts each (values outside the range are not counted) */
+    int status;                     /* out: FI_LAYER_OK or FI_LAYER_NOMEM */
 } fi_layer;
 
 typedef struct {
@@ -69,6 +77,7 @@ typedef struct {
     void *g_w;                /* scratch n_out x n_in: dL/dW */
     fi_stats gh_stats, gp_stats;  /* out: of dL/dH_out and dL/dP */
     double gw_norm;           /* out: Frobenius norm of dL/dW */
+    int status;               /* out: FI_LAYER_OK or FI_LAYER_NOMEM */
 } fi_layer_back;
 
 void fi_layer_forward(fi_layer *L);

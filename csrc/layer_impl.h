@@ -219,12 +219,19 @@ static void FI_N(hist_add)(const FI_T *x, size_t n, double lo, double hi, int bi
 
 static size_t FI_N(chunk_rows)(size_t width) { return width >= FI_CHUNK_ELEMS ? 1 : FI_CHUNK_ELEMS / width; }
 
-/* Statistics and histograms of a batch x width array, in row chunks. */
-static void FI_N(array_stats)(const FI_T *x, size_t batch, size_t width, int saturation, fi_stats *out)
+static size_t FI_N(chunk_count)(size_t batch, size_t width)
 {
     const size_t rows = FI_N(chunk_rows)(width);
-    const long long nchunks = (long long)((batch + rows - 1) / rows);
-    fi_stats *part = fi_stats_alloc((size_t)nchunks);
+    return (batch + rows - 1) / rows;
+}
+
+/* Statistics of a batch x width array, in row chunks; part holds chunk_count(batch, width) partials. */
+static void FI_N(array_stats)(const FI_T *x, size_t batch, size_t width, int saturation, fi_stats *part,
+                              fi_stats *out)
+{
+    const size_t rows = FI_N(chunk_rows)(width);
+    const long long nchunks = (long long)FI_N(chunk_count)(batch, width);
+    fi_stats_clear(part, (size_t)nchunks);
     int threads = fi_layer_threads(batch * width);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
@@ -235,18 +242,20 @@ static void FI_N(array_stats)(const FI_T *x, size_t batch, size_t width, int sat
     }
     (void)threads;
     fi_stats_merge(part, (size_t)nchunks, out);
-    free(part);
 }
 
+/* Scratch of histograms(): per histogram and thread, FI_HIST_COPIES x (bins, then the dropped entry). */
+static size_t FI_N(hist_stride)(int bins) { return ((size_t)bins + 1) * FI_HIST_COPIES; }
+
+/* Histograms of two batch x width arrays; tmp: zeroed, threads x 2 x hist_stride(bins) counts,
+ * threads = fi_layer_threads(batch * width). */
 static void FI_N(histograms)(const FI_T *a, const FI_T *b, size_t batch, size_t width, const double ra[2],
-                             const double rb[2], int bins, int64_t *ha, int64_t *hb)
+                             const double rb[2], int bins, int64_t *ha, int64_t *hb, int64_t *tmp)
 {
     const size_t rows = FI_N(chunk_rows)(width);
     const long long nchunks = (long long)((batch + rows - 1) / rows);
     int threads = fi_layer_threads(batch * width);
-    /* per histogram and thread: FI_HIST_COPIES x (bins, then the dropped entry) */
-    const size_t stride = ((size_t)bins + 1) * FI_HIST_COPIES;
-    int64_t *tmp = (int64_t *)calloc((size_t)threads * 2 * stride, sizeof(int64_t));
+    const size_t stride = FI_N(hist_stride)(bins);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
@@ -273,7 +282,6 @@ static void FI_N(histograms)(const FI_T *a, const FI_T *b, size_t batch, size_t 
                 ha[k] += tmp[at];
                 hb[k] += tmp[at + stride];
             }
-    free(tmp);
 }
 
 /* P rows [r0, r1) = H_in rows [r0, r1) W^T (the BLAS threads itself). */
@@ -324,14 +332,21 @@ static void FI_N(forward)(fi_layer *L)
 {
     const size_t B = L->batch, N = L->n_out;
     const long long nblocks = (long long)((B + FI_GEMM_ROWS - 1) / FI_GEMM_ROWS);
+    const int hist = L->p_hist && L->h_hist, threads = fi_layer_threads(B * N);
+    /* all scratch first: when any of it is missing, the call writes nothing */
     fi_stats *pp = fi_stats_alloc((size_t)nblocks), *hp = fi_stats_alloc((size_t)nblocks);
     double *mean = NULL, *colsum = NULL;
+    int64_t *hist_tmp = NULL;
     if (L->batchnorm) {
         mean = (double *)malloc(N * sizeof(double));
         colsum = (double *)malloc(2 * N * (size_t)nblocks * sizeof(double));
     }
+    if (hist)
+        hist_tmp = (int64_t *)calloc((size_t)threads * 2 * FI_N(hist_stride)(L->bins), sizeof(int64_t));
+    L->status = !pp || !hp || (L->batchnorm && (!mean || !colsum)) || (hist && !hist_tmp) ? FI_LAYER_NOMEM
+                                                                                           : FI_LAYER_OK;
+    if (L->status != FI_LAYER_OK) goto done;
     FI_N(gemm_rows)(L, 0, B);
-    int threads = fi_layer_threads(B * N);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
@@ -373,15 +388,17 @@ static void FI_N(forward)(fi_layer *L)
     (void)threads;
     fi_stats_merge(pp, (size_t)nblocks, &L->p_stats);
     fi_stats_merge(hp, (size_t)nblocks, &L->h_stats);
+    fi_hist_range(L->p_range, &L->p_stats);
+    fi_hist_range(L->h_range, &L->h_stats);
+    if (hist)
+        FI_N(histograms)((const FI_T *)L->p, (const FI_T *)L->h_out, B, N, L->p_range, L->h_range, L->bins,
+                         L->p_hist, L->h_hist, hist_tmp);
+done:
     free(pp);
     free(hp);
     free(mean);
     free(colsum);
-    fi_hist_range(L->p_range, &L->p_stats);
-    fi_hist_range(L->h_range, &L->h_stats);
-    if (L->p_hist && L->h_hist)
-        FI_N(histograms)((const FI_T *)L->p, (const FI_T *)L->h_out, B, N, L->p_range, L->h_range, L->bins,
-                         L->p_hist, L->h_hist);
+    free(hist_tmp);
 }
 
 static void FI_N(backward)(fi_layer_back *Bk)
@@ -389,7 +406,12 @@ static void FI_N(backward)(fi_layer_back *Bk)
     const size_t B = Bk->batch, N = Bk->n_out, K = Bk->n_in;
     FI_T *G = (FI_T *)Bk->g;
     const FI_T *P = (const FI_T *)Bk->p, *H = (const FI_T *)Bk->h_out;
-    FI_N(array_stats)(G, B, N, FI_SAT_NONE, &Bk->gh_stats);
+    /* the partials of the three array_stats calls (G twice, dL/dW), allocated before anything is written */
+    size_t nparts = FI_N(chunk_count)(B, N), nparts_w = FI_N(chunk_count)(N, K);
+    fi_stats *part = fi_stats_alloc(nparts > nparts_w ? nparts : nparts_w);
+    Bk->status = part ? FI_LAYER_OK : FI_LAYER_NOMEM;
+    if (!part) return;
+    FI_N(array_stats)(G, B, N, FI_SAT_NONE, part, &Bk->gh_stats);
     const FI_T alpha = (FI_T)Bk->alpha;
     int threads = fi_layer_threads(B * N);
     /* element-wise: no partials to merge, so plain rows split over the threads give the same result for any count */
@@ -420,7 +442,7 @@ static void FI_N(backward)(fi_layer_back *Bk)
         }
     }
     (void)threads;
-    FI_N(array_stats)(G, B, N, FI_SAT_NONE, &Bk->gp_stats);
+    FI_N(array_stats)(G, B, N, FI_SAT_NONE, part, &Bk->gp_stats);
     FI_T one = 1, zero = 0;
     {   /* dL/dW (N x K, row-major) = G^T H_in */
         char ta = 'N', tb = 'T';
@@ -428,7 +450,8 @@ static void FI_N(backward)(fi_layer_back *Bk)
         ((FI_GEMM)Bk->gemm)(&ta, &tb, &m, &n, &k, &one, (FI_T *)Bk->h_in, &lda, G, &ldb, &zero, (FI_T *)Bk->g_w, &ldc);
     }
     fi_stats gw;
-    FI_N(array_stats)((const FI_T *)Bk->g_w, N, K, FI_SAT_NONE, &gw);
+    FI_N(array_stats)((const FI_T *)Bk->g_w, N, K, FI_SAT_NONE, part, &gw);
+    free(part);
     {   /* sum of squares = count (var + mean^2) */
         double mean_gw = gw.count ? gw.shift + gw.sum / gw.count : 0.0;
         double m2 = gw.sumsq - (gw.count ? gw.sum * gw.sum / gw.count : 0.0);

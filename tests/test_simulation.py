@@ -1,6 +1,8 @@
 """The simulation engine (csrc/layer*.c through fi.simulate) against reference.simulate (NumPy, float64) on the
 same input and weights, the classic signal-propagation results, and bad input."""
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -268,6 +270,7 @@ def test_result_views(tmp_path):
     (dict(init={"std": -1}), ValueError, "init\\['std'\\]"),
     (dict(init=3), TypeError, "init"),
     (dict(bins=0), ValueError, "bins"),
+    (dict(bins=(1 << 24) + 1), ValueError, "bins must be at most 16777216"),
     (dict(hist_range=(1, 1)), ValueError, "hist_range"),
     (dict(hist_range=(2, 1)), ValueError, "hist_range"),
     (dict(hist_range=5), TypeError, "hist_range"),
@@ -361,3 +364,31 @@ def test_histograms_of_collapsed_and_exploded_networks(dtype):
         X[0, 0], X[1, 0] = -1e308, 1e308
         big = fi.simulate(depth=1, widths=[3, 2], activation="linear", init="ones", input=X, dtype=dtype, bins=4)
         assert big.p_hist.sum() == 8 and big.p_edges[0, 0] < -1e308 / 2
+
+
+def test_layer_scratch_out_of_memory_is_a_memory_error_and_writes_nothing():
+    """Under an address-space limit the histogram copies (1 GiB for 2**24 bins) cannot be allocated: the layer step
+    raises MemoryError and leaves P, H and the histograms as they were (it used to dereference NULL)."""
+    code = """
+import resource, numpy as np
+from fastinit import _core
+h = np.ones((4, 8), np.float32); w = np.full((8, 8), 0.1, np.float32)
+p = np.full((4, 8), -7, np.float32); ho = p.copy()
+small = np.zeros(4, np.int64)
+_core.layer_forward(h, w, None, p.copy(), ho.copy(), False, 1e-5, None, 2, 0.0, 1, 4, (-1.0, 1.0), (-1.0, 1.0),
+                    small, small.copy())   # the BLAS sets itself up before the limit
+bins = _core.MAX_BINS
+p_hist, h_hist = np.zeros(bins, np.int64), np.zeros(bins, np.int64)
+vm_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (vm_kib * 1024 + (256 << 20), resource.getrlimit(resource.RLIMIT_AS)[1]))
+try:
+    _core.layer_forward(h, w, None, p, ho, False, 1e-5, None, 2, 0.0, 1, bins, (-1.0, 1.0), (-1.0, 1.0), p_hist, h_hist)
+except MemoryError as exc:
+    print("MemoryError:", exc)
+print(bool((p == -7).all() and (ho == -7).all()), int(p_hist.any() or h_hist.any()))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("MemoryError: out of memory for the scratch of a layer step"), run.stdout
+    assert lines[1] == "True 0"

@@ -199,6 +199,7 @@ cdef extern from "layer.h" nogil:
         fi_stats p_stats, h_stats
         int64_t *p_hist
         int64_t *h_hist
+        int status
     ctypedef struct fi_layer_back:
         int f64
         void *gemm
@@ -216,9 +217,14 @@ cdef extern from "layer.h" nogil:
         void *g_w
         fi_stats gh_stats, gp_stats
         double gw_norm
+        int status
+    enum: FI_MAX_BINS
+    enum: FI_LAYER_OK
     void fi_layer_forward(fi_layer *L)
     void fi_layer_backward(fi_layer_back *B)
     void fi_activation_apply(int f64, int act, double alpha, const void *x, void *y, size_t n)
+
+MAX_BINS = FI_MAX_BINS   # the most histogram bins a layer step takes
 
 cdef void *_gemm_pointers[2]
 _gemm_pointers[0] = NULL
@@ -282,8 +288,8 @@ def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_inv
     import numpy as np
     cdef fi_layer L
     f64, dt, L.batch, L.n_in, L.n_out = _layer_shape(h_in, w, "layer_forward")
-    if bins < 1:
-        raise ValueError("layer_forward needs bins >= 1")
+    if bins < 1 or bins > FI_MAX_BINS:
+        raise ValueError(f"layer_forward needs 1 <= bins <= {FI_MAX_BINS}, got {bins}")
     L.f64 = f64
     L.gemm = _gemm(f64)
     L.h_in = _addr(h_in, dt, L.batch * L.n_in)
@@ -304,6 +310,9 @@ def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_inv
     L.h_hist = <int64_t *>_addr(h_hist, np.int64, bins)
     with nogil:
         fi_layer_forward(&L)
+    if L.status != FI_LAYER_OK:
+        raise MemoryError(f"out of memory for the scratch of a layer step (statistics partials, batch-norm sums, "
+                          f"histogram copies of {bins} bins); nothing was written")
     return _stats(L.p_stats), _stats(L.h_stats), (L.p_range[0], L.p_range[1]), (L.h_range[0], L.h_range[1])
 
 
@@ -328,6 +337,8 @@ def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double
     B.g_w = _addr(g_w, dt, B.n_out * B.n_in)
     with nogil:
         fi_layer_backward(&B)
+    if B.status != FI_LAYER_OK:
+        raise MemoryError("out of memory for the statistics partials of a backward layer step; nothing was written")
     return _stats(B.gh_stats), _stats(B.gp_stats), B.gw_norm
 
 

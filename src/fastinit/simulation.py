@@ -166,6 +166,8 @@ def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bi
             raise ValueError("input has non-finite values")
         batch = input.shape[0]
     bins = V.positive_int(bins, "bins")
+    if bins > _core.MAX_BINS:
+        raise ValueError(f"bins must be at most {_core.MAX_BINS}, got {bins}")
     if hist_range is not None:
         if not isinstance(hist_range, (tuple, list)) or len(hist_range) != 2:
             raise TypeError(f"hist_range must be a (low, high) pair, got {hist_range!r}")
