@@ -343,6 +343,8 @@ SIM_RATIOS = [
     ("bare matmuls d10 w500 b1000 vs PyTorch loop (ceiling)", "bare_matmuls_d10_w500", "torch_loop_d10_w500", None),
 ]
 SWEEP_RATIOS = [("sweep 1000 configs vs the NumPy loop", "test_sweep_fastinit", "test_sweep_numpy_loop", 5.0),
+                ("sweep, one simulation per configuration, vs the NumPy loop", "test_sweep_fastinit_per_config",
+                 "test_sweep_numpy_loop", None),
                 ("bare matmuls of the grid vs the NumPy loop (ceiling)", "test_sweep_bare_matmuls",
                  "test_sweep_numpy_loop", None)]
 SIM_SLOWDOWNS = [

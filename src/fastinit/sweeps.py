@@ -141,7 +141,8 @@ def run_group(configs, pin=False):
             return [row for c in configs for row in run_group([c])]
         return [_failed(deepest, exc, time.perf_counter() - t0)]
     rows = []
-    for c in configs:
+    # deepest first: its theory prediction is computed once and every shallower row's is cut from it
+    for c in sorted(configs, key=lambda c: -c["depth"]):
         try:
             rows.append(_summary(c, res))
         except Exception as exc:   # noqa: BLE001
