@@ -111,7 +111,7 @@ def test_resume_skips_finished_rows_and_a_partial_line(full_run, tmp_path, monke
     assert len(kept) == 50
     calls = []
     real = SW.run_group
-    monkeypatch.setattr(SW, "run_group", lambda cs, pin=False: calls.extend(cs) or real(cs))
+    monkeypatch.setattr(SW, "run_group", lambda cs, *args: calls.extend(cs) or real(cs, *args))
     res = fi.sweep(**GRID, out=path, progress=False, workers=1)
     assert len(calls) == 150 and {SW._key(c) for c in calls} == {SW._key(r) for r in full_run[0].rows} - kept
     same_rows(res.rows, full_run[0].rows)
@@ -175,6 +175,20 @@ def test_shared_prefixes_give_the_rows_of_separate_simulations(monkeypatch):
     series = [r["wall_s"] for r in shared.rows if (r["width"], r["activation"], r["init"], r["batchnorm"], r["seed"])
               == (33, "tanh", "orthogonal", True, 5)]
     assert len(series) == 4 and 0 < series[0] <= series[1] <= series[2] <= series[3]
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_theory_is_predicted_once_per_kind_at_the_deepest_depth(monkeypatch, share):
+    from fastinit import theory
+
+    SW._THEORY.clear()
+    depths = []
+    real = theory.predict
+    monkeypatch.setattr(theory, "predict", lambda **kw: depths.append(kw["depth"]) or real(**kw))
+    res = fi.sweep(depth=[2, 7, 4], width=[8, 9], activation=["tanh"], batch=5, progress=False, workers=1,
+                   share_prefixes=share)
+    assert depths == [7, 7]
+    assert [len(SW._floats_parse(r["theory_h_std_layers"])) for r in res.rows] == [2, 2, 7, 7, 4, 4]
 
 
 def test_backward_configurations_are_not_shared(monkeypatch):

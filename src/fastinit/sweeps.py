@@ -71,16 +71,21 @@ def _pin_threads():
 _THEORY = {}   # (activation, init, width, batchnorm) -> the deepest Prediction made so far in this process
 
 
-def _theory(config):
+def _theory_key(config):
+    return config["activation"], config["init"], config["width"], config["batchnorm"]
+
+
+def _theory(config, theory_depth=0):
     """The mean-field prediction of a square configuration, cut from the deepest one computed so far (the map
-    does not depend on the depth; a sweep over 25 depths computes it once)."""
+    does not depend on the depth; a sweep over 25 depths computes it once, at theory_depth when that is deeper:
+    the sweep's deepest configuration of the same kind)."""
     from . import theory
 
-    key = (config["activation"], config["init"], config["width"], config["batchnorm"])
+    key = _theory_key(config)
     pred = _THEORY.get(key)
     if pred is None or pred.p_std.size < config["depth"]:
-        pred = theory.predict(depth=config["depth"], width=config["width"], activation=config["activation"],
-                              init=config["init"], batchnorm=config["batchnorm"])
+        pred = theory.predict(depth=max(config["depth"], theory_depth), width=config["width"],
+                              activation=config["activation"], init=config["init"], batchnorm=config["batchnorm"])
         _THEORY[key] = pred
     return pred.truncate(config["depth"])
 
@@ -93,10 +98,10 @@ def _failed(config, exc, seconds):
     return row
 
 
-def _summary(config, res):
+def _summary(config, res, theory_depth):
     """The row of `config` from a simulation whose first config["depth"] layers are that configuration's."""
     depth = config["depth"]
-    theory = _theory(config)
+    theory = _theory(config, theory_depth)
     L = {k: v[:depth] for k, v in res.layers.items()}
     g = res.grads["grad_h_std"] if res.grads is not None else None
     row = {k: config[k] for k in KEY}
@@ -115,7 +120,7 @@ def _summary(config, res):
     return row
 
 
-def run_group(configs, pin=False):
+def run_group(configs, pin=False, theory_depth=0):
     """The rows of configurations that differ only in depth, from one simulation of the deepest.
 
     Exact, not an approximation: the input and layer l's weights come from children 0 and l of the seed's
@@ -125,7 +130,9 @@ def run_group(configs, pin=False):
     simulation fails, each configuration is retried on its own, so one too-deep network does not fail the
     shallower ones). wall_s of a row is the time until its last layer was done. Module-level so that process
     pools and dask can ship it; with pin=True (how ``sweep`` sends it to an executor) the executing process's
-    BLAS and fastinit threads are set to one, once, and left so."""
+    BLAS and fastinit threads are set to one, once, and left so. theory_depth: compute the mean-field prediction
+    at least that deep (the sweep's deepest of the same activation, init, width and batch norm), once per
+    process."""
     if pin and not _PINNED:
         _pin_threads()
     deepest = max(configs, key=lambda c: c["depth"])
@@ -138,13 +145,13 @@ def run_group(configs, pin=False):
                             backward=deepest["backward"], seed=deepest["seed"])
     except Exception as exc:   # noqa: BLE001 - a failed row is data, the sweep goes on
         if len(configs) > 1:
-            return [row for c in configs for row in run_group([c])]
+            return [row for c in configs for row in run_group([c], theory_depth=theory_depth)]
         return [_failed(deepest, exc, time.perf_counter() - t0)]
     rows = []
     # deepest first: its theory prediction is computed once and every shallower row's is cut from it
     for c in sorted(configs, key=lambda c: -c["depth"]):
         try:
-            rows.append(_summary(c, res))
+            rows.append(_summary(c, res, theory_depth))
         except Exception as exc:   # noqa: BLE001
             rows.append(_failed(c, exc, time.perf_counter() - t0))
     return rows
@@ -383,6 +390,9 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     # a configuration listed twice runs (and is written) once
     pending = [grid[i] for i in sorted(index.values()) if _key(grid[i]) not in done]
     tasks = _tasks(pending, share_prefixes)
+    theory_depth = {}
+    for c in pending:
+        theory_depth[_theory_key(c)] = max(theory_depth.get(_theory_key(c), 0), c["depth"])
     bar = _Progress(len(index), len(done), progress)
     own_pool = executor is None
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -393,9 +403,9 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     futures = []
     try:
         if pool is None:
-            results = (run_group(t) for t in tasks)
+            results = (run_group(t, False, theory_depth[_theory_key(t[0])]) for t in tasks)
         else:
-            futures = [pool.submit(run_group, t, not own_pool) for t in tasks]
+            futures = [pool.submit(run_group, t, not own_pool, theory_depth[_theory_key(t[0])]) for t in tasks]
             results = (f.result() for f in cf.as_completed(futures))
         for rows in results:
             for row in rows:
