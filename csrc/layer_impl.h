@@ -247,14 +247,13 @@ static void FI_N(array_stats)(const FI_T *x, size_t batch, size_t width, int sat
 /* Scratch of histograms(): per histogram and thread, FI_HIST_COPIES x (bins, then the dropped entry). */
 static size_t FI_N(hist_stride)(int bins) { return ((size_t)bins + 1) * FI_HIST_COPIES; }
 
-/* Histograms of two batch x width arrays; tmp: zeroed, threads x 2 x hist_stride(bins) counts,
- * threads = fi_layer_threads(batch * width). */
+/* Histograms of two batch x width arrays on at most `threads` threads; tmp: zeroed, threads x 2 x
+ * hist_stride(bins) counts (sized by the caller with the same thread count: the setting may change meanwhile). */
 static void FI_N(histograms)(const FI_T *a, const FI_T *b, size_t batch, size_t width, const double ra[2],
-                             const double rb[2], int bins, int64_t *ha, int64_t *hb, int64_t *tmp)
+                             const double rb[2], int bins, int64_t *ha, int64_t *hb, int threads, int64_t *tmp)
 {
     const size_t rows = FI_N(chunk_rows)(width);
     const long long nchunks = (long long)((batch + rows - 1) / rows);
-    int threads = fi_layer_threads(batch * width);
     const size_t stride = FI_N(hist_stride)(bins);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -392,7 +391,7 @@ static void FI_N(forward)(fi_layer *L)
     fi_hist_range(L->h_range, &L->h_stats);
     if (hist)
         FI_N(histograms)((const FI_T *)L->p, (const FI_T *)L->h_out, B, N, L->p_range, L->h_range, L->bins,
-                         L->p_hist, L->h_hist, hist_tmp);
+                         L->p_hist, L->h_hist, threads, hist_tmp);
 done:
     free(pp);
     free(hp);

@@ -201,6 +201,14 @@ def test_backward_configurations_are_not_shared(monkeypatch):
     assert res.rows[0]["grad_ratio"] == pytest.approx(g[0] / g[-1], rel=1e-5)
 
 
+def test_run_group_refuses_configurations_it_cannot_share():
+    base = dict(depth=2, width=8, activation="tanh", init="he_normal", batchnorm=False, batch=4, seed=0, backward=False)
+    for other in (dict(base, depth=3, width=9), dict(base, depth=3, seed=1), dict(base, depth=3, backward=True)):
+        with pytest.raises(ValueError, match="differ only in depth"):
+            SW.run_group([base, other])
+    assert [r["depth"] for r in SW.run_group([base, dict(base, depth=3)])] == [3, 2]
+
+
 def test_a_failing_shared_simulation_retries_each_depth(monkeypatch):
     calls = _counting_simulate(monkeypatch, fail_deeper_than=3)
     res = fi.sweep(depth=[2, 3, 6], width=[8], batch=6, progress=False)

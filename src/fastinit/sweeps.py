@@ -90,6 +90,11 @@ def _theory(config, theory_depth=0):
     return pred.truncate(config["depth"])
 
 
+def _series_key(config):
+    """What a depth series has in common: every KEY field but the depth."""
+    return tuple(config[k] for k in KEY if k != "depth")
+
+
 def _failed(config, exc, seconds):
     row = {k: config[k] for k in KEY}
     row.update({k: math.nan for k in RESULT_FIELDS})
@@ -136,8 +141,9 @@ def run_group(configs, pin=False, theory_depth=0):
     if pin and not _PINNED:
         _pin_threads()
     deepest = max(configs, key=lambda c: c["depth"])
-    if len(configs) > 1:
-        assert not deepest["backward"] and len({tuple(c[k] for k in KEY if k != "depth") for c in configs}) == 1
+    if len(configs) > 1 and (deepest["backward"] or len({_series_key(c) for c in configs}) > 1):
+        raise ValueError("run_group shares one simulation only between forward configurations that differ only in "
+                         "depth")
     t0 = time.perf_counter()
     try:
         res = _sim.simulate(depth=deepest["depth"], width=deepest["width"], batch=deepest["batch"],
@@ -173,7 +179,7 @@ def _tasks(pending, share_prefixes):
         if c["backward"]:
             tasks.append([c])
             continue
-        k = tuple(c[k] for k in KEY if k != "depth")
+        k = _series_key(c)
         if k not in groups:
             groups[k] = []
             tasks.append(groups[k])
