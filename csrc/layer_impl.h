@@ -253,7 +253,7 @@ static void FI_N(histograms)(const FI_T *a, const FI_T *b, size_t batch, size_t 
                              const double rb[2], int bins, int64_t *ha, int64_t *hb, int threads, int64_t *tmp)
 {
     const size_t rows = FI_N(chunk_rows)(width);
-    const long long nchunks = (long long)((batch + rows - 1) / rows);
+    const long long nchunks = (long long)FI_N(chunk_count)(batch, width);
     const size_t stride = FI_N(hist_stride)(bins);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)

@@ -398,7 +398,8 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     tasks = _tasks(pending, share_prefixes)
     theory_depth = {}
     for c in pending:
-        theory_depth[_theory_key(c)] = max(theory_depth.get(_theory_key(c), 0), c["depth"])
+        kind = _theory_key(c)
+        theory_depth[kind] = max(theory_depth.get(kind, 0), c["depth"])
     bar = _Progress(len(index), len(done), progress)
     own_pool = executor is None
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
