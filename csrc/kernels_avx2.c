@@ -103,10 +103,10 @@ FI_INLINE void philox_sets(int nsets, uint64_t base, const __m256i *off, const p
 
 /* The kernels compute FI_STEP_GROUPS groups per step (and single groups at the end of a range), each step's
  * Philox rounds in passes of 2 groups = 4 independent sets of 4 blocks, then the conversions and stores of
- * all 8 groups. Measured per value on one core in cache (gcc 12 -O3, Zen 3), against 1 group per step for
- * raw words and float32 uniforms and 2 for the rest: raw words 0.70 -> 0.54 ns, float32 uniform 0.81 -> 0.64,
- * normal 1.61 -> 1.44, truncated normal 1.88 -> 1.75, float64 uniform 1.80 -> 1.45, float64 normal
- * 3.97 -> 3.70 (4 groups per step: about halfway; 12 or 16: no better than 8). */
+ * all 8 groups. bench/kernel_speed.c (one Zen 3 core, in cache, ns per value), against 1 group per step for
+ * raw words and float32 uniforms and 2 for the rest with the cross-lane transpose: raw words 0.72 -> 0.55,
+ * float32 uniform 0.84 -> 0.66, normal 1.68 -> 1.48, truncated normal 1.92 -> 1.77, float64 uniform
+ * 1.81 -> 1.46, float64 normal 4.0 -> 3.75. 4 groups per step gave about half of that; 12 or 16 no more than 8. */
 #define FI_STEP_GROUPS 8
 
 /* Passes of 2 groups (4 sets). Compiled with -fno-wrapv (setup.py): Python's CFLAGS carry -fwrapv, and under it
@@ -143,8 +143,8 @@ FI_INLINE void group_words_f64(int ngroups, uint64_t g, const philox_keys *K, __
 
 /* 4 x 8 transpose of the f32 layout: V[j] = word j of blocks (0,4,2,6,1,5,3,7) -> memory order out[4b + j].
  * Each 128-bit half only mixes with itself (the lane order of group_words8 is chosen for that): 8 unpacks,
- * where lanes in block order need 4 more cross-lane permutes (3-cycle latency; raw words 0.74 -> 0.71 ns/word,
- * float32 uniforms 0.84 -> 0.81 ns/value on one core in cache). */
+ * where lanes in block order need 4 more cross-lane permutes (alone, with the old step sizes: raw words
+ * 0.74 -> 0.71 ns, float32 uniforms 0.84 -> 0.81 ns on one core in cache). */
 static inline void transpose4x8(__m256i V[4])
 {
     /* per 128-bit half: t0 = words 0,1 of blocks 0,4 | 1,5; t1 = of 2,6 | 3,7; t2, t3 the same for words 2,3 */
