@@ -178,17 +178,18 @@ def _core_params(kind, dtype):
 
 @pytest.mark.parametrize("kind", ["random_raw", "uniform", "normal", "truncated_normal"])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("first_group", [2**29 - 2, 2**61 - 6])
-def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group):
+@pytest.mark.parametrize("first_group,groups", [(2**29 - 2, 6), (2**29 - 20, 41), (2**61 - 6, 6), (2**61 - 41, 41)])
+def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group, groups):
     """Fills that start at a group (the C core's offset) and cross a 2**32-block boundary, where the
     counter's high block word changes (the AVX2 kernels fold it into their first rounds per 2**32-block
-    segment), or end at the stream's last blocks, match the reference from that block on."""
+    segment), or end at the stream's last blocks, match the reference from that block on. 41 groups: 20 before
+    the boundary and 21 after, so the AVX2 kernels' 8-group steps run up to it on both sides."""
     from fastinit import _core
     code = {"random_raw": _core.RAW, "uniform": _core.UNIFORM, "normal": _core.NORMAL,
             "truncated_normal": _core.TRUNCNORM}[kind]
     dt = np.dtype(np.uint32) if kind == "random_raw" else np.dtype(dtype)
     per_group = 16 if dt == np.float64 else 32
-    n = 5 * per_group + 7    # 5 full groups and a partial one: 6 groups, the last ending at block 2**64 - 1
+    n = (groups - 1) * per_group + 7    # full groups and a partial one, the last ending at block 2**64 - 1
     out = np.empty(n, dt)
     _core.fill(code, out, SEED, 3, offset=first_group * per_group, **_core_params(kind, dtype))
     if kind == "random_raw":
