@@ -110,7 +110,7 @@ FI_INLINE void philox_sets(int nsets, uint64_t base, const __m256i *off, const p
 #define FI_STEP_GROUPS 8
 
 /* Passes of 2 groups (4 sets). Compiled with -fno-wrapv (setup.py): Python's CFLAGS carry -fwrapv, and under it
- * gcc 12 made this loop's kernels ~40% slower (raw words 0.55 -> 0.90 ns each); a loop over a constant pass
+ * gcc 12 made this loop's kernels ~1.6x as slow (raw words 0.55 -> 0.90 ns each); a loop over a constant pass
  * count was immune to the flag but ~10% slower than this one without it. */
 FI_INLINE void philox_groups(int ngroups, uint64_t g, const __m256i *off, const philox_keys *K, __m256i (*X)[4])
 {
