@@ -1,6 +1,6 @@
-/* Speed of the AVX2 fill kernels on one core, without Python, threads or chunking: ns per value for 2**24
- * values into a 64 MiB buffer (non-temporal stores, as fills of large buffers use) and into a 256 KiB buffer
- * that stays in cache (plain stores), minimum over repeats. The figures in the comments of
+/* Speed of the AVX2 fill kernels without Python: ns per value for 2**24 values on one core into a 64 MiB
+ * buffer (non-temporal stores, as fills of large buffers use) and into a 256 KiB buffer that stays in cache
+ * (plain stores), minimum over repeats. The figures in the comments of
  * csrc/kernels_avx2.c come from it (build it with the flags setup.py gives kernels_avx2.c):
  *   gcc -O3 -mavx2 -mfma -ffp-contract=off -fno-math-errno -fno-trapping-math -fno-wrapv -Icsrc \
  *       bench/kernel_speed.c -o /tmp/kernel_speed && /tmp/kernel_speed
@@ -31,8 +31,9 @@ int main(void)
     p.key0 = 123; p.key1 = 456; p.stream = 7;
     p.low = -0.5; p.scale = 1.0; p.upper = 0.49999997;                  /* uniform on [-0.5, 0.5) */
     p.mean = 0.0; p.std = 1.0;
-    p.p_lo = 0.022750131948179195; p.q_hi = 0.022750131948179195;     /* truncated to [-2, 2] */
-    p.mass = 1.0 - 2 * 0.022750131948179195; p.clamp_lo = -2.0; p.clamp_hi = 2.0;
+    const double phi_minus_2 = 0.022750131948179195;                  /* Phi(-2): truncated to [-2, 2] */
+    p.p_lo = phi_minus_2; p.q_hi = phi_minus_2; p.mass = 1.0 - 2 * phi_minus_2;
+    p.clamp_lo = -2.0; p.clamp_hi = 2.0;
     const struct { fi_kind kind; fi_dtype dtype; const char *name; } cases[] = {
         {FI_RAW, FI_F32, "raw words"}, {FI_UNIFORM, FI_F32, "uniform float32"}, {FI_NORMAL, FI_F32, "normal float32"},
         {FI_TRUNCNORM, FI_F32, "truncated normal float32"}, {FI_UNIFORM, FI_F64, "uniform float64"},
