@@ -45,42 +45,36 @@ TRUNCNORM = FI_TRUNCNORM
 SIMD_NAMES = ("baseline", "avx2")
 
 
+ctypedef fused fill_t:
+    uint32_t
+    float
+    double
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef _fill_buffer(fill_t[::1] out, fi_kind kind, fi_params *p):
+    """fi_fill over the whole of `out`, without the GIL (the element type chooses the C dtype)."""
+    cdef fi_dtype dtype = FI_U32 if fill_t is uint32_t else (FI_F32 if fill_t is float else FI_F64)
+    with nogil:
+        fi_fill(kind, dtype, &out[0], out.shape[0], p)
+
+
 def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, double scale=1.0,
          double upper=1.0, double mean=0.0, double std=1.0, double p_lo=0.0, double q_hi=0.0,
          double mass=1.0, double clamp_lo=0.0, double clamp_hi=0.0, object offset=0):
     """Fill the 1-D contiguous array `out` (uint32 for RAW, else float32/float64) with draws offset ..
     offset + n - 1 of the stream (a non-negative int; the stream has 2**61 groups of 32 float32 / uint32 or 16
     float64 draws, checked here)."""
-    cdef float[::1] f32
-    cdef double[::1] f64
-    cdef uint32_t[::1] u32
-    cdef void *ptr = NULL
-    cdef size_t n
-    cdef fi_dtype dtype
     cdef fi_params p
-    if kind == FI_RAW:
-        u32 = out
-        n = u32.shape[0]
-        dtype = FI_U32
-        if n:
-            ptr = &u32[0]
-    elif out.dtype.itemsize == 4:
-        f32 = out
-        n = f32.shape[0]
-        dtype = FI_F32
-        if n:
-            ptr = &f32[0]
-    else:
-        f64 = out
-        n = f64.shape[0]
-        dtype = FI_F64
-        if n:
-            ptr = &f64[0]
+    cdef size_t n = len(out)
     if n == 0:
         return
     group, skip = 0, 0
     if offset:
-        per_group = 16 if dtype == FI_F64 else 32
+        per_group = 16 if kind != FI_RAW and out.dtype.itemsize == 8 else 32
         if offset < 0 or offset + n > (1 << 61) * per_group:
             raise ValueError(f"offset {offset} + {n} draws is outside the stream's {(1 << 61) * per_group} draws")
         group, skip = divmod(offset, per_group)
@@ -92,8 +86,12 @@ def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, d
     p.p_lo = p_lo; p.q_hi = q_hi; p.mass = mass; p.clamp_lo = clamp_lo; p.clamp_hi = clamp_hi
     p.first_group = group
     p.first_skip = skip
-    with nogil:
-        fi_fill(<fi_kind>kind, dtype, ptr, n, &p)
+    if kind == FI_RAW:
+        _fill_buffer[uint32_t](out, <fi_kind>kind, &p)
+    elif out.dtype.itemsize == 4:
+        _fill_buffer[float](out, <fi_kind>kind, &p)
+    else:
+        _fill_buffer[double](out, <fi_kind>kind, &p)
 
 
 def philox4x32(const uint32_t[:, ::1] counters, const uint32_t[:, ::1] keys, uint32_t[:, ::1] out, int rounds):
@@ -118,30 +116,26 @@ def ndtri(const double[::1] p, const double[::1] q, double[::1] out, bint refine
         fi_ndtri_array(&p[0], &q[0], &out[0], n, refine)
 
 
+cdef _householder(real[::1, :] a, real[::1] tau, real[::1] sign):
+    cdef size_t m = a.shape[0], n = a.shape[1]
+    if m < n or tau.shape[0] != n or sign.shape[0] != n:
+        raise ValueError("householder needs m >= n and tau, sign of length n")
+    if n == 0:
+        return
+    with nogil:
+        if real is float:
+            fi_householder_f32(&a[0, 0], m, n, &tau[0], &sign[0])
+        else:
+            fi_householder_f64(&a[0, 0], m, n, &tau[0], &sign[0])
+
+
 def householder(object a, object tau, object sign):
     """Householder reflectors of the columns of a (Fortran-contiguous (m, n), m >= n), in place; tau and sign
     (length n) receive the scalars and the signs of R's diagonal. float32 or float64, one dtype for all."""
-    cdef float[::1, :] a32
-    cdef double[::1, :] a64
-    cdef float[::1] t32, s32
-    cdef double[::1] t64, s64
-    cdef size_t m, n
     if a.dtype.itemsize == 4:
-        a32 = a; t32 = tau; s32 = sign
-        m = a32.shape[0]; n = a32.shape[1]
-        if m < n or t32.shape[0] != n or s32.shape[0] != n:
-            raise ValueError("householder needs m >= n and tau, sign of length n")
-        if n:
-            with nogil:
-                fi_householder_f32(&a32[0, 0], m, n, &t32[0], &s32[0])
+        _householder[float](a, tau, sign)
     else:
-        a64 = a; t64 = tau; s64 = sign
-        m = a64.shape[0]; n = a64.shape[1]
-        if m < n or t64.shape[0] != n or s64.shape[0] != n:
-            raise ValueError("householder needs m >= n and tau, sign of length n")
-        if n:
-            with nogil:
-                fi_householder_f64(&a64[0, 0], m, n, &t64[0], &s64[0])
+        _householder[double](a, tau, sign)
 
 
 def set_num_threads(int n):
@@ -218,6 +212,21 @@ cdef extern from "layer.h" nogil:
         fi_stats gh_stats, gp_stats
         double gw_norm
         int status
+    ctypedef enum fi_activation:
+        FI_ACT_LINEAR
+        FI_ACT_SIGMOID
+        FI_ACT_TANH
+        FI_ACT_RELU
+        FI_ACT_LEAKY_RELU
+        FI_ACT_ELU
+        FI_ACT_SELU
+        FI_ACT_GELU
+        FI_ACT_SILU
+        FI_ACT_SOFTPLUS
+    ctypedef enum fi_saturation:
+        FI_SAT_NONE
+        FI_SAT_ABS
+        FI_SAT_UNIT
     enum: FI_MAX_BINS
     enum: FI_LAYER_OK
     void fi_layer_forward(fi_layer *L)
@@ -259,55 +268,61 @@ cdef void *_gemm(bint f64) except NULL:
     return _gemm_pointers[f64]
 
 
-cdef void *_addr(object a, object dtype, Py_ssize_t size) except NULL:
-    """The data pointer of a C-contiguous array of this dtype and size (the Python layer made it so)."""
-    if a.dtype != dtype or not a.flags.c_contiguous or a.size != size or (size and not a.flags.aligned):
-        raise ValueError(f"layer buffer must be a C-contiguous {dtype} array of {size} elements")
-    return <void *><size_t>a.ctypes.data if size else <void *>1
-
-
 cdef dict _stats(fi_stats s):
     return {"count": s.count, "zeros": s.zeros, "saturated": s.saturated, "nonfinite": s.nonfinite,
             "mean": s.shift + (s.sum / s.count if s.count else 0.0),
             "m2": s.sumsq - (s.sum * s.sum / s.count if s.count else 0.0), "min": s.min, "max": s.max}
 
 
-def _layer_shape(h_in, w, what):
-    """(is float64, dtype, batch, n_in, n_out) of a layer call; the sizes must be non-zero."""
-    import numpy as np
-    batch, n_in, n_out = h_in.shape[0], h_in.shape[1], w.shape[0]
+cdef _check_layer(Py_ssize_t batch, Py_ssize_t n_in, Py_ssize_t n_out, what, shapes):
+    """Non-empty sizes, and each named buffer of the shape the step reads or writes."""
     if batch == 0 or n_in == 0 or n_out == 0:
         raise ValueError(f"{what} needs non-empty shapes")
-    return h_in.dtype == np.float64, h_in.dtype, batch, n_in, n_out
+    for name, got, want in shapes:
+        if got != want:
+            raise ValueError(f"{what}: {name} must have shape {want}, got {got}")
 
 
-def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_invstd, int act, double alpha,
-                  int saturation, int bins, tuple p_range, tuple h_range, p_hist, h_hist):
-    """One layer: P = h_in w^T (+ bias), [batch norm], H = act(P), statistics and histograms (C: fi_layer_forward).
-    Returns (p_stats, h_stats, p_range_used, h_range_used)."""
-    import numpy as np
+cdef const void *_at(const real[:, ::1] a):
+    return &a[0, 0]
+
+
+cdef void *_at_mut(real[:, ::1] a):
+    return &a[0, 0]
+
+
+cdef _forward(const real[:, ::1] h_in, const real[:, ::1] w, const real[::1] bias, real[:, ::1] p,
+              real[:, ::1] h_out, bint batchnorm, double bn_eps, double[::1] bn_invstd, int act, double alpha,
+              int saturation, int bins, tuple p_range, tuple h_range, int64_t[::1] p_hist, int64_t[::1] h_hist):
     cdef fi_layer L
-    f64, dt, L.batch, L.n_in, L.n_out = _layer_shape(h_in, w, "layer_forward")
+    L.batch, L.n_in, L.n_out = h_in.shape[0], h_in.shape[1], w.shape[0]
+    _check_layer(L.batch, L.n_in, L.n_out, "layer_forward", (
+        ("w", (w.shape[0], w.shape[1]), (L.n_out, L.n_in)),
+        ("bias", bias.shape[0] if bias is not None else L.n_out, L.n_out),
+        ("p", (p.shape[0], p.shape[1]), (L.batch, L.n_out)),
+        ("h_out", (h_out.shape[0], h_out.shape[1]), (L.batch, L.n_out)),
+        ("bn_invstd", bn_invstd.shape[0] if batchnorm else L.n_out, L.n_out),
+        ("p_hist", p_hist.shape[0], bins), ("h_hist", h_hist.shape[0], bins)))
     if bins < 1 or bins > FI_MAX_BINS:
         raise ValueError(f"layer_forward needs 1 <= bins <= {FI_MAX_BINS}, got {bins}")
-    L.f64 = f64
-    L.gemm = _gemm(f64)
-    L.h_in = _addr(h_in, dt, L.batch * L.n_in)
-    L.w = _addr(w, dt, L.n_out * L.n_in)
-    L.bias = _addr(bias, dt, L.n_out) if bias is not None else NULL
-    L.p = _addr(p, dt, L.batch * L.n_out)
-    L.h_out = _addr(h_out, dt, L.batch * L.n_out)
+    L.f64 = real is double
+    L.gemm = _gemm(L.f64)
+    L.h_in = _at(h_in)
+    L.w = _at(w)
+    L.bias = &bias[0] if bias is not None else NULL
+    L.p = _at_mut(p)
+    L.h_out = _at_mut(h_out)
     L.batchnorm = batchnorm
     L.bn_eps = bn_eps
-    L.bn_invstd = <double *>_addr(bn_invstd, np.float64, L.n_out) if batchnorm else NULL
+    L.bn_invstd = &bn_invstd[0] if batchnorm else NULL
     L.act = act
     L.alpha = alpha
     L.saturation = saturation
     L.bins = bins
     L.p_range[0] = p_range[0]; L.p_range[1] = p_range[1]
     L.h_range[0] = h_range[0]; L.h_range[1] = h_range[1]
-    L.p_hist = <int64_t *>_addr(p_hist, np.int64, bins)
-    L.h_hist = <int64_t *>_addr(h_hist, np.int64, bins)
+    L.p_hist = &p_hist[0]
+    L.h_hist = &h_hist[0]
     with nogil:
         fi_layer_forward(&L)
     if L.status != FI_LAYER_OK:
@@ -316,25 +331,46 @@ def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_inv
     return _stats(L.p_stats), _stats(L.h_stats), (L.p_range[0], L.p_range[1]), (L.h_range[0], L.h_range[1])
 
 
-def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double alpha, g, g_in, g_w):
-    """Backward step (C: fi_layer_backward): g holds dL/dH_out on entry and dL/dP on return; g_in receives
-    dL/dH_in unless None. Returns (gh_stats, gp_stats, |dL/dW|_F)."""
-    import numpy as np
+def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_invstd, int act, double alpha,
+                  int saturation, int bins, tuple p_range, tuple h_range, p_hist, h_hist):
+    """One layer: P = h_in w^T (+ bias), [batch norm], H = act(P), statistics and histograms (C: fi_layer_forward).
+    Every buffer C-contiguous, of h_in's dtype (bn_invstd float64, the histograms int64). Returns (p_stats,
+    h_stats, p_range_used, h_range_used)."""
+    if h_in.dtype.itemsize == 8:
+        return _forward[double](h_in, w, bias, p, h_out, batchnorm, bn_eps, bn_invstd, act, alpha, saturation, bins,
+                                p_range, h_range, p_hist, h_hist)
+    return _forward[float](h_in, w, bias, p, h_out, batchnorm, bn_eps, bn_invstd, act, alpha, saturation, bins,
+                           p_range, h_range, p_hist, h_hist)
+
+
+cdef _backward(const real[:, ::1] h_in, const real[:, ::1] w, const real[:, ::1] p, const real[:, ::1] h_out,
+               bint batchnorm, const double[::1] bn_invstd, int act, double alpha, real[:, ::1] g,
+               real[:, ::1] g_in, real[:, ::1] g_w):
     cdef fi_layer_back B
-    f64, dt, B.batch, B.n_in, B.n_out = _layer_shape(h_in, w, "layer_backward")
-    B.f64 = f64
-    B.gemm = _gemm(f64)
-    B.h_in = _addr(h_in, dt, B.batch * B.n_in)
-    B.w = _addr(w, dt, B.n_out * B.n_in)
-    B.p = _addr(p, dt, B.batch * B.n_out)
-    B.h_out = _addr(h_out, dt, B.batch * B.n_out)
+    B.batch, B.n_in, B.n_out = h_in.shape[0], h_in.shape[1], w.shape[0]
+    _check_layer(B.batch, B.n_in, B.n_out, "layer_backward", (
+        ("w", (w.shape[0], w.shape[1]), (B.n_out, B.n_in)),
+        ("p", (p.shape[0], p.shape[1]), (B.batch, B.n_out)),
+        ("h_out", (h_out.shape[0], h_out.shape[1]), (B.batch, B.n_out)),
+        ("bn_invstd", bn_invstd.shape[0] if batchnorm else B.n_out, B.n_out),
+        ("g", (g.shape[0], g.shape[1]), (B.batch, B.n_out)),
+        ("g_w", (g_w.shape[0], g_w.shape[1]), (B.n_out, B.n_in))))
+    if g_in is not None:
+        _check_layer(B.batch, B.n_in, B.n_out, "layer_backward",
+                     (("g_in", (g_in.shape[0], g_in.shape[1]), (B.batch, B.n_in)),))
+    B.f64 = real is double
+    B.gemm = _gemm(B.f64)
+    B.h_in = _at(h_in)
+    B.w = _at(w)
+    B.p = _at(p)
+    B.h_out = _at(h_out)
     B.batchnorm = batchnorm
-    B.bn_invstd = <double *>_addr(bn_invstd, np.float64, B.n_out) if batchnorm else NULL
+    B.bn_invstd = &bn_invstd[0] if batchnorm else NULL
     B.act = act
     B.alpha = alpha
-    B.g = _addr(g, dt, B.batch * B.n_out)
-    B.g_in = _addr(g_in, dt, B.batch * B.n_in) if g_in is not None else NULL
-    B.g_w = _addr(g_w, dt, B.n_out * B.n_in)
+    B.g = _at_mut(g)
+    B.g_in = _at_mut(g_in) if g_in is not None else NULL
+    B.g_w = _at_mut(g_w)
     with nogil:
         fi_layer_backward(&B)
     if B.status != FI_LAYER_OK:
@@ -342,13 +378,26 @@ def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double
     return _stats(B.gh_stats), _stats(B.gp_stats), B.gw_norm
 
 
-def activation(int act, double alpha, x, y):
-    """y = act(x) elementwise with the engine's kernel (C: fi_activation_apply); x, y contiguous, same dtype."""
-    import numpy as np
-    cdef bint f64 = x.dtype == np.float64
-    cdef size_t n = x.size
-    cdef void *px = _addr(x, x.dtype, n)
-    cdef void *py = _addr(y, x.dtype, n)
+def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double alpha, g, g_in, g_w):
+    """Backward step (C: fi_layer_backward): g holds dL/dH_out on entry and dL/dP on return; g_in receives
+    dL/dH_in unless None. Returns (gh_stats, gp_stats, |dL/dW|_F)."""
+    if h_in.dtype.itemsize == 8:
+        return _backward[double](h_in, w, p, h_out, batchnorm, bn_invstd, act, alpha, g, g_in, g_w)
+    return _backward[float](h_in, w, p, h_out, batchnorm, bn_invstd, act, alpha, g, g_in, g_w)
+
+
+cdef _activation(int act, double alpha, const real[::1] x, real[::1] y):
+    cdef size_t n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"activation: y must have {n} elements, got {y.shape[0]}")
     if n:
         with nogil:
-            fi_activation_apply(f64, act, alpha, px, py, n)
+            fi_activation_apply(real is double, act, alpha, &x[0], &y[0], n)
+
+
+def activation(int act, double alpha, x, y):
+    """y = act(x) elementwise with the engine's kernel (C: fi_activation_apply); x, y 1-D contiguous, same dtype."""
+    if x.dtype.itemsize == 8:
+        _activation[double](act, alpha, x, y)
+    else:
+        _activation[float](act, alpha, x, y)

@@ -1,0 +1,56 @@
+/* Process-wide settings of the C core: the thread count of parallel regions and the SIMD path (chosen once from
+ * the CPU's features, changeable for tests and benchmarks). Nothing else in csrc/ keeps global state. */
+#include "fastinit.h"
+#include "kernels.h"
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <intrin.h>
+#endif
+
+static int g_threads = 1;
+static int g_simd = -1;   /* -1: not chosen yet */
+
+void fi_set_num_threads(int n) { g_threads = n < 1 ? 1 : n; }
+int fi_get_num_threads(void) { return g_threads; }
+int fi_have_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static int cpu_has_avx2_fma(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    int r[4];
+    __cpuid(r, 0);
+    if (r[0] < 7) return 0;
+    __cpuid(r, 1);
+    int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    if (!(fma && osxsave && avx)) return 0;
+    if ((_xgetbv(0) & 6) != 6) return 0;   /* the OS saves the YMM state */
+    __cpuidex(r, 7, 0);
+    return (r[1] >> 5) & 1;
+#else
+    return 0;
+#endif
+}
+
+int fi_simd_available(void) { return fi_avx2_compiled() && cpu_has_avx2_fma() ? 1 : 0; }
+
+int fi_set_simd(int path)
+{
+    g_simd = (path >= 1 && fi_simd_available()) ? 1 : 0;
+    return g_simd;
+}
+
+int fi_get_simd(void)
+{
+    if (g_simd < 0) fi_set_simd(1);
+    return g_simd;
+}
+
