@@ -17,6 +17,8 @@ def dump(path):
     from threadpoolctl import threadpool_limits
 
     import fastinit as fi
+    import fastinit.initializers  # noqa: F401
+    import fastinit.init  # noqa: F401
     from fastinit import _core
     from fastinit.simulation import ACTIVATIONS
 
@@ -33,6 +35,17 @@ def dump(path):
     out["uniform_init"] = fi.init.xavier_uniform_(np.empty((256, 128), np.float32), generator=fi.Generator(1))
     out["normal_init"] = fi.init.kaiming_normal_(np.empty((256, 128), np.float32), generator=fi.Generator(1))
     out["orthogonal"] = fi.init.orthogonal_(np.empty((64, 64), np.float64), generator=fi.Generator(2))
+    # every named scheme and Keras initializer, and the theory of each scheme (the tables behind them)
+    for name in sorted(fi.init.SCHEMES):
+        w = fi.init.SCHEMES[name](np.empty((48, 40), np.float32), generator=fi.Generator(5))
+        out[f"scheme_{name}"] = w
+    for name in sorted(fi.initializers.ALIASES):
+        if name not in ("constant", "identity", "zeros", "ones"):
+            out[f"keras_{name}"] = fi.initializers.get(name).__class__(seed=9)((40, 48))
+        for act in ("tanh", "relu"):
+            out[f"theory_{name}_{act}"] = fi.theory.predict(depth=5, width=64, activation=act, init=name).h_std
+    for name in sorted(fi.init.SCHEMES):
+        out[f"theory_scheme_{name}"] = fi.theory.predict(depth=5, width=64, activation="tanh", init=name).p_std
     with threadpool_limits(1, user_api="blas"):
         for act in ACTIVATIONS:
             for bn in (False, True):
@@ -44,6 +57,11 @@ def dump(path):
                         out[f"{name}_{k}"] = v
                     out[f"{name}_hist_h"] = r.h_hist
                     out[f"{name}_hist_p"] = r.p_hist
+    with threadpool_limits(1, user_api="blas"):
+        rows = fi.sweep(depth=[2, 5, 9], width=[32, 48], activation=["tanh", "relu"], init=["xavier_normal", "he_normal"],
+                        batch=64, seeds=[0, 1], progress=False, workers=1).rows
+    for k in ("final_h_std", "final_p_std", "final_h_mean", "theory_final_h_std", "q_star", "chi_star"):
+        out[f"sweep_{k}"] = np.array([r[k] for r in rows])
     out["build"] = np.array([f"openmp={_core.have_openmp()} simd={_core.get_simd()} "
                              f"available={','.join(_core.simd_available())}"])
     np.savez(path, **out)
