@@ -217,6 +217,6 @@ def test_householder_kernel_vs_reference(m, n, dtype, tol):
     np.testing.assert_allclose(tau, want_tau, rtol=tol)
     np.testing.assert_array_equal(sign, want_sign)
     # and the orthogonal matrix built from them: init draws the Gaussian matrix as normal((n, m)).T
-    q = init._orthogonal_matrix(m, n, dtype, fi.Generator(1))
+    q = init.orthogonal_matrix(m, n, dtype, fi.Generator(1))
     gaussian = fi.Generator(1).normal((n, m), dtype=dtype).T
     np.testing.assert_allclose(q, R.haar_orthogonal(gaussian), atol=50 * tol)

@@ -25,7 +25,7 @@ def run_both(**kw):
     x = kw.get("input")
     x = streams.input() if x is None else x
     weights = [streams.weights(layer) for layer in range(1, cfg.depth + 1)]
-    natural = S.ACTIVATIONS[cfg.activation][3]
+    natural = S.ACTIVATIONS[cfg.activation].range
     ref = R.simulate(x, weights, cfg.activation, cfg.alpha, cfg.bias, cfg.batchnorm, cfg.bn_eps, cfg.bins,
                      cfg.hist_range, natural, streams.top_gradient() if cfg.backward else None)
     return res, ref
@@ -302,7 +302,7 @@ def test_activation_kernel(simd, activation, dtype):
     x = np.concatenate([np.linspace(-30, 30, 20001), np.linspace(-1e-3, 1e-3, 2001), [0.0, 88.0, -88.0],
                         np.geomspace(1e-30, 1.0, 300), -np.geomspace(1e-30, 1.0, 300)])
     x = x.astype(dtype)
-    c_act, alpha, _, _ = S.ACTIVATIONS[activation]
+    c_act, alpha = S.ACTIVATIONS[activation].code, S.ACTIVATIONS[activation].alpha
     y = np.empty_like(x)
     _core.activation(c_act, alpha, x, y)
     x64 = x.astype(np.float64)

@@ -43,7 +43,7 @@ def test_relu_and_linear_closed_forms(q):
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @pytest.mark.parametrize("mean,var", [(0.0, 1.0), (0.3, 0.5), (-0.7, 4.0), (0.0, 0.01), (0.0, 300.0)])
 def test_moments_match_adaptive_quadrature(activation, mean, var):
-    alpha = ACTIVATIONS[activation][1]
+    alpha = ACTIVATIONS[activation].alpha
     got = T.activation_moments(activation, mean, var)
     phi = lambda x: R.activation(activation, x, alpha)
     dphi = lambda x: R.activation_derivative(activation, x, alpha)

@@ -17,11 +17,12 @@ import numpy as np
 
 from . import _core
 from . import _validate as V
+from . import schemes as _schemes
 from .generator import Generator, default_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "lecun_uniform_",
-           "lecun_normal_", "orthogonal_", "sparse_", "init_module", "SCHEMES", "get_scheme"]
+           "lecun_normal_", "orthogonal_", "orthogonal_matrix", "sparse_", "init_module", "SCHEMES", "get_scheme"]
 
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 NONLINEARITIES = _LINEAR_FNS + ("sigmoid", "tanh", "relu", "leaky_relu", "selu")
@@ -336,8 +337,10 @@ def _haar_columns(m, n, dtype, gen):
     return q
 
 
-def _orthogonal_matrix(rows, cols, dtype, gen):
-    """A (rows, cols) matrix with orthonormal rows (rows <= cols) or columns, Haar distributed."""
+def orthogonal_matrix(rows, cols, dtype, generator):
+    """A new (rows, cols) matrix with orthonormal rows (rows <= cols) or columns, Haar distributed (Mezzadri 2007),
+    drawn from ``generator`` (a fastinit.Generator): what ``orthogonal_`` and Keras's ``Orthogonal`` fill."""
+    gen = generator
     if rows >= cols:
         return _haar_columns(rows, cols, dtype, gen)
     return _haar_columns(cols, rows, dtype, gen).T
@@ -358,7 +361,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     t = _Target(tensor)
     rows = shape[0]
     cols = math.prod(shape[1:])
-    q = _orthogonal_matrix(rows, cols, t.array.dtype, gen)
+    q = orthogonal_matrix(rows, cols, t.array.dtype, gen)
     if gain != 1.0:
         q *= gain
     t.array[...] = q.reshape(shape)
@@ -402,36 +405,35 @@ def large_normal_(tensor, generator=None):
     return normal_(tensor, 0.0, 1.0, generator)
 
 
-# name -> f(tensor, generator): what the simulation engine and init_module accept as init="name"
-SCHEMES = {
-    "zeros": lambda t, generator=None: zeros_(t),
-    "ones": lambda t, generator=None: ones_(t),
-    "small_normal": small_normal_,
-    "normal": large_normal_,
-    "large_normal": large_normal_,
-    "uniform": lambda t, generator=None: uniform_(t, -1.0, 1.0, generator),
-    "xavier_uniform": xavier_uniform_,
-    "xavier_normal": xavier_normal_,
-    "glorot_uniform": xavier_uniform_,
-    "glorot_normal": xavier_normal_,
-    "he_uniform": lambda t, generator=None: kaiming_uniform_(t, nonlinearity="relu", generator=generator),
-    "he_normal": lambda t, generator=None: kaiming_normal_(t, nonlinearity="relu", generator=generator),
-    "kaiming_uniform": lambda t, generator=None: kaiming_uniform_(t, nonlinearity="relu", generator=generator),
-    "kaiming_normal": lambda t, generator=None: kaiming_normal_(t, nonlinearity="relu", generator=generator),
-    "lecun_uniform": lecun_uniform_,
-    "lecun_normal": lecun_normal_,
-    "orthogonal": orthogonal_,
-    "trunc_normal": lambda t, generator=None: trunc_normal_(t, 0.0, 0.02, -0.04, 0.04, generator),
-    "torch_default": lambda t, generator=None: kaiming_uniform_(t, a=math.sqrt(5), generator=generator),
-}
+def _scheme_filler(row):
+    """f(tensor, generator=None) of a row of the scheme table: its function with its keyword arguments."""
+    fn = globals()[row.function]
+    if not row.kwargs and row.random:
+        return fn
+    kwargs = dict(row.kwargs)
+
+    if row.random:
+        def fill(tensor, generator=None):
+            return fn(tensor, generator=generator, **kwargs)
+    else:
+        def fill(tensor, generator=None):
+            return fn(tensor, **kwargs)
+    fill.__name__ = f"{row.name}_"
+    fill.__doc__ = f"The {row.name!r} scheme: {row.doc}."
+    return fill
+
+
+# name -> f(tensor, generator=None), from the scheme table (fastinit.schemes): what the simulation engine and
+# init_module accept as init="name"
+SCHEMES = {name: _scheme_filler(row) for name, row in _schemes.SCHEMES.items()}
 
 
 def get_scheme(name):
-    """The in-place initializer f(tensor, generator=None) of a scheme name (see ``SCHEMES``)."""
-    try:
-        return SCHEMES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown init scheme {name!r}; valid names: {', '.join(SCHEMES)}") from None
+    """The in-place initializer f(tensor, generator=None) of a scheme name (see ``SCHEMES``); a row added to the
+    scheme table later is served too."""
+    row = _schemes.get(name)   # ValueError naming the valid schemes
+    fill = SCHEMES.get(name)
+    return fill if fill is not None else _scheme_filler(row)
 
 
 # ------------------------------------------------------------------------------------------ torch modules

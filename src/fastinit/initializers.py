@@ -15,15 +15,15 @@ import numpy as np
 
 from . import _validate as V
 from .generator import Generator
-from .init import _orthogonal_matrix
+from . import schemes as _schemes
+from .init import orthogonal_matrix
 
 __all__ = ["Initializer", "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "LecunNormal",
            "LecunUniform", "RandomNormal", "RandomUniform", "TruncatedNormal", "Zeros", "Ones", "Constant",
            "Identity", "Orthogonal", "compute_fans", "get", "TRUNCATED_NORMAL_STD_CORRECTION"]
 
-# Std of a standard normal truncated to [-2, 2]: Keras and JAX divide the target std by it so that the truncated
-# draws have the intended variance (scipy.stats.truncnorm.std(-2, 2)).
-TRUNCATED_NORMAL_STD_CORRECTION = 0.87962566103423978
+# Std of a standard normal truncated to [-2, 2] (its home is the scheme table)
+TRUNCATED_NORMAL_STD_CORRECTION = _schemes.TRUNCATED_NORMAL_STD_CORRECTION
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "normal", "uniform")
@@ -79,6 +79,11 @@ class Initializer:
     def get_config(self):
         return {"seed": self.seed if not isinstance(self.seed, Generator) else None}
 
+    def weight_variance(self, fan_in, fan_out):
+        """Var[W_ij] of a zero-mean iid draw for a layer with these fans (the mean-field theory's sigma_w^2 /
+        fan_in); NaN when the initializer is not one (constants, identity, a non-zero mean)."""
+        return math.nan
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
@@ -126,6 +131,10 @@ class VarianceScaling(Initializer):
         limit = math.sqrt(3.0 * s)
         return gen.uniform(shape, -limit, limit, dtype=dtype)
 
+    def weight_variance(self, fan_in, fan_out):
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        return self.scale / fan   # truncated_normal is corrected to this variance
+
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, **super().get_config()}
 
@@ -164,6 +173,9 @@ class RandomNormal(Initializer):
     def _fill(self, shape, dtype):
         return self._generator().normal(shape, self.mean, self.stddev, dtype=dtype)
 
+    def weight_variance(self, fan_in, fan_out):
+        return self.stddev ** 2 if self.mean == 0 else math.nan
+
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
@@ -173,6 +185,9 @@ class TruncatedNormal(RandomNormal):
 
     def _fill(self, shape, dtype):
         return self._generator().truncated_normal(shape, self.mean, self.stddev, dtype=dtype)
+
+    def weight_variance(self, fan_in, fan_out):
+        return self.stddev ** 2 * _schemes.TRUNCATED_NORMAL_VARIANCE if self.mean == 0 else math.nan
 
 
 class RandomUniform(Initializer):
@@ -186,6 +201,9 @@ class RandomUniform(Initializer):
 
     def _fill(self, shape, dtype):
         return self._generator().uniform(shape, self.minval, self.maxval, dtype=dtype)
+
+    def weight_variance(self, fan_in, fan_out):
+        return (self.maxval - self.minval) ** 2 / 12 if self.minval == -self.maxval else math.nan
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
@@ -257,8 +275,11 @@ class Orthogonal(Initializer):
         rows, cols = math.prod(shape[:-1]), shape[-1]
         if rows == 0 or cols == 0:
             return np.zeros(shape, dtype=dtype)
-        q = _orthogonal_matrix(rows, cols, dtype, self._generator())
+        q = orthogonal_matrix(rows, cols, dtype, self._generator())
         return (self.gain * q).astype(dtype, copy=False).reshape(shape)
+
+    def weight_variance(self, fan_in, fan_out):
+        return self.gain ** 2 / max(fan_in, fan_out)
 
     def get_config(self):
         return {"gain": self.gain, **super().get_config()}
@@ -267,13 +288,8 @@ class Orthogonal(Initializer):
 _CLASSES = {c.__name__: c for c in (VarianceScaling, GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal,
                                       LecunUniform, RandomNormal, RandomUniform, TruncatedNormal, Zeros, Ones,
                                       Constant, Identity, Orthogonal)}
-ALIASES = {
-    "variance_scaling": VarianceScaling, "glorot_normal": GlorotNormal, "glorot_uniform": GlorotUniform,
-    "he_normal": HeNormal, "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
-    "random_normal": RandomNormal, "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
-    "zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity, "orthogonal": Orthogonal,
-    "xavier_normal": GlorotNormal, "xavier_uniform": GlorotUniform,
-}
+# Keras / JAX names -> class (the table of names is the scheme table's)
+ALIASES = {name: _CLASSES[cls] for name, cls in _schemes.KERAS_ALIASES.items()}
 
 
 def get(identifier):

@@ -1,10 +1,12 @@
-"""The oracle: every C kernel of fastinit written again in NumPy, straight from the formulas (DESIGN.md, README
-"Stream format"). Slow and obvious; no compiled code of ours. Tests compare the C core with these functions.
+"""The oracle: every C kernel of fastinit written again in NumPy, straight from the formulas (README, "Stream
+format"). Slow and obvious; no compiled code of ours in its arithmetic. Tests compare the C core with these functions.
 
 All functions take the seed and the stream id explicitly: a ``Generator`` call that used stream t is
 reproduced by passing t.
 """
 import numpy as np
+
+from . import activations as _act
 
 M0, M1 = 0xD2511F53, 0xCD9E8D57   # Philox multipliers
 W0, W1 = 0x9E3779B9, 0xBB67AE85   # key increments
@@ -261,81 +263,24 @@ def haar_orthogonal(a):
 # ---------------------------------------------------------------------------------------------------------------
 # The simulation engine (csrc/layer_impl.h), in float64, one layer at a time, from the formulas.
 
-SELU_LAMBDA = 1.0507009873554804934193349852946
-SELU_ALPHA = 1.6732632423543772848170429916717
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+# phi and phi' are the activation table's (fastinit.activations), the same NumPy formulas that the mean-field theory
+# evaluates: one definition of what each activation is.
+SELU_LAMBDA, SELU_ALPHA = _act.SELU_LAMBDA, _act.SELU_ALPHA
 
 
 def activation(name, x, alpha=0.0):
     """phi(x) for the engine's activations (prelu = leaky_relu with its fixed slope)."""
-    from scipy import special
-
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if name == "linear":
-            return x.copy()
-        if name == "sigmoid":
-            return _sigmoid(x)
-        if name == "tanh":
-            return np.tanh(x)
-        if name == "relu":
-            return np.where(x > 0, x, 0.0)
-        if name in ("leaky_relu", "prelu"):
-            return np.where(x > 0, x, alpha * x)
-        if name == "elu":
-            return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
-        if name == "selu":
-            return SELU_LAMBDA * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
-        if name == "gelu":       # x Phi(x), the exact (erf) form
-            return 0.5 * x * (1.0 + special.erf(x / np.sqrt(2.0)))
-        if name == "silu":       # x sigmoid(x)
-            return x * _sigmoid(x)
-        if name == "softplus":   # log(1 + e^x), and x above torch's threshold 20
-            return np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))
-    raise ValueError(f"unknown activation {name!r}")
+    return _act.get(name).phi(x, alpha)
 
 
 def activation_derivative(name, x, alpha=0.0):
     """phi'(x), differentiated by hand from ``activation``."""
-    from scipy import special
-
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        if name == "linear":
-            return np.ones_like(x)
-        if name == "sigmoid":
-            s = _sigmoid(x)
-            return s * (1 - s)
-        if name == "tanh":
-            return 1 - np.tanh(x) ** 2
-        if name == "relu":
-            return (x > 0).astype(np.float64)
-        if name in ("leaky_relu", "prelu"):
-            return np.where(x > 0, 1.0, alpha)
-        if name == "elu":
-            return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
-        if name == "selu":
-            return SELU_LAMBDA * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0)))
-        if name == "gelu":
-            return 0.5 * (1 + special.erf(x / np.sqrt(2.0))) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
-        if name == "silu":
-            s = _sigmoid(x)
-            return s * (1 + x * (1 - s))
-        if name == "softplus":
-            return np.where(x > 20, 1.0, _sigmoid(x))
-    raise ValueError(f"unknown activation {name!r}")
+    return _act.get(name).dphi(x, alpha)
 
 
 def saturated(name, h):
     """The saturation test of the statistics: |tanh| > 0.99, sigmoid outside [0.01, 0.99]."""
-    if name == "tanh":
-        return np.abs(h) > 0.99
-    if name == "sigmoid":
-        return np.abs(h - 0.5) > 0.49
-    return None
+    return _act.get(name).saturated(h)
 
 
 def array_stats(x, sat=None):

@@ -13,7 +13,6 @@ are never all in memory in forward-only mode. The input, the weights of layer l 
 the children of ``Generator(seed).spawn(depth + 2)``: child 0 the input, child l layer l, child depth + 1 the
 gradient fed to the backward pass.
 """
-import copy
 import dataclasses
 import math
 import time
@@ -22,37 +21,18 @@ import numpy as np
 
 from . import _core
 from . import _validate as V
-from . import init as _init
-from . import initializers as _keras
+from . import activations as _act
+from . import theory as _theory
+from . import weights as _weights
+from .activations import ACTIVATIONS
 from .generator import Generator
 
 __all__ = ["simulate", "SimulationResult", "normalize", "ACTIVATIONS"]
 
-# name -> (C activation, default alpha, saturation kind, natural range of H or None)
-ACTIVATIONS = {
-    "linear": (0, 0.0, 0, None),
-    "sigmoid": (1, 0.0, 2, (0.0, 1.0)),
-    "tanh": (2, 0.0, 1, (-1.0, 1.0)),
-    "relu": (3, 0.0, 0, None),
-    "leaky_relu": (4, 0.01, 0, None),
-    "prelu": (4, 0.25, 0, None),      # PReLU with its slope fixed (torch's initial 0.25)
-    "elu": (5, 1.0, 0, None),
-    "selu": (6, 0.0, 0, None),
-    "gelu": (7, 0.0, 0, None),
-    "silu": (8, 0.0, 0, None),
-    "softplus": (9, 0.0, 0, None),
-}
 NORMALIZE_METHODS = ("max", "minmax", "center", "standardize")
 LAYER_FIELDS = ("p_mean", "p_std", "p_min", "p_max", "p_zero_frac", "p_nonfinite", "h_mean", "h_std", "h_min",
                 "h_max", "h_zero_frac", "h_saturated_frac", "h_nonfinite")
 GRAD_FIELDS = ("grad_h_std", "grad_p_std", "grad_w_norm", "grad_nonfinite")
-
-
-def check_activation(name):
-    """The activation name itself, or ValueError listing the valid ones (shared by simulate, theory and sweeps)."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(ACTIVATIONS)}")
-    return name
 
 
 def normalize(X, method="standardize"):
@@ -84,43 +64,6 @@ def normalize(X, method="standardize"):
     return centred / np.where(sd > 0, sd, 1)
 
 
-def _scheme_names():
-    return sorted(set(_init.SCHEMES) | set(_keras.ALIASES))
-
-
-def _weight_filler(scheme):
-    """f(W, generator): fill W (out, in) in place from a scheme name, an initializer, a dict or a callable."""
-    if isinstance(scheme, dict):
-        if set(scheme) == {"std"}:
-            std = V.real(scheme["std"], "init['std']")
-            if std < 0:
-                raise ValueError(f"init['std'] must be >= 0, got {std}")
-            return lambda W, gen: gen.normal(mean=0.0, std=std, out=W)
-        if set(scheme) == {"scale"}:
-            scale = V.real(scheme["scale"], "init['scale']")
-            if scale < 0:
-                raise ValueError(f"init['scale'] must be >= 0, got {scale}")
-            return lambda W, gen: gen.normal(mean=0.0, std=scale / math.sqrt(W.shape[1]), out=W)
-        raise ValueError(f"init as a dict must be {{'std': s}} (N(0, s^2)) or {{'scale': s}} (N(0, s^2 / fan_in)), "
-                         f"got keys {sorted(scheme)}")
-    if isinstance(scheme, _keras.Initializer):
-        def keras(W, gen):
-            obj = copy.copy(scheme)
-            obj.seed = gen          # each layer draws from its own generator
-            W[...] = obj((W.shape[1], W.shape[0]), dtype=W.dtype).T   # Keras kernels are (in, out)
-        return keras
-    if isinstance(scheme, str):
-        if scheme in _init.SCHEMES:
-            fn = _init.SCHEMES[scheme]
-            return lambda W, gen: fn(W, generator=gen)
-        if scheme in _keras.ALIASES:
-            return _weight_filler(_keras.ALIASES[scheme]())
-        raise ValueError(f"unknown init {scheme!r}; valid names: {', '.join(_scheme_names())}")
-    if callable(scheme):
-        return lambda W, gen: scheme(W, generator=gen)
-    raise TypeError(f"init must be a scheme name, an initializer, a dict or a callable, got {type(scheme).__name__}")
-
-
 @dataclasses.dataclass
 class _Config:
     depth: int
@@ -137,13 +80,13 @@ class _Config:
     hist_range: tuple
     seed: int
     dtype: np.dtype
+    weights: _weights.Weights   # what init means: the fill of each layer's W and its variance
 
 
 def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bins, hist_range, seed, dtype, widths,
             input, alpha, bn_eps):
     depth = V.positive_int(depth, "depth")
-    check_activation(activation)
-    alpha = ACTIVATIONS[activation][1] if alpha is None else V.real(alpha, "alpha")
+    alpha = _act.get(activation).alpha if alpha is None else V.real(alpha, "alpha")
     if activation == "elu" and alpha <= 0:
         raise ValueError(f"alpha of elu must be > 0, got {alpha}")
     dt = V.float_dtype(dtype)
@@ -177,9 +120,10 @@ def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bi
         if not math.isfinite(hi - lo):
             raise ValueError(f"hist_range is wider than the largest float, got {hist_range}")
         hist_range = (lo, hi)
-    _weight_filler(init)   # validates the scheme now, before any work
+    weights = _weights.resolve(init)   # validates the scheme now, before any work
     return _Config(depth, widths, batch, activation, alpha, init, V.real(bias, "bias"), bool(batchnorm),
-                   V.real(bn_eps, "bn_eps"), bool(backward), bins, hist_range, V.uint64(seed, "seed"), dt)
+                   V.real(bn_eps, "bn_eps"), bool(backward), bins, hist_range, V.uint64(seed, "seed"), dt,
+                   weights)
 
 
 class _Streams:
@@ -188,7 +132,7 @@ class _Streams:
     def __init__(self, cfg):
         self.children = Generator(cfg.seed).spawn(cfg.depth + 2)
         self.cfg = cfg
-        self.fill = _weight_filler(cfg.init)
+        self.fill = cfg.weights.fill
 
     def weights(self, layer, buffer=None):
         """W_layer, shape (widths[layer], widths[layer - 1]), layer = 1..depth; in the start of `buffer` (flat,
@@ -259,7 +203,8 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
     cfg = _config(depth, width, batch, activation, init, bias, batchnorm, backward, bins, hist_range, seed, dtype,
                   widths, input, alpha, bn_eps)
     streams = _Streams(cfg)
-    act, _, saturation, natural = ACTIVATIONS[cfg.activation]
+    row = _act.get(cfg.activation)
+    act, saturation, natural = row.code, row.saturation, row.range
     if input is not None:
         h = np.ascontiguousarray(input, dtype=cfg.dtype)
     else:
@@ -324,18 +269,18 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
     config = _public_config(cfg)
     with np.errstate(over="ignore"):
         config["input_mean_square"] = 1.0 if input is None else float(np.mean(np.square(input, dtype=np.float64)))
-    res = SimulationResult(config=config, layers=rows, p_hist=p_hist, h_hist=h_hist, p_edges=p_edges,
-                           h_edges=h_edges, grads=grads)
-    res._init = cfg.init   # the scheme object itself, for the theory
-    res._layer_seconds = layer_seconds
-    return res
+    return SimulationResult(config=config, layers=rows, p_hist=p_hist, h_hist=h_hist, p_edges=p_edges,
+                            h_edges=h_edges, grads=grads, layer_seconds=layer_seconds, init=cfg.init)
 
 
 def _public_config(cfg):
-    d = dataclasses.asdict(cfg)
+    d = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "weights"}
     d["dtype"] = str(cfg.dtype)
     d["widths"] = list(cfg.widths)
-    d["init"] = cfg.init if isinstance(cfg.init, (str, dict)) else repr(cfg.init)
+    if isinstance(cfg.init, dict):
+        d["init"] = dict(cfg.init)
+    elif not isinstance(cfg.init, str):
+        d["init"] = repr(cfg.init)
     return d
 
 
@@ -347,7 +292,9 @@ class SimulationResult:
     activations H: mean, std, min, max, zero_frac (exact zeros: dead ReLUs), h_saturated_frac (|tanh| > 0.99,
     sigmoid outside [0.01, 0.99]; NaN for other activations), *_nonfinite counts. ``p_hist`` / ``h_hist`` (depth x
     bins) with ``p_edges`` / ``h_edges`` (depth x bins + 1). ``grads`` (when backward): grad_h_std (dL/dH of each
-    layer's output), grad_p_std (dL/dP), grad_w_norm (|dL/dW|_F), grad_nonfinite.
+    layer's output), grad_p_std (dL/dP), grad_w_norm (|dL/dW|_F), grad_nonfinite. ``layer_seconds[i]``: seconds
+    from the call until layer i + 1's forward pass was done (what a sweep row cut from a deeper run cost);
+    ``init``: the init object itself (``config["init"]`` is its name or repr), for the theory.
     """
 
     config: dict
@@ -357,6 +304,8 @@ class SimulationResult:
     p_edges: np.ndarray
     h_edges: np.ndarray
     grads: dict = None
+    layer_seconds: np.ndarray = None
+    init: object = None
 
     @property
     def depth(self):
@@ -368,11 +317,9 @@ class SimulationResult:
         h_mean, h_std, grad_h_std, chi, and the fixed point q_star, chi_star. NaN where the scheme has no
         variance formula (a callable) or the quantity has no theory here (gradients with batch norm)."""
         if self.__dict__.get("_theory") is None:
-            from . import theory
-
             c = self.config
-            self.__dict__["_theory"] = theory.predict(
-                depth=c["depth"], activation=c["activation"], init=self.__dict__.get("_init", c["init"]),
+            self.__dict__["_theory"] = _theory.predict(
+                depth=c["depth"], activation=c["activation"], init=c["init"] if self.init is None else self.init,
                 bias=c["bias"], batchnorm=c["batchnorm"], widths=c["widths"], alpha=c["alpha"],
                 input_mean_square=c.get("input_mean_square", 1.0), bn_eps=c["bn_eps"])
         return self.__dict__["_theory"]

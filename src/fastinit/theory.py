@@ -26,15 +26,12 @@ import math
 
 import numpy as np
 
-from . import init as _init
-from . import initializers as _keras
-from . import reference as _ref
+from . import activations as _act
+from . import weights as _weights
 
 __all__ = ["half_normal_rule", "gaussian_expectation", "activation_moments", "weight_variance", "fixed_point",
            "predict", "Prediction"]
 
-KINKED = {"relu", "leaky_relu", "prelu", "elu", "selu"}   # phi or phi' not smooth at 0
-_TRUNC2_VAR = 0.7737413035499232   # variance of N(0, 1) truncated to [-2, 2]
 
 
 @functools.lru_cache(maxsize=None)
@@ -104,59 +101,24 @@ def gaussian_expectation(f, mean, std, kink=0.0, n=64):
 
 
 def activation_moments(activation, mean, var, alpha=None):
-    """(E[phi(P)], E[phi(P)^2], E[phi'(P)^2]) for P ~ N(mean, var); alpha as in ``fastinit.simulate``."""
-    from .simulation import ACTIVATIONS, check_activation
-
-    check_activation(activation)
-    a = ACTIVATIONS[activation][1] if alpha is None else alpha
-    x, w = gaussian_nodes(mean, math.sqrt(var))
+    """(E[phi(P)], E[phi(P)^2], E[phi'(P)^2]) for P ~ N(mean, var); alpha as in ``fastinit.simulate``. The
+    quadrature breaks at the activation's kink (every kink of the table is at 0, a break point of every rule)."""
+    row = _act.get(activation)
+    x, w = gaussian_nodes(mean, math.sqrt(var), kink=row.kinks[0] if row.kinks else 0.0)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        phi = _ref.activation(activation, x, a)
-        dphi = _ref.activation_derivative(activation, x, a)
+        phi = row.phi(x, alpha)
+        dphi = row.dphi(x, alpha)
         return float(w @ phi), float(w @ (phi * phi)), float(w @ (dphi * dphi))
 
 
 def weight_variance(init, fan_in, fan_out):
-    """Var[W_ij] of a zero-mean iid init scheme for a (fan_out, fan_in) layer; NaN when the scheme is not one
-    (zeros, ones, constant, identity: no mean-field limit) or unknown (a callable)."""
-    if isinstance(init, dict):
-        if set(init) == {"std"}:
-            return float(init["std"]) ** 2
-        if set(init) == {"scale"}:
-            return float(init["scale"]) ** 2 / fan_in
+    """Var[W_ij] of a zero-mean iid init for a (fan_out, fan_in) layer (any ``init=`` of ``fastinit.simulate``,
+    resolved by ``fastinit.weights``); NaN when the init has no mean-field limit (zeros, ones, constant,
+    identity), is not known (a callable) or is not an init at all."""
+    try:
+        return _weights.resolve(init).variance(fan_in, fan_out)
+    except (TypeError, ValueError):
         return math.nan
-    if isinstance(init, str):
-        table = {
-            "small_normal": 1e-4, "normal": 1.0, "large_normal": 1.0, "uniform": 1.0 / 3.0,
-            "xavier_uniform": 2.0 / (fan_in + fan_out), "xavier_normal": 2.0 / (fan_in + fan_out),
-            "glorot_uniform": 2.0 / (fan_in + fan_out), "glorot_normal": 2.0 / (fan_in + fan_out),
-            "he_uniform": 2.0 / fan_in, "he_normal": 2.0 / fan_in, "kaiming_uniform": 2.0 / fan_in,
-            "kaiming_normal": 2.0 / fan_in, "lecun_uniform": 1.0 / fan_in, "lecun_normal": 1.0 / fan_in,
-            # orthonormal rows (fan_out <= fan_in) or columns: each has unit norm
-            "orthogonal": 1.0 / max(fan_in, fan_out),
-            "trunc_normal": 0.02 ** 2 * _TRUNC2_VAR,
-            # kaiming_uniform_(a=sqrt 5): bound 1 / sqrt(fan_in)
-            "torch_default": 1.0 / (3.0 * fan_in),
-        }
-        if init in table:
-            return table[init]
-        if init in _keras.ALIASES:
-            return weight_variance(_keras.ALIASES[init](), fan_in, fan_out)
-        return math.nan
-    if isinstance(init, _keras.VarianceScaling):
-        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[init.mode]
-        return init.scale / fan   # truncated_normal is corrected to this variance
-    if isinstance(init, _keras.TruncatedNormal):
-        return init.stddev ** 2 * _TRUNC2_VAR if init.mean == 0 else math.nan
-    if isinstance(init, _keras.RandomNormal):
-        return init.stddev ** 2 if init.mean == 0 else math.nan
-    if isinstance(init, _keras.RandomUniform):
-        return (init.maxval - init.minval) ** 2 / 12 if init.minval == -init.maxval else math.nan
-    if isinstance(init, _keras.Orthogonal):
-        return init.gain ** 2 / max(fan_in, fan_out)
-    if init is _init.orthogonal_:
-        return 1.0 / max(fan_in, fan_out)
-    return math.nan
 
 
 @functools.lru_cache(maxsize=4096)   # sweeps ask for the same few maps over and over
@@ -231,9 +193,7 @@ def predict(depth=10, width=500, activation="tanh", init="xavier_normal", bias=0
             alpha=None, input_mean_square=1.0, bn_eps=1e-5):
     """Mean-field prediction for ``fastinit.simulate`` with the same arguments (the input's mean square E[x^2]
     is 1 for the default N(0, 1) input). Layers whose scheme has no variance (callables, constants) are NaN."""
-    from .simulation import check_activation
-
-    check_activation(activation)
+    _act.get(activation)
     widths = np.array(widths if widths is not None else [width] * (depth + 1), dtype=float)
     if len(widths) != depth + 1:
         raise ValueError(f"widths must list depth + 1 = {depth + 1} sizes, got {len(widths)}")
