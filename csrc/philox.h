@@ -31,7 +31,8 @@ static inline void fi_philox4x32(uint32_t x[4], uint32_t k0, uint32_t k1, int ro
     }
 }
 
-/* Block b of stream s under key (k0,k1): counter = (b lo, b hi, s lo, s hi), DESIGN.md's mapping. */
+/* Block b of stream s under key (k0,k1): counter = (b lo, b hi, s lo, s hi), the mapping of
+ * the README's "Stream format" section. */
 static inline void fi_philox_stream_block(uint32_t out[4], uint64_t block, uint64_t stream,
                                           uint32_t k0, uint32_t k1)
 {

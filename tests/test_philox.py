@@ -1,4 +1,5 @@
-"""Known answers of Philox4x32-10 (DESIGN.md, from Random123's kat_vectors) on the C path and the reference."""
+"""Known answers of Philox4x32-10 (README, "Stream format"; from Random123's kat_vectors) on the C path and the
+reference."""
 import numpy as np
 import pytest
 
@@ -41,7 +42,7 @@ def test_batch_and_broadcast_match_reference():
 
 
 def test_stream_words_are_the_mapped_blocks():
-    # DESIGN.md: key = (seed lo, seed hi); block b of stream s has counter (b lo, b hi, s lo, s hi).
+    # README, "Stream format": key = (seed lo, seed hi); block b of stream s has counter (b lo, b hi, s lo, s hi).
     seed, stream = 0x0123456789ABCDEF, 0xFEDCBA9876543210
     words = fi.Generator(seed).random_raw(12, stream=stream)
     counters = np.array([[b, 0, stream & 0xFFFFFFFF, stream >> 32] for b in range(3)], np.uint32)

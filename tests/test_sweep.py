@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 import fastinit as fi
 from fastinit import cli
+from fastinit import journal
 from fastinit import simulation as S
 from fastinit import sweeps as SW
 
@@ -24,7 +25,7 @@ GRID_ARGS = ["--depth", "2,10,20,35,50", "--width", "16,64,128,256,512", "--acti
 
 def comparable(rows):
     """Rows without the wall time, sorted by configuration."""
-    return sorted(({k: v for k, v in r.items() if k != "wall_s"} for r in rows), key=lambda r: repr(SW._key(r)))
+    return sorted(({k: v for k, v in r.items() if k != "wall_s"} for r in rows), key=lambda r: repr(journal.row_key(r)))
 
 
 def same_rows(a, b):
@@ -46,7 +47,7 @@ def full_run(tmp_path_factory):
 def test_grid_rows_and_values(full_run):
     res, path = full_run
     assert len(res) == 200 and not res.failed
-    assert [SW._key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 64, 0, False),
+    assert [journal.row_key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 64, 0, False),
                                                  (2, 16, "tanh", "he_normal", False, 64, 0, False)]
     # a row is what fi.simulate says about that configuration
     row = next(r for r in res.rows if r["depth"] == 20 and r["width"] == 128 and r["activation"] == "relu"
@@ -55,7 +56,7 @@ def test_grid_rows_and_values(full_run):
         sim = fi.simulate(depth=20, width=128, batch=64, activation="relu", init="he_normal")
     assert row["final_h_std"] == sim.layers["h_std"][-1]
     assert row["theory_final_h_std"] == pytest.approx(sim.theory.h_std[-1])
-    assert np.array_equal(SW._floats_parse(row["h_std_layers"]), sim.layers["h_std"])
+    assert np.array_equal(journal.floats_parse(row["h_std_layers"]), sim.layers["h_std"])
     assert row["final_zero_frac"] == sim.layers["h_zero_frac"][-1]
     # the file holds the same rows as the result, and reads back exactly
     same_rows(SW.SweepResult.from_csv(path).rows, res.rows)
@@ -107,13 +108,13 @@ def test_resume_skips_finished_rows_and_a_partial_line(full_run, tmp_path, monke
     text = full_run[1].read_text()
     lines = text.splitlines(keepends=True)
     path.write_text("".join(lines[:51]) + lines[51][:40])   # 50 rows and half a line, as a kill mid-write leaves
-    kept = {SW._key(r) for r in SW.SweepResult.from_csv(path).rows}
+    kept = {journal.row_key(r) for r in SW.SweepResult.from_csv(path).rows}
     assert len(kept) == 50
     calls = []
     real = SW.run_group
     monkeypatch.setattr(SW, "run_group", lambda cs, *args: calls.extend(cs) or real(cs, *args))
     res = fi.sweep(**GRID, out=path, progress=False, workers=1)
-    assert len(calls) == 150 and {SW._key(c) for c in calls} == {SW._key(r) for r in full_run[0].rows} - kept
+    assert len(calls) == 150 and {journal.row_key(c) for c in calls} == {journal.row_key(r) for r in full_run[0].rows} - kept
     same_rows(res.rows, full_run[0].rows)
     same_rows(SW.SweepResult.from_csv(path).rows, full_run[0].rows)
     calls.clear()
@@ -188,7 +189,7 @@ def test_theory_is_predicted_once_per_kind_at_the_deepest_depth(monkeypatch, sha
     res = fi.sweep(depth=[2, 7, 4], width=[8, 9], activation=["tanh"], batch=5, progress=False, workers=1,
                    share_prefixes=share)
     assert depths == [7, 7]
-    assert [len(SW._floats_parse(r["theory_h_std_layers"])) for r in res.rows] == [2, 2, 7, 7, 4, 4]
+    assert [len(journal.floats_parse(r["theory_h_std_layers"])) for r in res.rows] == [2, 2, 7, 7, 4, 4]
 
 
 def test_backward_configurations_are_not_shared(monkeypatch):
@@ -274,12 +275,12 @@ def test_bad_grids(kw, exc, match):
 @pytest.mark.parametrize("text", ["1:0", "a:b", "1:5:0", "3:", "x", ""])
 def test_malformed_ranges(text):
     with pytest.raises(ValueError, match="--depth"):
-        SW.parse_int_list(text, "depth")
+        cli.parse_int_list(text, "depth")
 
 
 def test_ranges():
-    assert SW.parse_int_list("1:5") == [1, 2, 3, 4, 5]
-    assert SW.parse_int_list("2:10:4,64") == [2, 6, 10, 64]
+    assert cli.parse_int_list("1:5") == [1, 2, 3, 4, 5]
+    assert cli.parse_int_list("2:10:4,64") == [2, 6, 10, 64]
 
 
 def test_out_file_of_another_kind_is_left_untouched(tmp_path):

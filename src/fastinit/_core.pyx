@@ -235,12 +235,27 @@ cdef extern from "layer.h" nogil:
 
 MAX_BINS = FI_MAX_BINS   # the most histogram bins a layer step takes
 
+# The C layer step's activation and saturation codes (csrc/layer.h), by name: fastinit.activations reads them.
+ACT_LINEAR = FI_ACT_LINEAR
+ACT_SIGMOID = FI_ACT_SIGMOID
+ACT_TANH = FI_ACT_TANH
+ACT_RELU = FI_ACT_RELU
+ACT_LEAKY_RELU = FI_ACT_LEAKY_RELU
+ACT_ELU = FI_ACT_ELU
+ACT_SELU = FI_ACT_SELU
+ACT_GELU = FI_ACT_GELU
+ACT_SILU = FI_ACT_SILU
+ACT_SOFTPLUS = FI_ACT_SOFTPLUS
+SAT_NONE = FI_SAT_NONE
+SAT_ABS = FI_SAT_ABS
+SAT_UNIT = FI_SAT_UNIT
+
 cdef void *_gemm_pointers[2]
 _gemm_pointers[0] = NULL
 _gemm_pointers[1] = NULL
 
 
-def _load_scipy_blas():
+def load_scipy_blas():
     """Import scipy.linalg.cython_blas. When that first loads SciPy's OpenBLAS, ask it (unless the user chose) to
     put its threads to sleep right after each product instead of spinning for ~0.1 s: on a small machine the
     spinning threads take the cores from the fused pass that follows every product (measured on 2 cores:
@@ -262,7 +277,7 @@ def _load_scipy_blas():
 cdef void *_gemm(bint f64) except NULL:
     """sgemm / dgemm of the BLAS that SciPy ships, from scipy.linalg.cython_blas's C-API capsules."""
     if _gemm_pointers[f64] == NULL:
-        cython_blas = _load_scipy_blas()
+        cython_blas = load_scipy_blas()
         capsule = cython_blas.__pyx_capi__["dgemm" if f64 else "sgemm"]
         _gemm_pointers[f64] = PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
     return _gemm_pointers[f64]

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 
 import fastinit as fi
-from fastinit import _bench, _core, simulation
+from fastinit import _bench, _core, activations
 
 
 def _info(args):
-    torch = _bench._torch()
+    torch = _bench.torch_or_none()
     lines = [
         ("fastinit", fi.__version__),
         ("python", platform.python_version()),
@@ -20,15 +20,12 @@ def _info(args):
         ("SIMD path", f"{_core.get_simd()} (available: {', '.join(_core.simd_available())})"),
         ("OpenMP", "yes" if _core.have_openmp() else "no (serial build)"),
         ("threads", str(fi.get_num_threads())),
-        ("stream format", "Philox4x32-10, DESIGN.md mapping (see README)"),
+        ("stream format", "Philox4x32-10, curand-compatible mapping (README, \"Stream format\")"),
     ]
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         print(f"{k:<{width}}  {v}")
     return 0
-
-
-BENCH_SIM_CASES = ("fastinit_simulate_d10_w500", "numpy_loop_d10_w500", "torch_loop_d10_w500", "bare_matmuls_d10_w500")
 
 
 def _bench_cmd(args):
@@ -48,28 +45,52 @@ def _bench_cmd(args):
     for name, factory in _bench.FILL_CASES.items():
         timed(name, factory(n))
     print("simulation benchmark: depth 10, width 500, batch 1000, tanh, Xavier, 50-bin histograms", flush=True)
-    for name in BENCH_SIM_CASES:
-        timed(name, _bench.SIM_CASES[name]())
+    for name, factory in _bench.SIM_CASES.items():
+        timed(name, factory())
     print()
-    print(f"{'comparison':<56} {'speedup':>8} {'target':>8}")
+    print(f"{'comparison':<56} {'speedup':>8}")
     rows = _bench.ratio_table(times, _bench.FILL_RATIOS + _bench.SIM_RATIOS)
-    for label, ratio, target in rows:
-        r = "n/a" if ratio is None else f"{ratio:.2f}x"
-        t = "" if target is None else f">= {target:g}x"
-        print(f"{label:<56} {r:>8} {t:>8}")
+    for label, ratio in rows:
+        print(f"{label:<56} {'n/a' if ratio is None else f'{ratio:.2f}x':>8}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"elements": n, "repeat": repeat, "threads": fi.get_num_threads(),
                        "simd": _core.get_simd(), "seconds": times,
-                       "ratios": [{"comparison": l, "speedup": r, "target": t} for l, r, t in rows]}, f, indent=2)
+                       "ratios": [{"comparison": l, "speedup": r} for l, r in rows]}, f, indent=2)
         print(f"wrote {args.json}")
     if args.plot:
-        from .plotting import plot_bench
-
-        plot_bench(rows, args.plot, title=f"fastinit bench{' --quick' if args.quick else ''}: "
+        _bench.plot_bench(rows, args.plot, title=f"fastinit bench{' --quick' if args.quick else ''}: "
                                          f"{fi.get_num_threads()} threads, SIMD {_core.get_simd()}")
         print(f"wrote {args.plot}")
     return 0
+
+
+def parse_int_list(text, name="value"):
+    """'1:100' (inclusive), '2:100:4', '64,256,1024' or a mix ('2,4,8:32:8') -> list of ints; ValueError naming
+    the argument otherwise."""
+    values = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if ":" in part:
+                bits = [int(b) for b in part.split(":")]
+                if len(bits) not in (2, 3):
+                    raise ValueError
+                start, stop = bits[0], bits[1]
+                step = bits[2] if len(bits) == 3 else 1
+                if step < 1 or stop < start:
+                    raise ValueError
+                values.extend(range(start, stop + 1, step))
+            else:
+                values.append(int(part))
+        except ValueError:
+            raise ValueError(f"--{name}: cannot read {part!r}: expected integers, 'start:stop' (inclusive, "
+                             f"start <= stop) or 'start:stop:step' (step >= 1)") from None
+    if not values:
+        raise ValueError(f"--{name}: no values in {text!r}")
+    return values
 
 
 def _csv(text):
@@ -84,7 +105,7 @@ def _simulate_cmd(args):
     results = []
     for activation in activations:
         for init in inits:
-            res = simulation.simulate(depth=args.depth, width=args.width, batch=args.batch, activation=activation,
+            res = fi.simulate(depth=args.depth, width=args.width, batch=args.batch, activation=activation,
                                       init=init, bias=args.bias, batchnorm=args.batchnorm, backward=args.backward,
                                       bins=args.bins, seed=args.seed, dtype=args.dtype)
             print(repr(res), end="\n\n", flush=True)
@@ -119,9 +140,9 @@ def _sweep_cmd(args):
         client = Client(args.scheduler)
         executor = client.get_executor()
     try:
-        res = S.sweep(depth=S.parse_int_list(args.depth, "depth"), width=S.parse_int_list(args.width, "width"),
+        res = S.sweep(depth=parse_int_list(args.depth, "depth"), width=parse_int_list(args.width, "width"),
                       activation=_csv(args.activation), init=_csv(args.init), batchnorm=bn, batch=args.batch,
-                      seeds=S.parse_int_list(args.seeds, "seeds"), backward=args.backward, out=args.out,
+                      seeds=parse_int_list(args.seeds, "seeds"), backward=args.backward, out=args.out,
                       resume=not args.no_resume, executor=executor, workers=args.workers,
                       progress=not args.no_progress, share_prefixes=not args.no_share_prefixes)
     finally:
@@ -161,7 +182,7 @@ def main(argv=None):
     p.add_argument("--width", type=int, default=500)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--activation", default="tanh",
-                   help="one of " + ", ".join(simulation.ACTIVATIONS) + " (comma list: one run each)")
+                   help="one of " + ", ".join(activations.names()) + " (comma list: one run each)")
     p.add_argument("--init", default="xavier_normal", help="a scheme name (small_normal, normal, xavier_normal, "
                                                            "he_normal, lecun_normal, orthogonal, zeros, ...)")
     p.add_argument("--compare", metavar="INIT,INIT,...", help="run several inits (overrides --init); one figure")
@@ -204,9 +225,9 @@ def main(argv=None):
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
     if args.command in ("simulate", "sweep", "bench") and args.plot:
-        from .plotting import _pyplot
+        from .plotting import pyplot
         try:   # before the work: a missing matplotlib should not cost the user a long run
-            _pyplot()
+            pyplot()
         except ImportError as exc:
             parser.error(str(exc))
     try:

@@ -1,8 +1,10 @@
 """Figures of simulation results (matplotlib: the optional ``fastinit[plot]`` extra)."""
 import numpy as np
 
+from .journal import floats_parse
 
-def _pyplot():
+
+def pyplot():
     try:
         import matplotlib
 
@@ -13,7 +15,7 @@ def _pyplot():
     return plt
 
 
-def _finish(plt, fig, path):
+def finish(plt, fig, path):
     """Lay the figure out, save it to path when given (and close it), return it."""
     fig.tight_layout()
     if path is not None:
@@ -31,7 +33,7 @@ def plot_results(results, path=None, max_layers=10):
     """One row per result: the activation histogram of each layer (up to max_layers, evenly chosen), then
     std vs depth for all results together (and the gradient std when recorded). Saves to path when given;
     returns the figure."""
-    plt = _pyplot()
+    plt = pyplot()
     depth = max(r.depth for r in results)
     shown = sorted(set(np.linspace(1, depth, min(depth, max_layers)).round().astype(int)))
     ncols = len(shown) + 1
@@ -62,16 +64,14 @@ def plot_results(results, path=None, max_layers=10):
     curve.set_xlabel("layer")
     curve.set_ylabel("activation std (o; dotted: mean-field theory), gradient std (x)")
     curve.legend(fontsize=6)
-    return _finish(plt, fig, path)
+    return finish(plt, fig, path)
 
 
 def plot_sweep(result, path=None):
     """Heatmaps of log10 final activation std over depth x width, one per (activation, init[, batch norm]) averaged
     over seeds, and one panel of std vs depth for the widest, deepest network of each pair with the mean-field
     prediction dashed. Saves to path when given; returns the figure."""
-    from .sweeps import _floats_parse
-
-    plt = _pyplot()
+    plt = pyplot()
     rows = [r for r in result.rows if r["status"] == "ok"]
     if not rows:
         raise ValueError("nothing to plot: the sweep has no successful rows")
@@ -104,7 +104,7 @@ def plot_sweep(result, path=None):
     curve = flat[len(pairs)]
     for k, pair in enumerate(pairs):
         best = max((r for r in rows if _label(r) == pair), key=lambda r: (r["width"], r["depth"], -r["seed"]))
-        measured, predicted = _floats_parse(best["h_std_layers"]), _floats_parse(best["theory_h_std_layers"])
+        measured, predicted = floats_parse(best["h_std_layers"]), floats_parse(best["theory_h_std_layers"])
         layers = np.arange(1, measured.size + 1)
         curve.semilogy(layers, measured, "-", color=f"C{k}", label=f"{pair} (w {best['width']})")
         if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
@@ -114,24 +114,4 @@ def plot_sweep(result, path=None):
     curve.legend(fontsize=6)
     for ax in flat[n:]:
         ax.remove()
-    return _finish(plt, fig, path)
-
-
-def plot_bench(rows, path=None, title=""):
-    """Horizontal bars of the speedups of ``fastinit bench`` (rows: (label, speedup or None, target or None)),
-    targets marked. Saves to path when given; returns the figure."""
-    plt = _pyplot()
-    rows = [r for r in rows if r[1] is not None]
-    fig, ax = plt.subplots(figsize=(8, 0.42 * len(rows) + 1.2))
-    y = np.arange(len(rows))[::-1]
-    ax.barh(y, [r[1] for r in rows], color=["C2" if r[2] is None or r[1] >= r[2] else "C1" for r in rows])
-    for yi, (_, speedup, target) in zip(y, rows):
-        ax.text(speedup, yi, f" {speedup:.2f}x", va="center", fontsize=7)
-        if target is not None:
-            ax.plot([target, target], [yi - 0.4, yi + 0.4], "k-", lw=1.5)
-    ax.set_yticks(y, [r[0] for r in rows], fontsize=7)
-    ax.set_xscale("log")
-    ax.axvline(1.0, color="grey", lw=0.8)
-    ax.set_xlabel("speedup (baseline time / fastinit time); black ticks: targets")
-    ax.set_title(title, fontsize=9)
-    return _finish(plt, fig, path)
+    return finish(plt, fig, path)

@@ -16,7 +16,7 @@ not depend on the depth, so the first d layers of a deeper network are the depth
 sweep costs its deepest network, not the sum of all of them.
 """
 import concurrent.futures as cf
-import csv
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -26,27 +26,15 @@ import time
 
 import numpy as np
 
+from . import activations as _act
+from . import journal as _journal
+from . import schemes as _schemes
 from . import simulation as _sim
+from . import theory as _theory_mod
 from .generator import get_num_threads, set_num_threads
+from .journal import COLUMNS, KEY, RESULT_FIELDS, row_key as _key
 
-__all__ = ["sweep", "run_config", "run_group", "SweepResult", "COLUMNS", "KEY", "parse_int_list"]
-
-KEY = ("depth", "width", "activation", "init", "batchnorm", "batch", "seed", "backward")
-RESULT_FIELDS = ("status", "error", "final_h_std", "final_p_std", "final_h_mean", "final_saturated_frac",
-                 "final_zero_frac", "nonfinite", "grad_ratio", "theory_final_h_std", "theory_grad_ratio", "q_star",
-                 "chi_star", "h_std_layers", "theory_h_std_layers", "wall_s")
-COLUMNS = KEY + RESULT_FIELDS
-_INT = {"depth", "width", "batch", "seed", "nonfinite"}
-_BOOL = {"batchnorm", "backward"}
-_STR = {"activation", "init", "status", "error", "h_std_layers", "theory_h_std_layers"}
-
-
-def _floats_text(a):
-    return " ".join(repr(float(v)) for v in a)
-
-
-def _floats_parse(text):
-    return np.array([float(v) for v in text.split()]) if text else np.zeros(0)
+__all__ = ["sweep", "run_config", "run_group", "SweepResult", "COLUMNS", "KEY"]
 
 
 _PINNED = False
@@ -61,7 +49,7 @@ def _pin_threads():
     from . import _core
 
     global _PINNED
-    _core._load_scipy_blas()   # threadpoolctl only sees the BLAS once it is loaded
+    _core.load_scipy_blas()   # threadpoolctl only sees the BLAS once it is loaded
     limiter = threadpool_limits(limits=1, user_api="blas")
     set_num_threads(1)
     _PINNED = True
@@ -79,12 +67,10 @@ def _theory(config, theory_depth=0):
     """The mean-field prediction of a square configuration, cut from the deepest one computed so far (the map
     does not depend on the depth; a sweep over 25 depths computes it once, at theory_depth when that is deeper:
     the sweep's deepest configuration of the same kind)."""
-    from . import theory
-
     key = _theory_key(config)
     pred = _THEORY.get(key)
     if pred is None or pred.p_std.size < config["depth"]:
-        pred = theory.predict(depth=max(config["depth"], theory_depth), width=config["width"],
+        pred = _theory_mod.predict(depth=max(config["depth"], theory_depth), width=config["width"],
                               activation=config["activation"], init=config["init"], batchnorm=config["batchnorm"])
         _THEORY[key] = pred
     return pred.truncate(config["depth"])
@@ -120,8 +106,8 @@ def _summary(config, res, theory_depth):
         theory_final_h_std=float(theory.h_std[-1]),
         theory_grad_ratio=float(theory.grad_h_std[0] / theory.grad_h_std[-1]),
         q_star=float(theory.q_star), chi_star=float(theory.chi_star),
-        h_std_layers=_floats_text(L["h_std"]), theory_h_std_layers=_floats_text(theory.h_std),
-        wall_s=float(res._layer_seconds[depth - 1]))
+        h_std_layers=_journal.floats_text(L["h_std"]), theory_h_std_layers=_journal.floats_text(theory.h_std),
+        wall_s=float(res.layer_seconds[depth - 1]))
     return row
 
 
@@ -205,12 +191,12 @@ def _check_config(c, i):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
             raise ValueError(f"configuration {i}: {k} must be an integer >= {least}, got {v!r}")
     try:
-        _sim.check_activation(c["activation"])
+        _act.get(c["activation"])
     except ValueError as exc:
         raise ValueError(f"configuration {i}: {exc}") from None
-    if not isinstance(c["init"], str) or c["init"] not in _sim._scheme_names():
+    if not isinstance(c["init"], str) or c["init"] not in _schemes.names():
         raise ValueError(f"configuration {i}: unknown init {c['init']!r} (sweeps take scheme names, which go into "
-                         f"the CSV); valid names: {', '.join(_sim._scheme_names())}")
+                         f"the CSV); valid names: {', '.join(_schemes.names())}")
     for k in ("batchnorm", "backward"):
         if not isinstance(c[k], (bool, np.bool_)):
             raise TypeError(f"configuration {i}: {k} must be True or False, got {c[k]!r}")
@@ -240,51 +226,6 @@ def _grid(depth, width, activation, init, batchnorm, batch, seeds, backward, con
         out = [dict(depth=d, width=w, activation=a, init=s, batchnorm=bn, batch=batch, seed=seed, backward=backward)
                for d, w, a, s, bn, seed in itertools.product(*axes)]
     return [_check_config(c, i) for i, c in enumerate(out)]
-
-
-def _key(row):
-    return tuple(row[k] for k in KEY)
-
-
-def _parse_row(raw):
-    row = {}
-    for k, v in raw.items():
-        if k in _INT:
-            row[k] = int(v)
-        elif k in _BOOL:
-            row[k] = v == "True"
-        elif k in _STR:
-            row[k] = v
-        else:
-            row[k] = float(v)
-    return row
-
-
-def _format_row(row):
-    return [repr(row[k]) if isinstance(row[k], float) else str(row[k]) for k in COLUMNS]
-
-
-def _read_existing(path):
-    """Rows of an existing sweep CSV; a partial last line (a run killed mid-write) is cut off. Raises ValueError,
-    leaving the file untouched, when its columns are not this sweep's."""
-    with open(path, newline="") as f:
-        text = f.read()
-    if not text:
-        return [], False
-    lines = text.splitlines(keepends=True)
-    header = next(csv.reader([lines[0]]))
-    if tuple(header) != COLUMNS:
-        raise ValueError(f"{path} has columns {header[:6]}{'...' if len(header) > 6 else ''}, not a fastinit sweep's "
-                         f"({', '.join(COLUMNS[:6])}, ...); choose another out or remove the file")
-    partial = not lines[-1].endswith("\n")
-    body = lines[1:-1] if partial else lines[1:]
-    rows = []
-    for raw in csv.DictReader(body, fieldnames=COLUMNS):
-        try:
-            rows.append(_parse_row(raw))
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}: cannot read row {raw!r}; the file is not a complete fastinit sweep") from None
-    return rows, partial
 
 
 class _Progress:
@@ -353,46 +294,14 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         q_star, chi_star (``fastinit.theory``), the per-layer h_std (measured and predicted, space-separated) and
         the wall time in seconds (with shared prefixes, until the row's last layer was done).
     """
-    global _PINNED
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
         raise ValueError(f"workers must be an integer >= 1 (or None: one per CPU), got {workers!r}")
     grid = _grid(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs)
     index = {}
     for i, c in enumerate(grid):
         index.setdefault(_key(c), i)
-    done = {}
-    handle = None
-    parquet = None
-    if out is not None and os.fspath(out).endswith(".parquet"):
-        try:
-            import pandas  # noqa: F401
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ImportError("out=*.parquet needs pandas and pyarrow (pip install pandas pyarrow); or write a .csv") from None
-        # rows go to a CSV journal beside it as they finish (what resume reads); the Parquet file is written at
-        # the end
-        parquet, out = os.fspath(out), os.fspath(out) + ".rows.csv"
-    if out is not None:
-        out = os.fspath(out)
-        if os.path.isdir(out):
-            raise IsADirectoryError(21, f"sweep cannot write its rows to {out!r}: it is a directory")
-        if resume and os.path.exists(out):
-            rows, partial = _read_existing(out)
-            done = {_key(r): r for r in rows if _key(r) in index}
-            if partial:   # drop the half-written line of a killed run before appending
-                with open(out, "w", newline="") as f:
-                    rewrite = csv.writer(f)
-                    rewrite.writerow(COLUMNS)
-                    rewrite.writerows(_format_row(r) for r in rows)
-        try:
-            fresh = not (resume and os.path.exists(out) and os.path.getsize(out) > 0)
-            handle = open(out, "w" if fresh else "a", newline="")
-        except OSError as exc:
-            raise OSError(exc.errno, f"sweep cannot write its rows to {out!r}: {exc.strerror}") from None
-        writer = csv.writer(handle)
-        if fresh:
-            writer.writerow(COLUMNS)
-            handle.flush()
+    journal, parquet = _journal.open_journal(out, resume) if out is not None else (None, None)
+    done = {_key(r): r for r in journal.rows if _key(r) in index} if journal is not None else {}
     # a configuration listed twice runs (and is written) once
     pending = [grid[i] for i in sorted(index.values()) if _key(grid[i]) not in done]
     tasks = _tasks(pending, share_prefixes)
@@ -401,49 +310,67 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         kind = _theory_key(c)
         theory_depth[kind] = max(theory_depth.get(kind, 0), c["depth"])
     bar = _Progress(len(index), len(done), progress)
-    own_pool = executor is None
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n_workers = max(1, min(int(workers) if workers else cpus, len(tasks) or 1))
-    threads_before = get_num_threads()
-    limiter = _pin_threads() if own_pool else None   # one thread per configuration, cores used by the pool
-    pool = cf.ThreadPoolExecutor(n_workers) if own_pool and n_workers > 1 else executor
-    futures = []
     try:
-        if pool is None:
-            results = (run_group(t, False, theory_depth[_theory_key(t[0])]) for t in tasks)
-        else:
-            futures = [pool.submit(run_group, t, not own_pool, theory_depth[_theory_key(t[0])]) for t in tasks]
-            results = (f.result() for f in cf.as_completed(futures))
-        for rows in results:
-            for row in rows:
-                done[_key(row)] = row
-                if handle is not None:
-                    writer.writerow(_format_row(row))
-                bar.update()
-            if handle is not None:
-                handle.flush()
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        if own_pool and pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-            pool = None
-        raise
+        with contextlib.closing(_run_tasks(tasks, theory_depth, executor, workers)) as results:
+            for rows in results:
+                for row in rows:
+                    done[_key(row)] = row
+                    bar.update()
+                if journal is not None:
+                    journal.append(rows)
     finally:
-        if own_pool and pool is not None:
-            pool.shutdown(wait=True)
         bar.close()
-        if handle is not None:
-            handle.close()
-        if limiter is not None:
-            limiter.restore_original_limits()
-            set_num_threads(threads_before)
-            _PINNED = False
-    rows = sorted(done.values(), key=lambda r: index[_key(r)])
-    result = SweepResult(rows)
+        if journal is not None:
+            journal.close()
+    result = SweepResult(sorted(done.values(), key=lambda r: index[_key(r)]))
     if parquet is not None:
         result.to_pandas().to_parquet(parquet, index=False)
     return result
+
+
+@contextlib.contextmanager
+def _pinned_threads():
+    """One BLAS and one fastinit thread in this process while the block runs (a local pool's configurations run
+    beside each other), the settings before restored after."""
+    global _PINNED
+    threads_before = get_num_threads()
+    limiter = _pin_threads()
+    try:
+        yield
+    finally:
+        limiter.restore_original_limits()
+        set_num_threads(threads_before)
+        _PINNED = False
+
+
+def _as_finished(pool, tasks, theory_depth, pin):
+    """Submit every task to `pool`, yield the rows of each as it finishes; on an error or interruption the tasks
+    not started yet are cancelled."""
+    futures = [pool.submit(run_group, t, pin, theory_depth[_theory_key(t[0])]) for t in tasks]
+    try:
+        for f in cf.as_completed(futures):
+            yield f.result()
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+
+
+def _run_tasks(tasks, theory_depth, executor, workers):
+    """The rows of each task (a list of configurations for run_group) as they finish: on `executor`, whose
+    processes pin themselves, or on a local thread pool of `workers` (default one per CPU this process may use)."""
+    if executor is not None:
+        yield from _as_finished(executor, tasks, theory_depth, pin=True)
+        return
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_workers = max(1, min(int(workers) if workers else cpus, len(tasks) or 1))
+    with _pinned_threads():
+        if n_workers == 1:
+            for t in tasks:
+                yield run_group(t, False, theory_depth[_theory_key(t[0])])
+            return
+        with cf.ThreadPoolExecutor(n_workers) as pool:
+            yield from _as_finished(pool, tasks, theory_depth, pin=False)
 
 
 @dataclasses.dataclass
@@ -472,7 +399,7 @@ class SweepResult:
 
     @classmethod
     def from_csv(cls, path):
-        rows, _ = _read_existing(path)
+        rows, _ = _journal.read_rows(path)
         return cls(rows)
 
     def __repr__(self):
@@ -492,31 +419,3 @@ class SweepResult:
         from .plotting import plot_sweep
 
         return plot_sweep(self, path)
-
-
-def parse_int_list(text, name="value"):
-    """'1:100' (inclusive), '2:100:4', '64,256,1024' or a mix ('2,4,8:32:8') -> list of ints; ValueError naming
-    the argument otherwise."""
-    values = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if ":" in part:
-                bits = [int(b) for b in part.split(":")]
-                if len(bits) not in (2, 3):
-                    raise ValueError
-                start, stop = bits[0], bits[1]
-                step = bits[2] if len(bits) == 3 else 1
-                if step < 1 or stop < start:
-                    raise ValueError
-                values.extend(range(start, stop + 1, step))
-            else:
-                values.append(int(part))
-        except ValueError:
-            raise ValueError(f"--{name}: cannot read {part!r}: expected integers, 'start:stop' (inclusive, "
-                             f"start <= stop) or 'start:stop:step' (step >= 1)") from None
-    if not values:
-        raise ValueError(f"--{name}: no values in {text!r}")
-    return values
