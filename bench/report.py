@@ -5,7 +5,7 @@ target) ready for bench/RESULTS.md."""
 import json
 import sys
 
-from fastinit import _bench
+import cases
 
 
 def load(paths):
@@ -29,16 +29,17 @@ def main(paths):
     for case, t in times.items():
         print(f"| {case} | {t * 1e3:.2f} |")
     print("\n| comparison | speedup | target | met |\n|---|---|---|---|")
-    ratios = [r for r in _bench.FILL_RATIOS + _bench.INIT_RATIOS + _bench.SIM_RATIOS + _bench.SWEEP_RATIOS if r[1] in times and r[2] in times]
-    for label, ratio, target in _bench.ratio_table(times, ratios):
+    ratios = [r for r in cases.RATIOS if r[1] in times and r[2] in times]
+    for label, ratio in cases.ratio_table(times, ratios):
+        target = cases.TARGETS.get(label)
         r = "n/a" if ratio is None else f"{ratio:.2f}x"
         t = "-" if target is None else f">= {target:g}x"
         met = "-" if ratio is None or target is None else ("yes" if ratio >= target else "**no**")
         print(f"| {label} | {r} | {t} | {met} |")
-    slow = [r for r in _bench.SIM_SLOWDOWNS if r[1] in times and r[2] in times]
+    slow = [r for r in cases.SIM_SLOWDOWNS if r[1] in times and r[2] in times]
     if slow:
         print("\n| comparison | time ratio | bound | met |\n|---|---|---|---|")
-        for label, ratio, bound in _bench.slowdown_table(times, slow):
+        for label, ratio, bound in cases.slowdown_table(times, slow):
             if bound is None:
                 print(f"| {label} | {ratio:.3f}x | - | - |")
             else:

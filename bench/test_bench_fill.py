@@ -3,15 +3,15 @@
     python -m pytest bench/test_bench_fill.py --benchmark-json=bench/fill.json
     python bench/report.py bench/fill.json
 
-Targets are budgets stated as ratios in fastinit._bench.FILL_RATIOS; report.py prints them beside the measured
+Targets are budgets stated as ratios in fastinit.cases.FILL_RATIOS; report.py prints them beside the measured
 speedups. Timed work only: buffers are allocated (and first touched) before timing.
 """
 import pytest
 
-from fastinit import _bench
+import cases
 
 
-@pytest.mark.parametrize("case", list(_bench.FILL_CASES))
+@pytest.mark.parametrize("case", list(cases.FILL_CASES))
 def test_fill(benchmark, time_case, fill_elements, case):
     benchmark.extra_info["elements"] = fill_elements
-    time_case(_bench.FILL_CASES[case](fill_elements), "fill")
+    time_case(cases.FILL_CASES[case](fill_elements), "fill")

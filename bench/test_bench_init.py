@@ -6,14 +6,14 @@ orthogonal_ on 1024x1024, and init_module against reset_parameters on a 1.07e9-p
 """
 import pytest
 
-from fastinit import _bench
+import cases
 
 
-@pytest.mark.parametrize("case", list(_bench.INIT_CASES))
+@pytest.mark.parametrize("case", list(cases.INIT_CASES))
 def test_init(time_case, case):
-    time_case(_bench.INIT_CASES[case](), "init")
+    time_case(cases.INIT_CASES[case](), "init")
 
 
-@pytest.mark.parametrize("case", list(_bench.MODEL_CASES))
+@pytest.mark.parametrize("case", list(cases.MODEL_CASES))
 def test_init_module(time_case, case):
-    time_case(_bench.MODEL_CASES[case](), "init_module", rounds=3, warmup_rounds=0)
+    time_case(cases.MODEL_CASES[case](), "init_module", rounds=3, warmup_rounds=0)

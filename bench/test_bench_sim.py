@@ -7,16 +7,16 @@ bare matrix products (depth 10, width 2048, batch 1024), backward against forwar
 """
 import pytest
 
-from fastinit import _bench
+import cases
 
 
-@pytest.mark.parametrize("case", list(_bench.SIM_CASES))
+@pytest.mark.parametrize("case", list(cases.SIM_CASES))
 def test_simulate(time_case, case):
-    time_case(_bench.SIM_CASES[case](), "simulate")
+    time_case(cases.SIM_CASES[case](), "simulate")
 
 
 def test_peak_memory_independent_of_depth(benchmark):
     """Forward-only: weights are drawn layer by layer and dropped, so depth 100 peaks where depth 10 does."""
-    peaks = benchmark.pedantic(lambda: {d: _bench.peak_memory(d) for d in (10, 100)}, rounds=1, iterations=1)
+    peaks = benchmark.pedantic(lambda: {d: cases.peak_memory(d) for d in (10, 100)}, rounds=1, iterations=1)
     benchmark.extra_info.update({f"peak_bytes_depth_{d}": v for d, v in peaks.items()})
     assert peaks[100] <= 1.10 * peaks[10], peaks

@@ -10,27 +10,27 @@ runs one simulation per configuration instead, as the NumPy loop does.
     python bench/report.py bench/sweep.json
 """
 import fastinit as fi
-from fastinit import _bench
+import cases
 
 
 def test_sweep_fastinit(benchmark):
-    res = benchmark.pedantic(lambda: fi.sweep(**_bench.SWEEP_GRID, progress=False), rounds=1, iterations=1)
+    res = benchmark.pedantic(lambda: fi.sweep(**cases.SWEEP_GRID, progress=False), rounds=1, iterations=1)
     assert len(res) == 1000 and not res.failed
     benchmark.extra_info["configurations"] = len(res)
     benchmark.extra_info["configurations_per_s"] = len(res) / benchmark.stats.stats.min
 
 
 def test_sweep_fastinit_per_config(benchmark):
-    res = benchmark.pedantic(lambda: fi.sweep(**_bench.SWEEP_GRID, progress=False, share_prefixes=False), rounds=1,
+    res = benchmark.pedantic(lambda: fi.sweep(**cases.SWEEP_GRID, progress=False, share_prefixes=False), rounds=1,
                              iterations=1)
     assert len(res) == 1000 and not res.failed
     benchmark.extra_info["configurations_per_s_one_simulation_each"] = len(res) / benchmark.stats.stats.min
 
 
 def test_sweep_numpy_loop(benchmark):
-    rows = benchmark.pedantic(lambda: _bench.numpy_sweep(_bench.SWEEP_GRID), rounds=1, iterations=1)
+    rows = benchmark.pedantic(lambda: cases.numpy_sweep(cases.SWEEP_GRID), rounds=1, iterations=1)
     assert len(rows) == 1000
 
 
 def test_sweep_bare_matmuls(benchmark):
-    benchmark.pedantic(lambda: _bench.bare_matmul_sweep(_bench.SWEEP_GRID), rounds=1, iterations=1)
+    benchmark.pedantic(lambda: cases.bare_matmul_sweep(cases.SWEEP_GRID), rounds=1, iterations=1)
