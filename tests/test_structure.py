@@ -1,0 +1,91 @@
+"""The package's structure: one home per concept (the activation and scheme tables), imports that run one way."""
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastinit as fi
+from fastinit import _core, activations, initializers, schemes, theory
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "tools", "import_graph.py")
+
+
+def run_tool(package_dir=None):
+    env = dict(os.environ)
+    if package_dir is not None:
+        env["FASTINIT_PACKAGE_DIR"] = str(package_dir)
+    return subprocess.run([sys.executable, TOOL], capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.skipif(not os.path.exists(TOOL), reason="tools/ is not shipped in the wheel")
+def test_no_import_cycle_no_reference_no_private_names():
+    out = run_tool()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "VIOLATION" not in out.stdout
+    assert "simulation" in out.stdout   # it did list the modules
+
+
+@pytest.mark.skipif(not os.path.exists(TOOL), reason="tools/ is not shipped in the wheel")
+def test_the_tool_finds_each_kind_of_violation(tmp_path):
+    (tmp_path / "__init__.py").write_text("from . import a\n")
+    (tmp_path / "a.py").write_text("from . import b\n")
+    (tmp_path / "b.py").write_text("def f():\n    from . import a\n    from .a import _hidden\n    return a._x\n")
+    (tmp_path / "c.py").write_text("from . import reference\n")
+    (tmp_path / "reference.py").write_text("")
+    out = run_tool(tmp_path)
+    assert out.returncode == 1
+    assert "import cycle among: a, b" in out.stdout
+    assert "c.py imports fastinit.reference" in out.stdout
+    assert "from a import _hidden" in out.stdout and "a._x" in out.stdout
+
+
+def test_activation_rows_carry_the_c_codes():
+    """Each row's code is the C enum's (exported by _core by name), and the C kernel computes the row's phi."""
+    x = np.linspace(-4, 4, 257)
+    for name, row in activations.ACTIVATIONS.items():
+        y = np.empty_like(x)
+        _core.activation(row.code, row.alpha, x, y)
+        np.testing.assert_allclose(y, row.phi(x), rtol=1e-12, atol=1e-15, err_msg=name)
+    assert activations.ACTIVATIONS["tanh"].code == _core.ACT_TANH
+    assert activations.ACTIVATIONS["tanh"].saturates and not activations.ACTIVATIONS["relu"].saturates
+    with pytest.raises(ValueError, match="unknown activation 'nope'; valid names: linear, sigmoid"):
+        activations.get("nope")
+
+
+def test_truncation_constants_agree():
+    from scipy import stats
+
+    assert schemes.TRUNCATED_NORMAL_STD_CORRECTION == pytest.approx(stats.truncnorm.std(-2, 2), rel=1e-15)
+    assert schemes.TRUNCATED_NORMAL_VARIANCE == stats.truncnorm.var(-2, 2)
+    assert math.isclose(schemes.TRUNCATED_NORMAL_STD_CORRECTION ** 2, schemes.TRUNCATED_NORMAL_VARIANCE,
+                        rel_tol=3e-16)
+    assert initializers.TRUNCATED_NORMAL_STD_CORRECTION is schemes.TRUNCATED_NORMAL_STD_CORRECTION
+
+
+@pytest.fixture
+def new_scheme(monkeypatch):
+    """A scheme added as one row of the table, nothing else: N(0, 1) truncated to [-2, 2], variance 0.774."""
+    row = schemes.Scheme("unit_trunc_test", "trunc_normal_", {"mean": 0.0, "std": 1.0, "a": -2.0, "b": 2.0},
+                         variance=lambda fan_in, fan_out: schemes.TRUNCATED_NORMAL_VARIANCE, doc="a test row")
+    monkeypatch.setitem(schemes.SCHEMES, row.name, row)
+    return row
+
+
+def test_a_new_scheme_is_one_row(new_scheme):
+    """With only the row added: init's lookup, the simulation, the theory and a sweep take the name, and the
+    simulation's weights are the row's function's draws."""
+    name = new_scheme.name
+    w = fi.init.get_scheme(name)(np.empty((64, 32), np.float32), generator=fi.Generator(3))
+    want = fi.init.trunc_normal_(np.empty((64, 32), np.float32), 0.0, 1.0, -2.0, 2.0, generator=fi.Generator(3))
+    assert np.array_equal(w, want)
+    res = fi.simulate(depth=2, width=32, batch=16, activation="linear", init=name, seed=1)
+    expected = fi.simulate(depth=2, width=32, batch=16, activation="linear", seed=1,
+                           init=lambda W, generator: fi.init.trunc_normal_(W, 0.0, 1.0, -2.0, 2.0, generator=generator))
+    assert np.array_equal(res.layers["h_std"], expected.layers["h_std"])
+    assert theory.weight_variance(name, 64, 64) == schemes.TRUNCATED_NORMAL_VARIANCE
+    assert name in schemes.names()
+    assert fi.sweep(depth=2, width=16, init=name, batch=8, progress=False).rows[0]["status"] == "ok"
