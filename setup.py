@@ -75,7 +75,7 @@ class BuildExt(build_ext):
         avx2_flags = []
         macros = []
         if _targets_x86() and not _flag("FASTINIT_NO_AVX2"):
-            avx2_flags = ["/arch:AVX2"] if msvc else ["-mavx2", "-mfma"]
+            avx2_flags = ["/arch:AVX2"] if msvc else ["-mavx2", "-mfma", "-mf16c"]
             macros = [("FASTINIT_HAVE_AVX2", "1")]
         # The AVX2 sources alone get the AVX2 flags: the rest must run on any CPU of the target.
         # -fno-wrapv undoes the -fwrapv of Python's CFLAGS for the fill kernels: with it, gcc 12 compiles their

@@ -10,8 +10,9 @@ extern "C" {
 
 /* What a fill draws. */
 typedef enum { FI_RAW = 0, FI_UNIFORM = 1, FI_NORMAL = 2, FI_TRUNCNORM = 3 } fi_kind;
-/* Element type of the output buffer (FI_RAW always writes uint32). */
-typedef enum { FI_F32 = 0, FI_F64 = 1, FI_U32 = 2 } fi_dtype;
+/* Element type of the output buffer (FI_RAW always writes uint32). FI_F16 / FI_BF16: IEEE half and bfloat16,
+ * written as 16-bit patterns: the float32 draw, held inside [narrow_lo, narrow_hi] and rounded to nearest even. */
+typedef enum { FI_F32 = 0, FI_F64 = 1, FI_U32 = 2, FI_F16 = 3, FI_BF16 = 4 } fi_dtype;
 
 /* Everything a fill needs besides the buffer. Meaning of the parameters by kind:
  *   FI_UNIFORM:   low, scale = high - low, upper = the largest value of the dtype below high (clamp)
@@ -29,6 +30,11 @@ typedef struct {
      * (32 float32 / uint32, 16 float64), first_skip < G */
     uint64_t first_group;
     uint32_t first_skip;
+    /* FI_F16 / FI_BF16 only: bounds, values of the 16-bit type, that the float32 draws are held in before
+     * rounding (rounding is monotonic, so the rounded values stay inside: a uniform never reaches high); fi_fill
+     * sets narrow to the 16-bit dtype for the float32 kernels that store it directly */
+    float narrow_lo, narrow_hi;
+    int narrow;
 } fi_params;
 
 /* Fill n elements of out (contiguous, of the kind's dtype) with consecutive draws of the stream, from the one

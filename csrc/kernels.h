@@ -11,10 +11,16 @@
 #define FI_GROUP_F64 16
 
 /* Compute groups g0 .. g0+count-1 into dst (contiguous). stream_store: dst is 32-byte aligned and the
- * caller wants non-temporal stores (large buffers: skips the read-for-ownership of each cache line). */
+ * caller wants non-temporal stores (large buffers: skips the read-for-ownership of each cache line). The AVX2
+ * float32 kernels store 16-bit roundings instead when p->narrow is FI_F16 / FI_BF16 (64 bytes a group). */
 typedef void (*fi_group_fn)(void *dst, uint64_t g0, size_t count, const fi_params *p, int stream_store);
 
+/* Hold n float32 values in [lo, hi] and round them to FI_F16 / FI_BF16 bits (nearest even): the portable path's
+ * narrowing (the AVX2 kernels narrow in their stores when fi_params.narrow is set). */
+typedef void (*fi_narrow_fn)(uint16_t *dst, const float *src, size_t n, float lo, float hi);
+
 fi_group_fn fi_generic_kernel(fi_kind kind, fi_dtype dtype);
+fi_narrow_fn fi_generic_narrow(fi_dtype dtype);
 fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype);   /* NULL when not compiled in */
 int fi_avx2_compiled(void);
 #endif

@@ -156,10 +156,48 @@ static inline void transpose4x8(__m256i V[4])
     V[3] = _mm256_unpackhi_epi64(t1, t3);   /* blocks 6 | 7 */
 }
 
-static inline void store_group32(void *dst, __m256i V[4], int ss)
+static inline __m256i bf16_rne8(__m256 v)
+{
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    return _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), odd)), 16);
+}
+
+/* The 32 float32 of a group (in memory order) held in [narrow_lo, narrow_hi] and stored as 32 float16 or
+ * bfloat16 (p->narrow), rounded to nearest even: 64 bytes. */
+static inline void store_group16(char *dst, __m256i V[4], int ss, const fi_params *p)
+{
+    __m256 v[4];
+    for (int j = 0; j < 4; ++j) v[j] = _mm256_castsi256_ps(V[j]);
+    if (p->narrow_lo > -INFINITY || p->narrow_hi < INFINITY) {   /* a normal fill has no bounds to hold */
+        const __m256 lo = _mm256_set1_ps(p->narrow_lo), hi = _mm256_set1_ps(p->narrow_hi);
+        for (int j = 0; j < 4; ++j) v[j] = _mm256_min_ps(_mm256_max_ps(v[j], lo), hi);
+    }
+    if (p->narrow == FI_F16) {
+        for (int j = 0; j < 4; ++j) {
+            __m128i h = _mm256_cvtps_ph(v[j], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            if (ss) _mm_stream_si128((__m128i *)dst + j, h);
+            else _mm_storeu_si128((__m128i *)dst + j, h);
+        }
+        return;
+    }
+    for (int j = 0; j < 2; ++j) {
+        /* packus works per 128-bit lane: one 64-bit permute restores the order */
+        __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi32(bf16_rne8(v[2 * j]), bf16_rne8(v[2 * j + 1])), 0xD8);
+        if (ss) _mm256_stream_si256((__m256i *)dst + j, b);
+        else _mm256_storeu_si256((__m256i *)dst + j, b);
+    }
+}
+
+/* Group `group` of a fill into out: 32 words or float32 (128 bytes), or their 16-bit roundings (p->narrow). */
+static inline void store_group32(char *out, size_t group, __m256i V[4], int ss, const fi_params *p)
 {
     transpose4x8(V);
-    __m256i *d = (__m256i *)dst;
+    if (p->narrow) {
+        store_group16(out + 64 * group, V, ss, p);
+        return;
+    }
+    __m256i *d = (__m256i *)(out + 128 * group);
     if (ss) for (int j = 0; j < 4; ++j) _mm256_stream_si256(d + j, V[j]);
     else for (int j = 0; j < 4; ++j) _mm256_storeu_si256(d + j, V[j]);
 }
@@ -408,7 +446,7 @@ static void raw_u32(void *dst, uint64_t g0, size_t count, const fi_params *p, in
     philox_keys K; keys_init(&K, p);
     char *out = (char *)dst;
 #define RAW_BODY(NG) do { __m256i W[4 * FI_STEP_GROUPS]; group_words8(NG, g0 + g, &K, W);                 \
-        for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
+        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); } while (0)
     FI_KERNEL_LOOP(RAW_BODY);
 }
 
@@ -423,7 +461,7 @@ static void uniform_f32(void *dst, uint64_t g0, size_t count, const fi_params *p
             /* no FMA: bit-exact with the reference */                                             \
             W[j] = _mm256_castps_si256(_mm256_min_ps(_mm256_add_ps(lo, _mm256_mul_ps(sc, u)), up)); \
         }                                                                                           \
-        for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
+        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); } while (0)
     FI_KERNEL_LOOP(UNIFORM_BODY);
 }
 
@@ -439,7 +477,7 @@ static void normal_f32(void *dst, uint64_t g0, size_t count, const fi_params *p,
             W[j] = _mm256_castps_si256(_mm256_fmadd_ps(sd, _mm256_mul_ps(r, c), mean));             \
             W[j + 1] = _mm256_castps_si256(_mm256_fmadd_ps(sd, _mm256_mul_ps(r, s), mean));         \
         }                                                                                           \
-        for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
+        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); } while (0)
     FI_KERNEL_LOOP(NORMAL_BODY);
 }
 
@@ -465,7 +503,7 @@ static void truncnorm_f32(void *dst, uint64_t g0, size_t count, const fi_params 
                 W[j + i] = _mm256_castps_si256(_mm256_min_ps(_mm256_max_ps(v, lo), hi));                    \
             }                                                                                               \
         }                                                                                                   \
-        for (int h = 0; h < NG; ++h) store_group32(out + 128 * (g + h), W + 4 * h, ss); } while (0)
+        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); } while (0)
     FI_KERNEL_LOOP(TRUNC_BODY);
 }
 

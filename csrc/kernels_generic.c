@@ -72,3 +72,21 @@ fi_group_fn fi_generic_kernel(fi_kind kind, fi_dtype dtype)
     }
     return 0;
 }
+
+static void narrow_bf16(uint16_t *dst, const float *src, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; ++i) {
+        float v = src[i] < lo ? lo : (src[i] > hi ? hi : src[i]);
+        dst[i] = fi_bf16_rne(v);
+    }
+}
+
+static void narrow_f16(uint16_t *dst, const float *src, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; ++i) {
+        float v = src[i] < lo ? lo : (src[i] > hi ? hi : src[i]);
+        dst[i] = fi_f16_rne(v);
+    }
+}
+
+fi_narrow_fn fi_generic_narrow(fi_dtype dtype) { return dtype == FI_F16 ? narrow_f16 : narrow_bf16; }

@@ -20,18 +20,18 @@ int fi_have_openmp(void)
 #endif
 }
 
-static int cpu_has_avx2_fma(void)
+static int cpu_has_avx2_fma_f16c(void)
 {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
     int r[4];
     __cpuid(r, 0);
     if (r[0] < 7) return 0;
     __cpuid(r, 1);
-    int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
-    if (!(fma && osxsave && avx)) return 0;
+    int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1, f16c = (r[2] >> 29) & 1;
+    if (!(fma && osxsave && avx && f16c)) return 0;
     if ((_xgetbv(0) & 6) != 6) return 0;   /* the OS saves the YMM state */
     __cpuidex(r, 7, 0);
     return (r[1] >> 5) & 1;
@@ -40,7 +40,7 @@ static int cpu_has_avx2_fma(void)
 #endif
 }
 
-int fi_simd_available(void) { return fi_avx2_compiled() && cpu_has_avx2_fma() ? 1 : 0; }
+int fi_simd_available(void) { return fi_avx2_compiled() && cpu_has_avx2_fma_f16c() ? 1 : 0; }
 
 int fi_set_simd(int path)
 {

@@ -42,6 +42,30 @@ static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return
 static inline uint64_t fi_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
 static inline double fi_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 
+/* float32 -> bfloat16 bits, round to nearest even (x is never NaN here). */
+static inline uint16_t fi_bf16_rne(float x)
+{
+    uint32_t u = fi_f32_bits(x);
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* float32 -> IEEE half bits, round to nearest even, overflow to infinity, subnormals exact (x never NaN):
+ * what the F16C instruction vcvtps2ph computes. */
+static inline uint16_t fi_f16_rne(float x)
+{
+    uint32_t u = fi_f32_bits(x);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    u &= 0x7FFFFFFFu;
+    if (u >= 0x47800000u) return sign | 0x7C00u;        /* >= 2**16: infinity */
+    if (u >= 0x38800000u) {                              /* a normal half: rebias, round the 13 dropped bits */
+        uint32_t r = u - 0x38000000u;
+        return sign | (uint16_t)((r + 0xFFFu + ((r >> 13) & 1u)) >> 13);   /* a carry into inf is right */
+    }
+    /* subnormal or zero: adding 0.5 puts |x| 2**24 rounded to nearest even in the low mantissa bits */
+    float t = fi_bits_f32(u) + 0.5f;
+    return sign | (uint16_t)(fi_f32_bits(t) - 0x3F000000u);
+}
+
 /* ln(1+f) for f in [sqrt(1/2)-1, sqrt(2)-1], plus e*ln 2 (split in two for accuracy). */
 static inline float fi_log1p_reduced_f(float f, float e)
 {

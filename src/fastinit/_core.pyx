@@ -4,7 +4,7 @@
 Arguments are validated by the Python layer (fastinit.generator); this module only makes sure that each
 buffer is what the C function will write or read (typed memoryviews check format, contiguity, writability).
 """
-from libc.stdint cimport uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 cdef extern from "fastinit.h" nogil:
@@ -17,6 +17,8 @@ cdef extern from "fastinit.h" nogil:
         FI_F32
         FI_F64
         FI_U32
+        FI_F16
+        FI_BF16
     ctypedef struct fi_params:
         uint32_t key0
         uint32_t key1
@@ -26,6 +28,8 @@ cdef extern from "fastinit.h" nogil:
         double p_lo, q_hi, mass, clamp_lo, clamp_hi
         uint64_t first_group
         uint32_t first_skip
+        float narrow_lo, narrow_hi
+        int narrow
     void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
     void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n, int rounds)
     void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine)
@@ -40,12 +44,15 @@ cdef extern from "fastinit.h" nogil:
 
 RAW = FI_RAW
 UNIFORM = FI_UNIFORM
+F16 = FI_F16     # 16-bit outputs of fill(..., narrow=): IEEE half and bfloat16, as uint16 bit patterns
+BF16 = FI_BF16
 NORMAL = FI_NORMAL
 TRUNCNORM = FI_TRUNCNORM
 SIMD_NAMES = ("baseline", "avx2")
 
 
 ctypedef fused fill_t:
+    uint16_t
     uint32_t
     float
     double
@@ -55,17 +62,22 @@ ctypedef fused real:
     double
 
 
-cdef _fill_buffer(fill_t[::1] out, fi_kind kind, fi_params *p):
-    """fi_fill over the whole of `out`, without the GIL (the element type chooses the C dtype)."""
+cdef _fill_buffer(fill_t[::1] out, fi_kind kind, fi_params *p, fi_dtype narrow):
+    """fi_fill over the whole of `out`, without the GIL (the element type chooses the C dtype; 16-bit outputs
+    are FI_F16 or FI_BF16 as `narrow` says)."""
     cdef fi_dtype dtype = FI_U32 if fill_t is uint32_t else (FI_F32 if fill_t is float else FI_F64)
+    if fill_t is uint16_t:
+        dtype = narrow
     with nogil:
         fi_fill(kind, dtype, &out[0], out.shape[0], p)
 
 
 def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, double scale=1.0,
          double upper=1.0, double mean=0.0, double std=1.0, double p_lo=0.0, double q_hi=0.0,
-         double mass=1.0, double clamp_lo=0.0, double clamp_hi=0.0, object offset=0):
-    """Fill the 1-D contiguous array `out` (uint32 for RAW, else float32/float64) with draws offset ..
+         double mass=1.0, double clamp_lo=0.0, double clamp_hi=0.0, object offset=0, int narrow=0,
+         float narrow_lo=0.0, float narrow_hi=0.0):
+    """Fill the 1-D contiguous array `out` (uint32 for RAW, else float32/float64; uint16 with narrow=F16 or BF16:
+    the float32 draws held in [narrow_lo, narrow_hi] and rounded to nearest even) with draws offset ..
     offset + n - 1 of the stream (a non-negative int; the stream has 2**61 groups of 32 float32 / uint32 or 16
     float64 draws, checked here)."""
     cdef fi_params p
@@ -86,12 +98,19 @@ def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, d
     p.p_lo = p_lo; p.q_hi = q_hi; p.mass = mass; p.clamp_lo = clamp_lo; p.clamp_hi = clamp_hi
     p.first_group = group
     p.first_skip = skip
+    p.narrow_lo = narrow_lo
+    p.narrow_hi = narrow_hi
+    p.narrow = 0   # fi_fill sets it from the dtype
     if kind == FI_RAW:
-        _fill_buffer[uint32_t](out, <fi_kind>kind, &p)
+        _fill_buffer[uint32_t](out, <fi_kind>kind, &p, FI_F32)
+    elif narrow:
+        if narrow != FI_F16 and narrow != FI_BF16:
+            raise ValueError(f"narrow must be F16 or BF16, got {narrow}")
+        _fill_buffer[uint16_t](out, <fi_kind>kind, &p, <fi_dtype>narrow)
     elif out.dtype.itemsize == 4:
-        _fill_buffer[float](out, <fi_kind>kind, &p)
+        _fill_buffer[float](out, <fi_kind>kind, &p, FI_F32)
     else:
-        _fill_buffer[double](out, <fi_kind>kind, &p)
+        _fill_buffer[double](out, <fi_kind>kind, &p, FI_F64)
 
 
 def philox4x32(const uint32_t[:, ::1] counters, const uint32_t[:, ::1] keys, uint32_t[:, ::1] out, int rounds):

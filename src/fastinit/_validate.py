@@ -78,11 +78,12 @@ def float_dtype(dtype, name="dtype"):
     return dt
 
 
-def out_array(out, size, dtype, name="out"):
-    """Check out (a writable float32/float64 ndarray whose shape matches size when both are given)."""
+def out_array(out, size, dtype, name="out", storage=False):
+    """Check out (a writable float32/float64 ndarray whose shape matches size when both are given; storage=True:
+    any dtype, the caller checked it)."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype not in FLOAT_DTYPES:
+    if not storage and out.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {out.dtype}")
     if not out.flags.writeable:
         raise ValueError(f"{name} is read-only; pass a writable array")

@@ -89,15 +89,85 @@ def _f32_at_most(x):
     return _f32_step(f, False) if f > x else f
 
 
+# ------------------------------------------------------------------------------------------ 16-bit outputs
+# float16 and bfloat16 outputs hold the float32 draws, kept inside the distribution's bounds (values of the 16-bit
+# format) and rounded to nearest even. bfloat16 has no NumPy dtype: its values are written as their bit patterns
+# into uint16 arrays (torch's bfloat16 tensors viewed as int16 are such arrays).
+NARROW_FORMATS = ("float16", "bfloat16")
+
+
+def _bits16(x, fmt):
+    """The 16-bit pattern of a value of the format (x exactly representable, or rounded to nearest even)."""
+    if fmt == "float16":
+        with np.errstate(over="ignore"):
+            return int(np.array(x, np.float16).view(np.uint16))
+    u = _U32.unpack(_F32.pack(_f32_nearest(x)))[0]
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
+
+
+def _value16(bits, fmt):
+    if fmt == "float16":
+        return float(np.array(bits, np.uint16).view(np.float16))
+    return _F32.unpack(_U32.pack(bits << 16))[0]
+
+
+def _step16(x, up, fmt):
+    """The value of the format next to x (a value of it) towards +inf (up) or -inf."""
+    if x == 0.0:
+        return _value16(0x0001 if up else 0x8001, fmt)
+    if math.isinf(x):
+        return x if (x > 0) == up else _value16(_bits16(x, fmt) - 1, fmt)
+    return _value16(_bits16(x, fmt) + (1 if (x > 0) == up else -1), fmt)
+
+
+def _at_least16(x, fmt):
+    """The smallest value of the format >= x."""
+    f = _value16(_bits16(x, fmt), fmt)
+    return _step16(f, True, fmt) if f < x else f
+
+
+def _at_most16(x, fmt):
+    """The largest value of the format <= x."""
+    f = _value16(_bits16(x, fmt), fmt)
+    return _step16(f, False, fmt) if f > x else f
+
+
+def _narrow_bounds(fmt, low, high, open_high):
+    """(C code, lo, hi): the 16-bit values the float32 draws are held in: [low, high) or [low, high]."""
+    lo, hi = _at_least16(low, fmt), _at_most16(high, fmt)
+    if open_high and hi >= high:
+        hi = _step16(hi, False, fmt)
+    if not lo <= hi or math.isinf(lo) and lo > 0 or math.isinf(hi) and hi < 0:
+        raise ValueError(f"no {fmt} value lies in [low, high{')' if open_high else ']'} = [{low}, {high}"
+                         f"{')' if open_high else ']'}")
+    return (_core.F16 if fmt == "float16" else _core.BF16), lo, hi
+
+
 def _prepare(size, dtype, out):
-    """Validate size/dtype/out and return (shape, dtype, scalar_requested)."""
+    """Validate size/dtype/out and return (shape, kernel dtype, scalar_requested, 16-bit format or None).
+    16-bit formats draw float32 (the kernel dtype) and narrow it."""
+    fmt = None
+    if isinstance(dtype, str) and dtype in NARROW_FORMATS:
+        fmt = dtype
+    elif dtype is not None and not isinstance(dtype, str) and np.dtype(dtype) == np.float16:
+        fmt = "float16"
     if out is not None:
-        V.out_array(out, size, dtype)
-        return out.shape, out.dtype, False
-    dt = V.float_dtype(np.float32 if dtype is None else dtype)
+        if isinstance(out, np.ndarray) and out.dtype == np.float16 and fmt in (None, "float16"):
+            fmt = "float16"
+            V.out_array(out.view(np.uint16), size, None, storage=True)
+        elif fmt == "bfloat16":
+            if not isinstance(out, np.ndarray) or out.dtype != np.uint16:
+                raise TypeError("out must be a numpy.ndarray of uint16 (the bit patterns) for dtype='bfloat16', "
+                                f"got {getattr(out, 'dtype', type(out).__name__)}")
+            V.out_array(out, size, None, storage=True)
+        else:
+            V.out_array(out, size, dtype)
+            return out.shape, out.dtype, False, None
+        return out.shape, np.dtype(np.float32), False, fmt
+    dt = np.dtype(np.float32) if fmt is not None else V.float_dtype(np.float32 if dtype is None else dtype)
     if size is None:
-        return (1,), dt, True
-    return V.shape(size), dt, False
+        return (1,), dt, True, fmt
+    return V.shape(size), dt, False, fmt
 
 
 def _where(stream, offset):
@@ -161,23 +231,26 @@ class Generator:
             self._next_stream = first + n
         return first
 
-    def _fill(self, kind, shape, dtype, out, scalar, where, **params):
+    def _fill(self, kind, shape, dtype, out, scalar, where, fmt=None, narrow=None, **params):
         """Draw into out (or a new array) from one stream; all arguments already validated, where = (stream or
-        None, offset) from _where."""
+        None, offset) from _where; fmt a 16-bit format and narrow its (C code, lo, hi)."""
         stream, offset = where
         if offset:
             _check_offset(offset, math.prod(shape) if out is None else out.size, dtype)
         if stream is None:
             stream = self._take_streams()
         if out is None:
-            out = np.empty(shape, dtype=dtype)
+            out = np.empty(shape, dtype=dtype if fmt is None else np.float16 if fmt == "float16" else np.uint16)
+        if fmt is not None:
+            params.update(narrow=narrow[0], narrow_lo=narrow[1], narrow_hi=narrow[2])
         flags = out.flags
         direct = flags.c_contiguous and flags.aligned
-        flat = out.reshape(-1) if direct else np.empty(out.size, dtype=out.dtype)
+        store = out if fmt is None else out.view(np.uint16)
+        flat = store.reshape(-1) if direct else np.empty(out.size, dtype=store.dtype)
         _core.fill(kind, flat, self._seed, stream, offset=offset, **params)
         if not direct:
             # Element i of the stream goes to the i-th element of out in C order, whatever out's strides.
-            out[...] = flat.reshape(out.shape)
+            store[...] = flat.reshape(out.shape)
         return out[0] if scalar else out
 
     def random_raw(self, size, stream=None, *, offset=0):
@@ -214,11 +287,12 @@ class Generator:
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
         """
-        shape, dt, scalar = _prepare(size, dtype, out)
+        shape, dt, scalar, fmt = _prepare(size, dtype, out)
         where = _where(stream, offset)
         low, high = V.real(low, "low"), V.real(high, "high")
         if not low < high:
             raise ValueError(f"low must be < high, got low={low}, high={high}")
+        narrow = _narrow_bounds(fmt, low, high, open_high=True) if fmt is not None else None
         if dt == np.float32:
             lo, up = _f32_at_least(low), _f32_at_most(high)
             if up >= high:
@@ -233,7 +307,7 @@ class Generator:
             if not math.isfinite(scale):
                 raise ValueError(f"high - low = {scale} overflows float64")
             lo, up = low, math.nextafter(high, -math.inf)
-        return self._fill(_core.UNIFORM, shape, dt, out, scalar, where, low=lo, scale=scale, upper=up)
+        return self._fill(_core.UNIFORM, shape, dt, out, scalar, where, fmt, narrow, low=lo, scale=scale, upper=up)
 
     def normal(self, size=None, mean=0.0, std=1.0, dtype=None, out=None, *, stream=None, offset=0):
         r"""Normal draws N(mean, std^2) by the Box-Muller transform (Box & Muller 1958).
@@ -253,10 +327,11 @@ class Generator:
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
         """
-        shape, dt, scalar = _prepare(size, dtype, out)
+        shape, dt, scalar, fmt = _prepare(size, dtype, out)
         where = _where(stream, offset)
         mean, std = _mean_std(mean, std)
-        return self._fill(_core.NORMAL, shape, dt, out, scalar, where, mean=mean, std=std)
+        narrow = (_core.F16 if fmt == "float16" else _core.BF16, -math.inf, math.inf) if fmt is not None else None
+        return self._fill(_core.NORMAL, shape, dt, out, scalar, where, fmt, narrow, mean=mean, std=std)
 
     def truncated_normal(self, size=None, mean=0.0, std=1.0, low=None, high=None, dtype=None, out=None, *,
                          stream=None, offset=0):
@@ -281,7 +356,7 @@ class Generator:
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
         """
-        shape, dt, scalar = _prepare(size, dtype, out)
+        shape, dt, scalar, fmt = _prepare(size, dtype, out)
         where = _where(stream, offset)
         mean, std = _mean_std(mean, std)
         low = mean - 2.0 * std if low is None else V.real(low, "low", finite=False)
@@ -291,9 +366,11 @@ class Generator:
                 raise ValueError(f"std is 0 and mean={mean} is outside [low, high] = [{low}, {high}]: "
                                  "the truncated distribution has no probability mass")
             # A point mass: the normal fill with std 0 writes mean everywhere and keeps stream accounting.
-            return self._fill(_core.NORMAL, shape, dt, out, scalar, where, mean=mean, std=0.0)
+            narrow = _narrow_bounds(fmt, low, high, open_high=False) if fmt is not None else None
+            return self._fill(_core.NORMAL, shape, dt, out, scalar, where, fmt, narrow, mean=mean, std=0.0)
         if not low < high:
             raise ValueError(f"low must be < high, got low={low}, high={high}")
+        narrow = _narrow_bounds(fmt, low, high, open_high=False) if fmt is not None else None
         if dt == np.float32:
             clamp_lo, clamp_hi = _f32_at_least(low), _f32_at_most(high)
             if clamp_lo > clamp_hi:
@@ -305,8 +382,8 @@ class Generator:
         if not mass > _MIN_MASS:
             raise ValueError(f"the bounds [low, high] = [{low}, {high}] leave no probability mass "
                              f"({alpha:.6g} to {beta:.6g} standard deviations from the mean)")
-        return self._fill(_core.TRUNCNORM, shape, dt, out, scalar, where, mean=mean, std=std, p_lo=p_lo, q_hi=q_hi,
-                          mass=mass, clamp_lo=clamp_lo, clamp_hi=clamp_hi)
+        return self._fill(_core.TRUNCNORM, shape, dt, out, scalar, where, fmt, narrow, mean=mean, std=std, p_lo=p_lo,
+                          q_hi=q_hi, mass=mass, clamp_lo=clamp_lo, clamp_hi=clamp_hi)
 
     def spawn(self, n):
         """n independent child generators.
