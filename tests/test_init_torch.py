@@ -91,8 +91,14 @@ def test_tensor_kinds():
 def test_bad_tensors():
     with pytest.raises(TypeError, match="floating"):
         init.normal_(torch.empty(3, 3, dtype=torch.int64))
-    with pytest.raises(ValueError, match="meta"):
-        init.normal_(torch.empty(3, 3, device="meta"))
+    # meta tensors have no storage: like torch's, fastinit's initializers check their arguments and do nothing
+    # (how Hugging Face, accelerate and FSDP build large models)
+    meta = torch.empty(3, 3, device="meta")
+    for fill in (init.normal_, init.uniform_, init.trunc_normal_, init.xavier_uniform_, init.kaiming_normal_,
+                 init.orthogonal_, init.zeros_, init.eye_, lambda t: init.sparse_(t, 0.5)):
+        assert fill(meta) is meta
+    with pytest.raises(ValueError, match="Fan in and fan out"):
+        init.xavier_uniform_(torch.empty(3, device="meta"))
     with pytest.warns(UserWarning, match="zero-element"):
         init.kaiming_uniform_(torch.empty(0, 3))
 

@@ -36,6 +36,17 @@ from .simulation import SimulationResult, normalize, simulate
 from .sweeps import SweepResult, sweep
 from . import theory  # noqa: E402
 
+
+
+def __getattr__(name):
+    # fast_init needs torch, which fastinit does not: imported on first use (fastinit.torch)
+    if name == "fast_init":
+        from .torch import fast_init
+
+        return fast_init
+    raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
+
+
 try:
     __version__ = _version("fastinit")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -43,5 +54,5 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",
            "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult", "sweep",
-           "SweepResult", "theory",
+           "SweepResult", "theory", "fast_init",
            "__version__"]

@@ -9,6 +9,7 @@ module-level generator, see :func:`fastinit.manual_seed`).
 Fans follow torch's convention for a weight of shape (out, in, *kernel): fan_in = in * prod(kernel),
 fan_out = out * prod(kernel).
 """
+import functools
 import math
 import sys
 import warnings
@@ -70,19 +71,42 @@ def _is_torch(x):
     return type(x).__module__.startswith("torch") and hasattr(x, "detach")
 
 
-class _Target:
-    """A writable float NumPy array standing for the user's array or tensor, and how to write it back."""
+class _NoStorage(Exception):
+    """Raised by _Target for a tensor without storage (meta): the public functions then return it untouched."""
 
-    def __init__(self, tensor):
+
+def _meta_noop(fn):
+    """torch's rule for tensors on the meta device: an initializer checks its arguments and does nothing."""
+    @functools.wraps(fn)
+    def wrapper(tensor, *args, **kwargs):
+        try:
+            return fn(tensor, *args, **kwargs)
+        except _NoStorage:
+            return tensor
+    return wrapper
+
+
+class _Target:
+    """A writable NumPy array standing for the user's array or tensor, and how to write it back.
+
+    ``array`` is the tensor's own memory where the C core can write it (float32/float64, and float16 / bfloat16
+    when ``direct16``: a fill that rounds its float32 draws in C; ``dtype`` is then what to pass to the
+    generator), else a float32 buffer copied back by ``finish``. torch's rules for in-place writes hold: a
+    tensor torch would refuse to write (an inference tensor outside inference mode, one whose elements overlap in
+    memory) raises torch's error, and the write moves the tensor's version counter, so autograd sees it."""
+
+    def __init__(self, tensor, direct16=False):
         self.tensor = tensor
         self.copy_back = False
+        self.torch_view = False
+        self.dtype = None
         if isinstance(tensor, np.ndarray):
             if tensor.dtype.kind != "f":
                 raise TypeError(f"tensor must have a floating dtype (float16/32/64), got {tensor.dtype}")
             if not tensor.flags.writeable:
                 raise ValueError("tensor is read-only; pass a writable array")
             self.shape = tensor.shape
-            if tensor.dtype in V.FLOAT_DTYPES:
+            if tensor.dtype in V.FLOAT_DTYPES or (direct16 and tensor.dtype == np.float16):
                 self.array = tensor
             else:
                 self.array = np.empty(tensor.shape, np.float32)
@@ -92,11 +116,19 @@ class _Target:
             if not tensor.is_floating_point():
                 raise TypeError(f"tensor must have a floating dtype, got {tensor.dtype}")
             if tensor.is_meta:
-                raise ValueError("tensor is on the meta device and has no storage; call module.to_empty() first")
+                raise _NoStorage()
             self.shape = tuple(tensor.shape)
-            if tensor.is_cpu and tensor.dtype in (torch.float32, torch.float64):
+            if tensor.is_cpu and tensor.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) and (
+                    direct16 or tensor.dtype in (torch.float32, torch.float64)):
+                _check_writable(torch, tensor)
                 # A view of the same memory, no copy (detach only when autograd tracks the tensor).
-                self.array = (tensor.detach() if tensor.requires_grad else tensor).numpy()
+                plain = tensor.detach() if tensor.requires_grad else tensor
+                if tensor.dtype == torch.bfloat16:
+                    self.array = plain.view(torch.int16).numpy().view(np.uint16)
+                    self.dtype = "bfloat16"
+                else:
+                    self.array = plain.numpy()
+                self.torch_view = True
             else:
                 self.array = np.empty(self.shape, np.float32)
                 self.copy_back = True
@@ -111,7 +143,19 @@ class _Target:
                 torch = sys.modules["torch"]
                 with torch.no_grad():
                     self.tensor.copy_(torch.from_numpy(self.array))
+        elif self.torch_view:
+            # written behind autograd's back: tell it, as torch's own in-place ops do
+            sys.modules["torch"].autograd.graph.increment_version(self.tensor)
         return self.tensor
+
+
+def _check_writable(torch, tensor):
+    """Raise torch's own error where torch refuses an in-place write that a NumPy view would let through."""
+    if (tensor.is_inference() and not torch.is_inference_mode_enabled()) or \
+            torch._debug_has_internal_overlap(tensor) == 1:
+        with torch.no_grad():
+            tensor.uniform_()   # raises torch's RuntimeError for this tensor
+        raise RuntimeError("torch refuses in-place writes to this tensor")   # in case a torch version does not
 
 
 def _generator(generator):
@@ -161,31 +205,35 @@ def _gain(gain):
 
 # ------------------------------------------------------------------------------------------ basic fills
 
+@_meta_noop
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b)). ``torch.nn.init.uniform_``."""
+    r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b), in every dtype). ``torch.nn.init.uniform_``."""
     gen = _generator(generator)
-    t = _Target(tensor)
-    gen.uniform(low=a, high=b, out=t.array)
+    t = _Target(tensor, direct16=True)
+    gen.uniform(low=a, high=b, out=t.array, dtype=t.dtype)
     return t.finish()
 
 
+@_meta_noop
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` (Box-Muller). ``torch.nn.init.normal_``."""
     gen = _generator(generator)
-    t = _Target(tensor)
-    gen.normal(mean=mean, std=std, out=t.array)
+    t = _Target(tensor, direct16=True)
+    gen.normal(mean=mean, std=std, out=t.array, dtype=t.dtype)
     return t.finish()
 
 
+@_meta_noop
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]` (absolute bounds, as in
     ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails."""
     gen = _generator(generator)
-    t = _Target(tensor)
-    gen.truncated_normal(mean=mean, std=std, low=a, high=b, out=t.array)
+    t = _Target(tensor, direct16=True)
+    gen.truncated_normal(mean=mean, std=std, low=a, high=b, out=t.array, dtype=t.dtype)
     return t.finish()
 
 
+@_meta_noop
 def constant_(tensor, val):
     """Fill with the value ``val``. Constant weights never break the symmetry between units: every unit of a
     layer computes the same function and receives the same gradient, so they stay identical in training."""
@@ -207,6 +255,7 @@ def zeros_(tensor):
     return constant_(tensor, 0.0)
 
 
+@_meta_noop
 def eye_(tensor):
     """Fill a 2-D tensor with the identity matrix (ones on the main diagonal of a rectangle), preserving the
     identity of the inputs in Linear layers. ``torch.nn.init.eye_``."""
@@ -219,6 +268,7 @@ def eye_(tensor):
     return t.finish()
 
 
+@_meta_noop
 def dirac_(tensor, groups=1):
     """Fill a 3-, 4- or 5-D tensor (out, in, *kernel) with the Dirac delta: each of the first min(out/groups, in)
     output channels of every group copies one input channel through the kernel's centre, so the convolution is
@@ -346,6 +396,7 @@ def orthogonal_matrix(rows, cols, dtype, generator):
     return _haar_columns(cols, rows, dtype, gen).T
 
 
+@_meta_noop
 def orthogonal_(tensor, gain=1.0, generator=None):
     r"""Saxe, McClelland & Ganguli (2013), "Exact solutions to the nonlinear dynamics of learning in deep linear
     neural networks": a (semi-)orthogonal matrix times gain. The tensor is viewed as (shape[0], prod(shape[1:]));
@@ -368,6 +419,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     return t.finish()
 
 
+@_meta_noop
 def sparse_(tensor, sparsity, std=0.01, generator=None):
     r"""Martens (2010), "Deep learning via Hessian-free optimization": a 2-D tensor with
     :math:`\lceil \text{sparsity} \cdot \text{rows} \rceil` zeros in every column and

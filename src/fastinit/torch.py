@@ -1,0 +1,341 @@
+"""Model construction through fastinit, with the model's code unchanged: ``fast_init``.
+
+    import fastinit as fi
+    torch.manual_seed(0)
+    with fi.fast_init():                       # or fast_init(seed=...), fast_init(generator=fi.Generator(...))
+        model = transformers.LlamaForCausalLM(config)
+
+Inside the context, the random fills that model code makes on CPU floating tensors draw from fastinit's C core
+(Philox4x32-10, all cores, the same numbers for every thread count) with the same distribution as the torch call
+they replace:
+
+======================================================  =====================================================
+intercepted                                             drawn as
+======================================================  =====================================================
+``Tensor.uniform_(a, b)``, ``nn.init.uniform_``         U[a, b) (``fastinit.Generator.uniform``)
+``Tensor.normal_(mean, std)``, ``nn.init.normal_``      N(mean, std^2) (Box-Muller)
+``nn.init.kaiming_uniform_`` (hooked in torch)          U(-bound, bound), bound from torch's own fan and gain
+``nn.init.trunc_normal_`` (torch's and any captured     N(mean, std^2) on [a, b] by inversion of the CDF
+copy: it calls ``nn.init._no_grad_trunc_normal_``)
+``torch.rand`` / ``rand_like``, ``torch.randn`` /       U[0, 1) / N(0, 1)
+``randn_like``
+everything built on these: ``xavier_*``, ``kaiming_normal_``, ``orthogonal_`` (QR of fastinit normals),
+``sparse_``, Hugging Face ``_init_weights``, timm's ``trunc_normal_`` (uniform + erfinv)
+======================================================  =====================================================
+
+Passed to torch untouched, with torch's result and errors: integer, complex and other non-floating tensors;
+tensors off the CPU, on the meta device (torch's initializers do nothing there), or of a tensor subclass other
+than ``nn.Parameter``; calls with an explicit ``generator=torch.Generator`` (the caller asked for torch's stream);
+in-place fills of tensors that require grad while grad mode is on (torch raises); ``out=`` / ``pin_memory`` /
+named factories; anything inside a module's ``forward`` (dropout masks and noise are not init: a forward pass
+under the context equals one outside it); every other torch call.
+
+torch.function modes are per thread, so a context covers the thread that entered it. Contexts nest: the inner
+one serves its block, the outer one resumes after it. The one module attribute patched
+(``torch.nn.init._no_grad_trunc_normal_``, which has no torch-function hook) is restored when the last context
+exits, also after an exception.
+
+Seeding: ``seed=None`` takes 64 bits from torch's default generator when the context is entered, so
+``torch.manual_seed(s)`` before the block makes the build reproducible; the fills of the block are streams 0, 1,
+2, ... of ``fastinit.Generator(seed)`` in call order, so the same code gives bit-identical parameters on every
+run and for every fastinit thread count (within the stream format's float rounding between SIMD paths).
+"""
+import math
+import threading
+import warnings
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from . import init as _init
+from .generator import Generator
+
+__all__ = ["fast_init", "FastInitMode", "active"]
+
+_FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+_PARAMETER_TYPES = (torch.Tensor, torch.nn.Parameter)
+
+_local = threading.local()        # .modes: this thread's active contexts, innermost last; .forward: depth
+_patch_lock = threading.Lock()
+_patch = {"count": 0, "original": None, "hooks": ()}
+
+
+def active():
+    """The innermost fast_init context of this thread, or None."""
+    modes = getattr(_local, "modes", None)
+    return modes[-1] if modes else None
+
+
+def _in_forward():
+    return getattr(_local, "forward", 0) > 0
+
+
+def _servable(tensor, generator, autograd=True):
+    """Whether fastinit fills this tensor in place of torch: a plain CPU floating tensor, no torch generator,
+    outside a forward pass, and (for a bare in-place op) not one that autograd would refuse to change."""
+    return (generator is None and type(tensor) in _PARAMETER_TYPES and tensor.device.type == "cpu"
+            and tensor.dtype in _FLOAT_DTYPES and not _in_forward()
+            and not (autograd and tensor.requires_grad and torch.is_grad_enabled()))
+
+
+def _finite(*values):
+    try:
+        return all(math.isfinite(float(v)) for v in values)
+    except (TypeError, ValueError):
+        return False
+
+
+class FastInitMode(TorchFunctionMode):
+    """The torch function mode behind ``fast_init``: it routes the calls listed in ``fastinit.torch``'s docstring
+    to ``generator`` and passes everything else to torch."""
+
+    def __init__(self, generator):
+        super().__init__()
+        self.generator = generator
+        self.fills = 0   # how many fills this context served (tests and the benchmark read it)
+
+    # -- the fills, on a tensor already judged servable
+    def _uniform(self, tensor, low, high):
+        self.fills += 1
+        return _init.uniform_(tensor, low, high, generator=self.generator)
+
+    def _normal(self, tensor, mean, std):
+        self.fills += 1
+        return _init.normal_(tensor, mean, std, generator=self.generator)
+
+    def trunc_normal(self, tensor, mean, std, a, b):
+        self.fills += 1
+        return _init.trunc_normal_(tensor, mean, std, a, b, generator=self.generator)
+
+    # -- handlers: each returns NotImplemented to let torch do the call
+    def _tensor_uniform(self, tensor, *args, **kwargs):
+        low, high, gen = _bind(("from", "to", "generator"), (0.0, 1.0, None), args, kwargs)
+        if not _servable(tensor, gen) or not _finite(low, high) or not float(low) < float(high):
+            return NotImplemented   # torch's result (from == to) or torch's error
+        return self._uniform(tensor, float(low), float(high))
+
+    def _tensor_normal(self, tensor, *args, **kwargs):
+        mean, std, gen = _bind(("mean", "std", "generator"), (0.0, 1.0, None), args, kwargs)
+        if not _servable(tensor, gen) or not _finite(mean, std) or float(std) < 0:
+            return NotImplemented
+        return self._normal(tensor, float(mean), float(std))
+
+    def _init_uniform(self, tensor, *args, **kwargs):
+        low, high, gen = _bind(("a", "b", "generator"), (0.0, 1.0, None), args, kwargs)
+        if not _servable(tensor, gen, autograd=False) or not _finite(low, high) or not float(low) < float(high):
+            return NotImplemented
+        return self._uniform(tensor, float(low), float(high))
+
+    def _init_normal(self, tensor, *args, **kwargs):
+        mean, std, gen = _bind(("mean", "std", "generator"), (0.0, 1.0, None), args, kwargs)
+        if not _servable(tensor, gen, autograd=False) or not _finite(mean, std) or float(std) < 0:
+            return NotImplemented
+        return self._normal(tensor, float(mean), float(std))
+
+    def _init_kaiming_uniform(self, tensor, *args, **kwargs):
+        a, mode, nonlinearity, gen = _bind(("a", "mode", "nonlinearity", "generator"),
+                                           (0, "fan_in", "leaky_relu", None), args, kwargs)
+        if not _servable(tensor, gen, autograd=False):
+            return NotImplemented
+        if 0 in tensor.shape:
+            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
+            return tensor
+        # torch's own arithmetic for the bound (and its errors for a bad mode or nonlinearity)
+        fan = torch.nn.init._calculate_correct_fan(tensor, mode)
+        gain = torch.nn.init.calculate_gain(nonlinearity, a)
+        std = gain / math.sqrt(fan)
+        bound = math.sqrt(3.0) * std
+        return self._uniform(tensor, -bound, bound)
+
+    def _factory(self, like, fill, args, kwargs):
+        """torch.rand / randn (like=False) and rand_like / randn_like (like=True)."""
+        if kwargs.get("generator") is not None or kwargs.get("out") is not None or kwargs.get("names") is not None \
+                or kwargs.get("pin_memory") or _in_forward():
+            return NotImplemented
+        requires_grad = kwargs.get("requires_grad", False)
+        make = {k: v for k, v in kwargs.items() if k not in ("generator", "requires_grad", "out", "names",
+                                                              "pin_memory")}
+        try:
+            tensor = (torch.empty_like if like else torch.empty)(*args, **make)
+        except (TypeError, RuntimeError, ValueError):
+            return NotImplemented   # torch's own error for these arguments
+        if not _servable(tensor, None, autograd=False) or tensor.layout != torch.strided:
+            return NotImplemented
+        fill(tensor)
+        return tensor.requires_grad_(requires_grad) if requires_grad else tensor
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        handler = _HANDLERS.get(func)
+        if handler is None and getattr(func, "__name__", None) in _INIT_HANDLERS:
+            handler = _init_wrapper_handler(func)
+        if handler is not None:
+            out = handler(self, *args, **kwargs)
+            if out is not NotImplemented:
+                return out
+        return func(*args, **kwargs)
+
+
+def _bind(names, defaults, args, kwargs):
+    """Positional and keyword arguments of a torch call, by name, with its defaults."""
+    values = list(defaults)
+    for i, v in enumerate(args[:len(names)]):
+        values[i] = v
+    for i, name in enumerate(names):
+        if name in kwargs:
+            values[i] = kwargs[name]
+    return values
+
+
+def _rand(mode, *args, **kwargs):
+    return mode._factory(False, lambda t: mode._uniform(t, 0.0, 1.0), args, kwargs)
+
+
+def _randn(mode, *args, **kwargs):
+    return mode._factory(False, lambda t: mode._normal(t, 0.0, 1.0), args, kwargs)
+
+
+def _rand_like(mode, *args, **kwargs):
+    return mode._factory(True, lambda t: mode._uniform(t, 0.0, 1.0), args, kwargs)
+
+
+def _randn_like(mode, *args, **kwargs):
+    return mode._factory(True, lambda t: mode._normal(t, 0.0, 1.0), args, kwargs)
+
+
+_INIT_HANDLERS = {
+    "uniform_": FastInitMode._init_uniform,
+    "normal_": FastInitMode._init_normal,
+    "kaiming_uniform_": FastInitMode._init_kaiming_uniform,
+}
+
+
+def _init_wrapper_handler(func):
+    """The handler of a function installed in place of torch.nn.init.X (the hook of torch's X dispatches to whatever
+    the module's global X is when it runs: transformers' guard_torch_init_functions puts its own wrappers there).
+    It is served as X, keeping the wrapper's one rule: a tensor marked ``_is_hf_initialized`` (loaded from a
+    checkpoint) is left alone."""
+    name = func.__name__
+    if getattr(torch.nn.init, name, None) is not func and getattr(func, "__module__", "") != "transformers.initialization":
+        return None
+    serve = _INIT_HANDLERS[name]
+
+    def handler(mode, tensor, *args, **kwargs):
+        if getattr(tensor, "_is_hf_initialized", False):
+            return tensor
+        return serve(mode, tensor, *args, **kwargs)
+    return handler
+
+
+_HANDLERS = {
+    torch.Tensor.uniform_: FastInitMode._tensor_uniform,
+    torch.Tensor.normal_: FastInitMode._tensor_normal,
+    torch.nn.init.uniform_: FastInitMode._init_uniform,
+    torch.nn.init.normal_: FastInitMode._init_normal,
+    torch.nn.init.kaiming_uniform_: FastInitMode._init_kaiming_uniform,
+    torch.rand: _rand,
+    torch.randn: _randn,
+    torch.rand_like: _rand_like,
+    torch.randn_like: _randn_like,
+}
+
+
+def _trunc_normal_patched(tensor, mean, std, a, b, generator=None):
+    """``torch.nn.init._no_grad_trunc_normal_`` while a context is active: fastinit's truncated normal for the
+    tensors a context of this thread serves, torch's own code for the rest (and in other threads)."""
+    mode = active()
+    if (mode is None or not _servable(tensor, generator, autograd=False) or not _finite(mean, std, a, b)
+            or not float(std) > 0 or not float(a) < float(b)):
+        return _patch["original"](tensor, mean, std, a, b, generator=generator)
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                      "The distribution of values may be incorrect.", stacklevel=3)
+    return mode.trunc_normal(tensor, float(mean), float(std), float(a), float(b))
+
+
+def _forward_pre(module, args):
+    _local.forward = getattr(_local, "forward", 0) + 1
+
+
+def _forward_post(module, args, output):
+    _local.forward = max(getattr(_local, "forward", 0) - 1, 0)
+
+
+def _install():
+    """The process-wide parts, once for all contexts: the trunc_normal_ patch and the forward-pass tracking."""
+    with _patch_lock:
+        if _patch["count"] == 0:
+            _patch["original"] = torch.nn.init._no_grad_trunc_normal_
+            torch.nn.init._no_grad_trunc_normal_ = _trunc_normal_patched
+            modules = torch.nn.modules.module
+            _patch["hooks"] = (modules.register_module_forward_pre_hook(_forward_pre),
+                               modules.register_module_forward_hook(_forward_post, always_call=True))
+        _patch["count"] += 1
+
+
+def _uninstall():
+    with _patch_lock:
+        _patch["count"] -= 1
+        if _patch["count"] == 0:
+            torch.nn.init._no_grad_trunc_normal_ = _patch["original"]
+            for h in _patch["hooks"]:
+                h.remove()
+            _patch["hooks"] = ()
+
+
+def _seed_from_torch():
+    """64 bits from torch's default generator (so torch.manual_seed before the block fixes the build)."""
+    words = torch.randint(0, 1 << 32, (2,), dtype=torch.int64)
+    return int(words[0]) | (int(words[1]) << 32)
+
+
+class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
+    """A context in which model construction draws its random initial values from fastinit (see the module
+    docstring for what is intercepted and what passes through).
+
+    Args:
+        seed: an int in [0, 2**64) for the context's ``fastinit.Generator``; None (default): 64 bits from torch's
+            default generator at entry, so ``torch.manual_seed`` makes the block reproducible.
+        generator: a ``fastinit.Generator`` to draw from instead (its next streams are used); excludes ``seed``.
+
+    ``with fast_init(...) as mode``: ``mode.generator`` is the generator, ``mode.fills`` counts the fills served.
+    """
+
+    def __init__(self, seed=None, generator=None):
+        if generator is not None and seed is not None:
+            raise ValueError("give seed or generator, not both")
+        if generator is not None and not isinstance(generator, Generator):
+            raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
+        self._seed = seed
+        self._generator = generator
+        if seed is not None:
+            Generator(seed)   # checks the seed now (TypeError / ValueError naming it)
+        self._mode = None
+
+    def __enter__(self):
+        if self._mode is not None:
+            raise RuntimeError("this fast_init context is already active; make a new one to nest")
+        gen = self._generator or Generator(_seed_from_torch() if self._seed is None else self._seed)
+        mode = FastInitMode(gen)
+        _install()
+        try:
+            mode.__enter__()
+        except BaseException:
+            _uninstall()
+            raise
+        modes = getattr(_local, "modes", None)
+        if modes is None:
+            modes = _local.modes = []
+        modes.append(mode)
+        self._mode = mode
+        return mode
+
+    def __exit__(self, *exc):
+        mode, self._mode = self._mode, None
+        try:
+            mode.__exit__(*exc)
+        finally:
+            _local.modes.remove(mode)
+            _uninstall()
+        return False
+
