@@ -57,6 +57,10 @@ void fi_householder_f64(double *a, size_t m, size_t n, double *tau, double *sign
 /* Threads (OpenMP; 1 and ignored in a serial build). */
 void fi_set_num_threads(int n);
 int fi_get_num_threads(void);
+/* Called in the child of a fork: if the parent ever ran a parallel region, the child stays serial (1 thread,
+ * and fi_set_num_threads cannot raise it): its OpenMP runtime's threads did not survive the fork. */
+void fi_after_fork_child(void);
+int fi_fork_serial(void);
 int fi_have_openmp(void);
 
 /* SIMD path: 0 = portable baseline, 1 = AVX2+FMA. fi_simd_available() says what this CPU and build allow;

@@ -36,7 +36,7 @@ static void fill_narrow_generic(fi_kind kind, fi_dtype dtype, uint16_t *out, siz
     const size_t full = n / FI_GROUP_F32, rem = n % FI_GROUP_F32;
     const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
 #ifdef _OPENMP
-    int threads = n < FI_PARALLEL_MIN ? 1 : fi_get_num_threads();
+    int threads = n < FI_PARALLEL_MIN ? 1 : fi_region_threads();
     if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif
@@ -90,7 +90,7 @@ void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params 
     const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
     const size_t chunk_bytes = (size_t)FI_CHUNK_GROUPS * per_group * esize;
 #ifdef _OPENMP
-    int threads = n < FI_PARALLEL_MIN ? 1 : fi_get_num_threads();
+    int threads = n < FI_PARALLEL_MIN ? 1 : fi_region_threads();
     if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif

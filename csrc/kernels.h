@@ -19,6 +19,9 @@ typedef void (*fi_group_fn)(void *dst, uint64_t g0, size_t count, const fi_param
  * narrowing (the AVX2 kernels narrow in their stores when fi_params.narrow is set). */
 typedef void (*fi_narrow_fn)(uint16_t *dst, const float *src, size_t n, float lo, float hi);
 
+/* The thread count for a parallel region about to start (runtime.c; it remembers that one ran). */
+int fi_region_threads(void);
+
 fi_group_fn fi_generic_kernel(fi_kind kind, fi_dtype dtype);
 fi_narrow_fn fi_generic_narrow(fi_dtype dtype);
 fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype);   /* NULL when not compiled in */

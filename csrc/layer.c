@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include "fastinit.h"
 #include "layer_internal.h"
+#include "kernels.h"
 
 #define FI_LAYER_PARALLEL_MIN 32768   /* elements below which one thread is faster */
 
@@ -67,7 +68,7 @@ void fi_hist_range(double range[2], const fi_stats *s)
 
 int fi_layer_threads(size_t elements)
 {
-    return elements < FI_LAYER_PARALLEL_MIN ? 1 : fi_get_num_threads();
+    return elements < FI_LAYER_PARALLEL_MIN ? 1 : fi_region_threads();
 }
 
 static const fi_layer_kernels *kernels(void)

@@ -8,9 +8,25 @@
 
 static int g_threads = 1;
 static int g_simd = -1;   /* -1: not chosen yet */
+/* A process forked after a parallel region cannot run OpenMP threads (libgomp's pool of the parent is gone and
+ * the child would wait for it forever): such a child runs every fill serially. */
+static int g_parallel_used = 0, g_fork_serial = 0;
 
-void fi_set_num_threads(int n) { g_threads = n < 1 ? 1 : n; }
+void fi_set_num_threads(int n) { g_threads = g_fork_serial || n < 1 ? 1 : n; }
 int fi_get_num_threads(void) { return g_threads; }
+int fi_region_threads(void)
+{
+    if (g_threads > 1) g_parallel_used = 1;
+    return g_threads;
+}
+void fi_after_fork_child(void)
+{
+    if (g_parallel_used) {
+        g_fork_serial = 1;
+        g_threads = 1;
+    }
+}
+int fi_fork_serial(void) { return g_fork_serial; }
 int fi_have_openmp(void)
 {
 #ifdef _OPENMP

@@ -100,6 +100,7 @@ def test_threads_setting(threads):
 def test_thread_default_from_environment():
     code = "import fastinit as fi; print(fi.get_num_threads())"
     env = dict(os.environ, FASTINIT_NUM_THREADS="3")
+    env.pop("OMP_NUM_THREADS", None)   # (the default honours it too: tests/test_threads.py)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "3"
     env.pop("FASTINIT_NUM_THREADS")

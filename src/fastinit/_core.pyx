@@ -37,6 +37,8 @@ cdef extern from "fastinit.h" nogil:
     void fi_householder_f64(double *a, size_t m, size_t n, double *tau, double *sign)
     void fi_set_num_threads(int n)
     int fi_get_num_threads()
+    void fi_after_fork_child()
+    int fi_fork_serial()
     int fi_have_openmp()
     int fi_simd_available()
     int fi_set_simd(int path)
@@ -163,6 +165,15 @@ def set_num_threads(int n):
 
 def get_num_threads():
     return fi_get_num_threads()
+
+
+def after_fork_child():
+    """In a forked child: serial from now on if the parent ran parallel regions (OpenMP cannot run there)."""
+    fi_after_fork_child()
+
+
+def fork_serial():
+    return bool(fi_fork_serial())
 
 
 def have_openmp():

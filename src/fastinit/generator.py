@@ -10,6 +10,7 @@ import os
 import secrets
 import struct
 import threading
+import warnings
 
 import numpy as np
 
@@ -485,30 +486,88 @@ def truncated_normal(size=None, mean=0.0, std=1.0, low=None, high=None, dtype=No
     return _generator_for(seed).truncated_normal(size, mean, std, low, high, dtype, out)
 
 
+# More threads than this is a mistake (libgomp exits the process when it cannot create them), not a setting.
+MAX_THREADS = 1024
+
+
 def set_num_threads(n):
-    """Threads the C fills use (OpenMP). Results do not depend on it."""
-    _core.set_num_threads(V.positive_int(n, "n"))
+    """Threads the C fills and the simulation's fused passes use (OpenMP). Results do not depend on it.
+
+    n in [1, MAX_THREADS]. In a process forked after fastinit ran parallel work (multiprocessing's fork start
+    method, a DataLoader worker) fastinit stays serial: OpenMP's threads do not survive a fork, and waiting for
+    them would hang. Such a child warns and keeps 1 thread; the numbers are the same."""
+    n = V.positive_int(n, "n")
+    if n > MAX_THREADS:
+        raise ValueError(f"n must be at most {MAX_THREADS} threads, got {n}")
+    if n > 1 and _core.fork_serial():
+        warnings.warn("fastinit runs serially in a process forked after its parallel fills (OpenMP threads do not "
+                      "survive a fork); set_num_threads is ignored here", RuntimeWarning, stacklevel=2)
+    _core.set_num_threads(n)
 
 
 def get_num_threads():
-    """Threads the C fills use: by default the CPUs this process may run on, or $FASTINIT_NUM_THREADS."""
+    """Threads the C fills use (see ``default_num_threads`` for the default)."""
     return _core.get_num_threads()
 
 
-def _initial_threads():
-    env = os.environ.get("FASTINIT_NUM_THREADS", "").strip()
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"FASTINIT_NUM_THREADS must be a positive integer, got {env!r}") from None
-        if n < 1:
-            raise ValueError(f"FASTINIT_NUM_THREADS must be a positive integer, got {env!r}")
+def _env_threads(name):
+    """A thread count from an environment variable (OMP_NUM_THREADS may be a list: its first entry), or None."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    first = text.split(",")[0].strip()
+    try:
+        n = int(first)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, got {text!r}") from None
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"{name} must be an integer in [1, {MAX_THREADS}], got {text!r}")
+    return n
+
+
+def _cgroup_cpus():
+    """CPUs the cgroup (v2 cpu.max, v1 cfs quota) lets this process use, rounded up, or None without a quota."""
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            return max(1, math.ceil(int(quota) / int(period)))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as f:
+            quota = int(f.read())
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+            period = int(f.read())
+        return max(1, math.ceil(quota / period)) if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def default_num_threads():
+    """The thread count fastinit starts with, from the conventions a process already follows, first found:
+    $FASTINIT_NUM_THREADS; $OMP_NUM_THREADS (torchrun sets 1 per rank); else the CPUs this process may run on
+    (its affinity mask, ``os.sched_getaffinity``) capped by its cgroup's CPU quota. ``set_num_threads`` overrides
+    all of them at run time."""
+    n = _env_threads("FASTINIT_NUM_THREADS")
+    if n is not None:
         return n
     try:
-        return len(os.sched_getaffinity(0))
+        n = _env_threads("OMP_NUM_THREADS")
+    except ValueError as exc:   # not ours to refuse: other libraries read it too
+        warnings.warn(f"{exc}; fastinit ignores it", RuntimeWarning, stacklevel=2)
+        n = None
+    if n is not None:
+        return n
+    try:
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpus()
+    return max(1, min(cpus, quota) if quota else cpus)
 
 
-_core.set_num_threads(_initial_threads())
+_core.set_num_threads(min(default_num_threads(), MAX_THREADS))
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_core.after_fork_child)
