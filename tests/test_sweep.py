@@ -342,3 +342,122 @@ def test_a_configuration_listed_twice_runs_once(tmp_path):
     res = fi.sweep(depth=[2, 2, 3], width=[8], batch=4, out=path, progress=False)
     assert [r["depth"] for r in res.rows] == [2, 3]
     assert len(SW.SweepResult.from_csv(path)) == 2
+
+
+# ------------------------------------------------------------------------------------------ reliability
+
+REWRITE_KILL = r"""
+import os, sys, csv
+from fastinit import journal
+point = sys.argv[2]
+real_replace, real_fsync, real_writerows = os.replace, os.fsync, None
+
+def die(*a, **k):
+    os._exit(9)
+
+if point == "mid-write":          # after part of the rows reached the file beside it
+    class Half:
+        def __init__(self, f):
+            self.w = csv.writer(f)
+        def writerow(self, r):
+            self.w.writerow(r)
+        def writerows(self, rows):
+            rows = list(rows)
+            self.w.writerows(rows[: len(rows) // 2])
+            os._exit(9)
+    journal.csv = type("M", (), {"writer": Half, "reader": csv.reader, "DictReader": csv.DictReader})
+elif point == "before-sync":
+    os.fsync = die
+elif point == "before-rename":
+    os.replace = die
+elif point == "after-rename":
+    def replace_then_die(a, b):
+        real_replace(a, b)
+        os._exit(9)
+    os.replace = replace_then_die
+journal.Journal(sys.argv[1], True).close()
+"""
+
+
+@pytest.mark.parametrize("point", ["mid-write", "before-sync", "before-rename", "after-rename"])
+def test_a_kill_while_a_cut_line_is_repaired_loses_no_row(full_run, tmp_path, point):
+    """Resuming a file that ends in a cut line rewrites it; a kill at any point of the rewrite keeps every finished
+    row (the old file stays until the new one is complete and renamed over it), and the next resume completes the
+    sweep to the uninterrupted rows. (It used to rewrite in place: a kill truncated the file.)"""
+    path = tmp_path / "cut.csv"
+    lines = full_run[1].read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:151]) + lines[151][:30])   # 150 rows and a cut line
+    before = SW.SweepResult.from_csv(path).rows
+    out = subprocess.run([sys.executable, "-c", REWRITE_KILL, str(path), point], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 9, out.stderr
+    same_rows(SW.SweepResult.from_csv(path).rows, before)
+    res = fi.sweep(**GRID, out=path, progress=False)
+    same_rows(res.rows, full_run[0].rows)
+    same_rows(SW.SweepResult.from_csv(path).rows, full_run[0].rows)
+
+
+def test_a_second_sweep_on_the_same_out_refuses(tmp_path):
+    path = tmp_path / "busy.csv"
+    holder = journal.Journal(str(path), True)   # another sweep writing it (its lock is held)
+    try:
+        with pytest.raises(journal.JournalBusy, match="another sweep is writing"):
+            fi.sweep(depth=2, width=8, batch=4, out=path, progress=False)
+        out = subprocess.run([sys.executable, "-m", "fastinit.cli", "sweep", "--depth", "2", "--width", "8",
+                              "--batch", "4", "--out", str(path), "--no-progress"], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 1 and "another sweep is writing" in out.stderr and "Traceback" not in out.stderr
+    finally:
+        holder.close()
+    assert len(fi.sweep(depth=2, width=8, batch=4, out=path, progress=False)) == 1   # free again
+
+
+def test_two_sweeps_at_once_in_one_process(threads):
+    """Each gets the rows of a serial run, and the thread settings are restored once both are done."""
+    import threading
+
+    # products large enough for OpenBLAS to use threads, if a sweep's pinning were undone under the other
+    grid = dict(depth=[4, 8, 16], width=[192, 384], activation=["tanh", "relu"], batch=384, progress=False,
+                share_prefixes=False)
+    serial = fi.sweep(**grid).rows
+    before = fi.get_num_threads()
+    results = [None, None]
+
+    start = threading.Barrier(2)
+
+    def run(i):
+        start.wait()
+        if i:
+            time.sleep(0.05)   # the second starts while the first runs, and finishes after it
+            results[i] = fi.sweep(**grid, workers=2).rows
+        else:
+            results[i] = fi.sweep(**{**grid, "depth": [4, 8]}, workers=2).rows
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=300)
+    same_rows(results[1], serial)
+    same_rows(results[0], [r for r in serial if r["depth"] != 16])
+    assert fi.get_num_threads() == before
+
+
+def test_failed_rows_are_retried_on_resume(tmp_path, monkeypatch):
+    path = tmp_path / "retry.csv"
+    real = S.simulate
+    state = {"fail": True}
+
+    def flaky(**kw):
+        if state["fail"] and kw["width"] == 24:
+            raise MemoryError("transient")
+        return real(**kw)
+    monkeypatch.setattr(S, "simulate", flaky)
+    first = fi.sweep(depth=[2, 3], width=[8, 24], out=path, progress=False, batch=16)
+    assert len(first.failed) == 2
+    state["fail"] = False
+    kept = fi.sweep(depth=[2, 3], width=[8, 24], out=path, progress=False, batch=16, retry_failed=False)
+    assert len(kept.failed) == 2
+    again = fi.sweep(depth=[2, 3], width=[8, 24], out=path, progress=False, batch=16)
+    assert len(again) == 4 and not again.failed
+    assert not SW.SweepResult.from_csv(path).failed and len(SW.SweepResult.from_csv(path)) == 4

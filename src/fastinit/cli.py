@@ -8,6 +8,7 @@ import numpy as np
 
 import fastinit as fi
 from fastinit import _bench, _core, activations
+from fastinit.journal import JournalBusy
 
 
 def _info(args):
@@ -144,7 +145,8 @@ def _sweep_cmd(args):
                       activation=_csv(args.activation), init=_csv(args.init), batchnorm=bn, batch=args.batch,
                       seeds=parse_int_list(args.seeds, "seeds"), backward=args.backward, out=args.out,
                       resume=not args.no_resume, executor=executor, workers=args.workers,
-                      progress=not args.no_progress, share_prefixes=not args.no_share_prefixes)
+                      progress=not args.no_progress, share_prefixes=not args.no_share_prefixes,
+                      retry_failed=not args.no_retry_failed)
     finally:
         if client is not None:
             client.close()
@@ -211,6 +213,8 @@ def main(argv=None):
     p.add_argument("--backward", action="store_true", help="also record the gradient ratio")
     p.add_argument("--out", metavar="CSV", help="append rows here (resumable)")
     p.add_argument("--no-resume", action="store_true", help="start --out over instead of skipping its rows")
+    p.add_argument("--no-retry-failed", action="store_true",
+                   help="on resume, keep the rows recorded as failed instead of running them again")
     p.add_argument("--plot", metavar="PATH", help="heatmaps and std-vs-depth curves (needs matplotlib)")
     p.add_argument("--workers", type=int, help="local parallel configurations (default: one per CPU)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler, e.g. tcp://host:8786")
@@ -234,6 +238,9 @@ def main(argv=None):
         return args.func(args)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
+    except JournalBusy as exc:
+        print(f"fastinit {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         if args.command == "sweep" and args.out:
             print(f"\ninterrupted: the finished rows are in {args.out}; run the same command again to resume",

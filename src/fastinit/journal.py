@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-__all__ = ["KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "open_journal", "read_rows", "floats_text", "floats_parse",
+__all__ = ["KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "read_rows", "floats_text", "floats_parse",
            "row_key"]
 
 KEY = ("depth", "width", "activation", "init", "batchnorm", "batch", "seed", "backward")
@@ -77,21 +77,83 @@ def read_rows(path):
     return rows, partial
 
 
+class JournalBusy(RuntimeError):
+    """Another sweep (another process, or another call in this one) is writing the same journal."""
+
+
+def _lock(handle):
+    """An exclusive, non-blocking OS lock on an open file (released when it is closed, or the process dies)."""
+    try:
+        import fcntl
+    except ImportError:   # Windows
+        import msvcrt
+
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:   # Windows cannot open a directory: its rename is durable enough
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _rewrite(path, rows):
+    """Replace the file by a complete header + rows, atomically: written beside it, synced, renamed over it, so a
+    kill at any point leaves either the old file or the new one."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", newline="") as f:
+            rewrite = csv.writer(f)
+            rewrite.writerow(COLUMNS)
+            rewrite.writerows(_format_row(r) for r in rows)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    _fsync_dir(path)
+
+
 class Journal:
-    """The CSV file of a sweep, open for appending. ``rows``: the rows it held when opened (resume)."""
+    """The CSV file of a sweep, open for appending, and locked: ``<path>.lock`` holds an OS lock while the sweep
+    runs, so that a second sweep on the same file refuses to start (JournalBusy) instead of interleaving rows.
+    ``rows``: the rows it held when opened (resume), a later row of the same configuration replacing an earlier
+    one (a failed row retried)."""
 
     def __init__(self, path, resume):
         self.path = path
         self.rows = []
         if os.path.isdir(path):
             raise IsADirectoryError(21, f"sweep cannot write its rows to {path!r}: it is a directory")
+        try:
+            self._lock_file = open(path + ".lock", "a")
+        except OSError as exc:
+            raise OSError(exc.errno, f"sweep cannot write its rows to {path!r}: {exc.strerror}") from None
+        try:
+            _lock(self._lock_file)
+        except OSError:
+            self._lock_file.close()
+            raise JournalBusy(f"another sweep is writing {path!r} (it holds {path + '.lock'}); wait for it to "
+                              "finish, or choose another out") from None
+        try:
+            self._open(path, resume)
+        except BaseException:
+            self._lock_file.close()
+            raise
+
+    def _open(self, path, resume):
         if resume and os.path.exists(path):
             self.rows, partial = read_rows(path)
-            if partial:   # drop the half-written line of a killed run before appending
-                with open(path, "w", newline="") as f:
-                    rewrite = csv.writer(f)
-                    rewrite.writerow(COLUMNS)
-                    rewrite.writerows(_format_row(r) for r in self.rows)
+            if partial:   # drop the half-written line of a killed run, atomically, before appending
+                _rewrite(path, self.rows)
         try:
             fresh = not (resume and os.path.exists(path) and os.path.getsize(path) > 0)
             self._handle = open(path, "w" if fresh else "a", newline="")
@@ -109,7 +171,10 @@ class Journal:
         self._handle.flush()
 
     def close(self):
-        self._handle.close()
+        try:
+            self._handle.close()
+        finally:
+            self._lock_file.close()
 
 
 def open_journal(out, resume):

@@ -22,6 +22,7 @@ import itertools
 import math
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -266,7 +267,7 @@ class _Progress:
 
 def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal",), batchnorm=(False,), batch=256,
           seeds=(0,), backward=False, configs=None, out=None, resume=True, executor=None, workers=None, progress=True,
-          share_prefixes=True):
+          share_prefixes=True, retry_failed=True):
     """Simulate every configuration of a grid and summarize each in one row.
 
     Args:
@@ -278,6 +279,10 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         out: a CSV path; rows are appended (and flushed) as they finish. A ``.parquet`` path (pandas and pyarrow)
             keeps that CSV journal as ``<out>.rows.csv`` and writes the Parquet file when the sweep ends.
         resume: when ``out`` exists, keep its rows and run only the missing ones (False: start the file over).
+            ``out`` is locked while the sweep runs: a second sweep on the same file raises
+            ``fastinit.journal.JournalBusy`` instead of interleaving its rows.
+        retry_failed: on resume, run the configurations recorded as failed again (the default: a failure is often
+            transient, a MemoryError beside another job); their new rows are appended and replace the old ones.
         executor: a ``concurrent.futures.Executor`` to run on (e.g. dask.distributed's ``Client.get_executor()``);
             default a local thread pool of ``workers`` (default: one per CPU, at most one per configuration).
             Every configuration runs with one BLAS and one fastinit thread, so a row is the same whatever the
@@ -301,7 +306,12 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     for i, c in enumerate(grid):
         index.setdefault(_key(c), i)
     journal, parquet = _journal.open_journal(out, resume) if out is not None else (None, None)
-    done = {_key(r): r for r in journal.rows if _key(r) in index} if journal is not None else {}
+    done = {}
+    for r in journal.rows if journal is not None else ():
+        if _key(r) in index:   # a later row of the same configuration (a retry) replaces an earlier one
+            done[_key(r)] = r
+    if retry_failed:
+        done = {k: r for k, r in done.items() if r["status"] == "ok"}
     # a configuration listed twice runs (and is written) once
     pending = [grid[i] for i in sorted(index.values()) if _key(grid[i]) not in done]
     tasks = _tasks(pending, share_prefixes)
@@ -328,19 +338,30 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     return result
 
 
+_PIN_LOCK = threading.Lock()
+_PIN_STATE = {"count": 0, "limiter": None, "threads": None}
+
+
 @contextlib.contextmanager
 def _pinned_threads():
     """One BLAS and one fastinit thread in this process while the block runs (a local pool's configurations run
-    beside each other), the settings before restored after."""
+    beside each other). Sweeps running at once in one process share the pinning: the first pins, the last one
+    to finish restores the settings from before the first (none restores them under another's feet)."""
     global _PINNED
-    threads_before = get_num_threads()
-    limiter = _pin_threads()
+    with _PIN_LOCK:
+        if _PIN_STATE["count"] == 0:
+            _PIN_STATE["threads"] = get_num_threads()
+            _PIN_STATE["limiter"] = _pin_threads()
+        _PIN_STATE["count"] += 1
     try:
         yield
     finally:
-        limiter.restore_original_limits()
-        set_num_threads(threads_before)
-        _PINNED = False
+        with _PIN_LOCK:
+            _PIN_STATE["count"] -= 1
+            if _PIN_STATE["count"] == 0:
+                _PIN_STATE["limiter"].restore_original_limits()
+                set_num_threads(_PIN_STATE["threads"])
+                _PINNED = False
 
 
 def _as_finished(pool, tasks, theory_depth, pin):
@@ -399,8 +420,12 @@ class SweepResult:
 
     @classmethod
     def from_csv(cls, path):
+        """The rows of a sweep's CSV (a retried configuration's later row replacing its earlier one)."""
         rows, _ = _journal.read_rows(path)
-        return cls(rows)
+        by_key = {}
+        for r in rows:
+            by_key[_key(r)] = r
+        return cls(list(by_key.values()))
 
     def __repr__(self):
         ok = len(self.rows) - len(self.failed)
