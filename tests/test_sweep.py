@@ -461,3 +461,29 @@ def test_failed_rows_are_retried_on_resume(tmp_path, monkeypatch):
     again = fi.sweep(depth=[2, 3], width=[8, 24], out=path, progress=False, batch=16)
     assert len(again) == 4 and not again.failed
     assert not SW.SweepResult.from_csv(path).failed and len(SW.SweepResult.from_csv(path)) == 4
+
+
+def test_ctrl_c_stops_running_configurations_and_keeps_finished_rows(tmp_path):
+    """Ctrl-C while two long configurations run: the sweep stops within a layer or two (it used to wait for them to
+    finish), writes every row that had finished, and exits 130; rerun, it completes."""
+    path = tmp_path / "ctrlc.csv"
+    # 8 quick configurations, then two of ~1000 layers x 16 ms (the longest run first, so rows of the quick ones
+    # arrive while the long ones run on the two workers... and one worker is free for the quick ones only after)
+    configs = [dict(depth=d, width=64, activation="tanh", init="xavier_normal", batch=64) for d in range(2, 10)]
+    code = f"""
+import fastinit as fi
+configs = {configs!r} + [dict(depth=1500, width=1024, activation="tanh", init="xavier_normal", batch=1024, seed=s)
+                         for s in (1, 2, 3)]
+fi.sweep(configs=configs, out={str(path)!r}, progress=False, workers=2, share_prefixes=False)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(6)   # the quick rows are done, two long configurations run (each ~24 s)
+    t0 = time.time()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    stopped_in = time.time() - t0
+    assert "KeyboardInterrupt" in err and proc.returncode != 0
+    assert stopped_in < 5, stopped_in
+    rows = SW.SweepResult.from_csv(path).rows
+    assert len([r for r in rows if r["width"] == 64]) == 8 and all(r["status"] == "ok" for r in rows)

@@ -91,4 +91,13 @@ def out_array(out, size, dtype, name="out", storage=False):
         raise TypeError(f"dtype {np.dtype(dtype)} does not match {name}.dtype {out.dtype}")
     if size is not None and shape(size) != out.shape:
         raise ValueError(f"{name} has shape {out.shape} but size is {shape(size)}")
+    overlapping(out, name)
     return out
+
+
+def overlapping(a, name):
+    """ValueError when elements of an array share memory (a zero stride: np.broadcast_to, as_strided): a fill
+    would leave them all holding its last draw."""
+    if a.size > 1 and any(st == 0 and d > 1 for st, d in zip(a.strides, a.shape)):
+        raise ValueError(f"{name} has elements that share memory (a zero stride, shape {a.shape}, strides "
+                         f"{a.strides}): pass an array whose elements are distinct")

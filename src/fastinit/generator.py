@@ -56,6 +56,24 @@ _U32 = struct.Struct("<I")
 _F32_MAX = _F32.unpack(b"\xff\xff\x7f\x7f")[0]
 
 
+def _nearly_flat(alpha, beta, bits):
+    """Whether N(0, 1) restricted to [alpha, beta] is the uniform distribution to `bits` bits: its log-density
+    varies by delta = w max(|alpha|, |beta|) + w^2 / 2 (w = beta - alpha) over the interval, so the uniform's CDF is
+    within delta of the truncated normal's. Used where that is below the output's resolution, or where it is below
+    what inverting Phi can resolve (mass / ulp(p) levels: a narrow interval near the mode, p ~ 1/2, leaves few)."""
+    if not (math.isfinite(alpha) and math.isfinite(beta)):
+        return False
+    w = beta - alpha
+    delta = w * max(abs(alpha), abs(beta)) + 0.5 * w * w
+    if delta <= 2.0 ** -(bits + 1):
+        return True
+    p_lo, q_hi, mass = truncation_params(alpha, beta)
+    if not mass > _MIN_MASS:
+        return False   # (no probability mass at all: the caller says so)
+    levels = mass / math.ulp(min(p_lo + mass, q_hi + mass, 0.5))
+    return levels < 2.0 ** (bits + 2) and delta * levels < 1.0
+
+
 def _f32_nearest(x):
     """x rounded to the nearest float32 (as a Python float), +-inf past the float32 range. struct, not a NumPy
     scalar: these helpers run on every float32 uniform / truncated-normal call, and NumPy scalars under
@@ -224,6 +242,15 @@ class Generator:
     def __repr__(self):
         return f"fastinit.Generator(seed={self._seed}, next_stream={self._next_stream})"
 
+    def __getstate__(self):
+        # a pickle (or deep copy) is the seed and the position: the copy continues with the same streams
+        return {"seed": self._seed, "next_stream": self._next_stream}
+
+    def __setstate__(self, state):
+        self._seed = V.uint64(state["seed"], "seed")
+        self._next_stream = V.uint64(state["next_stream"], "next_stream")
+        self._lock = threading.Lock()
+
     def _take_streams(self, n=1):
         with self._lock:
             first = self._next_stream
@@ -238,15 +265,15 @@ class Generator:
         stream, offset = where
         if offset:
             _check_offset(offset, math.prod(shape) if out is None else out.size, dtype)
+        if out is None:   # before the stream is taken: a call that fails before writing consumes no stream
+            out = np.empty(shape, dtype=dtype if fmt is None else np.float16 if fmt == "float16" else np.uint16)
         if stream is None:
             stream = self._take_streams()
-        if out is None:
-            out = np.empty(shape, dtype=dtype if fmt is None else np.float16 if fmt == "float16" else np.uint16)
         if fmt is not None:
             params.update(narrow=narrow[0], narrow_lo=narrow[1], narrow_hi=narrow[2])
         flags = out.flags
         direct = flags.c_contiguous and flags.aligned
-        store = out if fmt is None else out.view(np.uint16)
+        store = out.view(np.ndarray) if fmt is None else out.view(np.uint16)   # (np.matrix: a plain view)
         flat = store.reshape(-1) if direct else np.empty(out.size, dtype=store.dtype)
         _core.fill(kind, flat, self._seed, stream, offset=offset, **params)
         if not direct:
@@ -379,6 +406,21 @@ class Generator:
         else:
             clamp_lo, clamp_hi = low, high
         alpha, beta = (low - mean) / std, (high - mean) / std
+        if _nearly_flat(alpha, beta, 24 if dt == np.float32 else 53):
+            # the density is constant over [low, high] to the output's precision: the truncated normal is the
+            # uniform distribution there, and the uniform is exact where inverting the CDF would lose the digits
+            scale = high - low
+            if dt == np.float32:
+                up = _f32_at_most(high)
+                if up >= high:
+                    up = _f32_step(up, False)
+                lo = clamp_lo
+            else:
+                lo, up = low, math.nextafter(high, -math.inf)
+            if lo > up:
+                up = lo   # (a single representable value)
+            return self._fill(_core.UNIFORM, shape, dt, out, scalar, where, fmt, narrow, low=lo, scale=scale,
+                              upper=up)
         p_lo, q_hi, mass = truncation_params(alpha, beta)
         if not mass > _MIN_MASS:
             raise ValueError(f"the bounds [low, high] = [{low}, {high}] leave no probability mass "

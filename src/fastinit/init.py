@@ -105,6 +105,7 @@ class _Target:
                 raise TypeError(f"tensor must have a floating dtype (float16/32/64), got {tensor.dtype}")
             if not tensor.flags.writeable:
                 raise ValueError("tensor is read-only; pass a writable array")
+            V.overlapping(tensor, "tensor")
             self.shape = tensor.shape
             if tensor.dtype in V.FLOAT_DTYPES or (direct16 and tensor.dtype == np.float16):
                 self.array = tensor

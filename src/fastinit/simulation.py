@@ -172,7 +172,7 @@ def _moments(s):
 
 def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_normal", bias=0.0, batchnorm=False,
              backward=False, bins=50, hist_range=None, seed=0, dtype="float32", widths=None, input=None, alpha=None,
-             bn_eps=1e-5):
+             bn_eps=1e-5, *, stop=None):
     """Run a deep random MLP forward (and backward) and record per-layer statistics.
 
     Args:
@@ -195,6 +195,8 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
         dtype: "float32" or "float64".
         widths: depth + 1 sizes, the input's then each layer's.
         input: a (batch, widths[0]) array; default N(0, 1) draws.
+        stop: a ``threading.Event``; once it is set the simulation raises KeyboardInterrupt before its next layer
+            (how a sweep's Ctrl-C stops the configurations running in its worker threads).
     Returns:
         SimulationResult. Non-finite values (exploding networks) are counted in ``p_nonfinite`` / ``h_nonfinite``
         and left out of the other statistics; they never raise.
@@ -224,6 +226,8 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
         scratch = [np.empty(cfg.batch * max(cfg.widths[1:]), cfg.dtype) for _ in range(3)]
         w_buffer = np.empty(max(a * b for a, b in zip(cfg.widths[1:], cfg.widths[:-1])), cfg.dtype)
     for layer in range(1, cfg.depth + 1):
+        if stop is not None and stop.is_set():
+            raise KeyboardInterrupt("the simulation was stopped")
         W = streams.weights(layer, None if cfg.backward else w_buffer)
         n_out = cfg.widths[layer]
         b = np.full(n_out, cfg.bias, dtype=cfg.dtype) if cfg.bias != 0.0 else None

@@ -112,7 +112,7 @@ def _summary(config, res, theory_depth):
     return row
 
 
-def run_group(configs, pin=False, theory_depth=0):
+def run_group(configs, pin=False, theory_depth=0, stop=None):
     """The rows of configurations that differ only in depth, from one simulation of the deepest.
 
     Exact, not an approximation: the input and layer l's weights come from children 0 and l of the seed's
@@ -124,7 +124,7 @@ def run_group(configs, pin=False, theory_depth=0):
     pools and dask can ship it; with pin=True (how ``sweep`` sends it to an executor) the executing process's
     BLAS and fastinit threads are set to one, once, and left so. theory_depth: compute the mean-field prediction
     at least that deep (the sweep's deepest of the same activation, init, width and batch norm), once per
-    process."""
+    process. stop: a threading.Event that interrupts the simulation between layers (KeyboardInterrupt)."""
     if pin and not _PINNED:
         _pin_threads()
     deepest = max(configs, key=lambda c: c["depth"])
@@ -133,12 +133,13 @@ def run_group(configs, pin=False, theory_depth=0):
                          "depth")
     t0 = time.perf_counter()
     try:
+        kw = {"stop": stop} if stop is not None else {}
         res = _sim.simulate(depth=deepest["depth"], width=deepest["width"], batch=deepest["batch"],
                             activation=deepest["activation"], init=deepest["init"], batchnorm=deepest["batchnorm"],
-                            backward=deepest["backward"], seed=deepest["seed"])
+                            backward=deepest["backward"], seed=deepest["seed"], **kw)
     except Exception as exc:   # noqa: BLE001 - a failed row is data, the sweep goes on
         if len(configs) > 1:
-            return [row for c in configs for row in run_group([c], theory_depth=theory_depth)]
+            return [row for c in configs for row in run_group([c], theory_depth=theory_depth, stop=stop)]
         return [_failed(deepest, exc, time.perf_counter() - t0)]
     rows = []
     # deepest first: its theory prediction is computed once and every shallower row's is cut from it
@@ -320,14 +321,23 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         kind = _theory_key(c)
         theory_depth[kind] = max(theory_depth.get(kind, 0), c["depth"])
     bar = _Progress(len(index), len(done), progress)
+    salvage = []   # rows finished when an interruption came, not yet written
+
+    def record(rows):
+        for row in rows:
+            done[_key(row)] = row
+            bar.update()
+        if journal is not None:
+            journal.append(rows)
+
     try:
-        with contextlib.closing(_run_tasks(tasks, theory_depth, executor, workers)) as results:
+        with contextlib.closing(_run_tasks(tasks, theory_depth, executor, workers, salvage)) as results:
             for rows in results:
-                for row in rows:
-                    done[_key(row)] = row
-                    bar.update()
-                if journal is not None:
-                    journal.append(rows)
+                record(rows)
+    except BaseException:
+        for rows in salvage:   # a Ctrl-C keeps every finished row
+            record(rows)
+        raise
     finally:
         bar.close()
         if journal is not None:
@@ -364,24 +374,35 @@ def _pinned_threads():
                 _PINNED = False
 
 
-def _as_finished(pool, tasks, theory_depth, pin):
-    """Submit every task to `pool`, yield the rows of each as it finishes; on an error or interruption the tasks
-    not started yet are cancelled."""
-    futures = [pool.submit(run_group, t, pin, theory_depth[_theory_key(t[0])]) for t in tasks]
+def _as_finished(pool, tasks, theory_depth, pin, salvage, stop=None):
+    """Submit every task to `pool`, yield the rows of each as it finishes. On an interruption (Ctrl-C) or an error:
+    `stop` is set (a local pool's running simulations end before their next layer), the tasks not started are
+    cancelled, and the rows of tasks that finished but were not yet yielded go to `salvage` for the caller to
+    write before the exception propagates."""
+    kw = {"stop": stop} if stop is not None else {}
+    futures = [pool.submit(run_group, t, pin, theory_depth[_theory_key(t[0])], **kw) for t in tasks]
+    yielded = set()
     try:
         for f in cf.as_completed(futures):
-            yield f.result()
+            rows = f.result()
+            yielded.add(f)
+            yield rows
     except BaseException:
+        if stop is not None:
+            stop.set()
         for f in futures:
             f.cancel()
+        cf.wait([f for f in futures if not f.cancelled()], timeout=None if stop is not None else 0)
+        salvage.extend(f.result() for f in futures
+                       if f not in yielded and f.done() and not f.cancelled() and f.exception() is None)
         raise
 
 
-def _run_tasks(tasks, theory_depth, executor, workers):
+def _run_tasks(tasks, theory_depth, executor, workers, salvage):
     """The rows of each task (a list of configurations for run_group) as they finish: on `executor`, whose
     processes pin themselves, or on a local thread pool of `workers` (default one per CPU this process may use)."""
     if executor is not None:
-        yield from _as_finished(executor, tasks, theory_depth, pin=True)
+        yield from _as_finished(executor, tasks, theory_depth, True, salvage)
         return
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     n_workers = max(1, min(int(workers) if workers else cpus, len(tasks) or 1))
@@ -391,7 +412,7 @@ def _run_tasks(tasks, theory_depth, executor, workers):
                 yield run_group(t, False, theory_depth[_theory_key(t[0])])
             return
         with cf.ThreadPoolExecutor(n_workers) as pool:
-            yield from _as_finished(pool, tasks, theory_depth, pin=False)
+            yield from _as_finished(pool, tasks, theory_depth, False, salvage, threading.Event())
 
 
 @dataclasses.dataclass
