@@ -42,8 +42,36 @@ def test_bench_quick_writes_ratios(tmp_path, capsys, threads):
 
 
 def test_bad_arguments(cli_usage_error):
-    assert "n must be >= 1" in cli_usage_error(["bench", "--threads", "0"])
+    err = cli_usage_error(["bench", "--threads", "0"])
+    assert "--threads must be in [1, 1024], got 0" in err and "usage: fastinit bench" in err
+    assert "--threads must be in [1, 1024]" in cli_usage_error(["simulate", "--threads", "100000000000"])
     assert "required" in cli_usage_error([])
+
+
+def test_messages_name_the_option_and_come_before_the_work(cli_usage_error, tmp_path, monkeypatch):
+    """Checked before any simulation runs (they used to surface after the whole run, or as a traceback)."""
+    monkeypatch.setattr(fi, "simulate", lambda **kw: pytest.fail("ran before checking the options"))
+    err = cli_usage_error(["simulate", "--plot", "/nonexistent/x.png"])
+    assert "--plot: cannot write '/nonexistent/x.png': the folder '/nonexistent' does not exist" in err
+    assert "usage: fastinit simulate" in err
+    assert "--max-layers must be >= 1, got -3" in cli_usage_error(["simulate", "--max-layers", "-3"])
+    assert "--json: cannot write" in cli_usage_error(["simulate", "--json", str(tmp_path / "no" / "x.json")])
+    monkeypatch.undo()
+    err = cli_usage_error(["simulate", "--init", "nope"])   # (simulate checks it before any work)
+    assert "usage: fastinit simulate" in err and "usage: fastinit [-h]" not in err
+
+
+def test_unreachable_scheduler_is_one_line(cli_usage_error):
+    pytest.importorskip("distributed")
+    err = cli_usage_error(["sweep", "--depth", "2", "--scheduler", "tcp://127.0.0.1:9", "--scheduler-timeout", "1"])
+    assert "--scheduler: cannot reach 'tcp://127.0.0.1:9'" in err and "Traceback" not in err
+
+
+def test_sweep_says_how_many_rows_it_wrote(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    assert cli.main(["sweep", "--depth", "2,3", "--width", "8", "--batch", "4", "--no-progress", "--out",
+                     str(out)]) == 0
+    assert f"2 rows (2 ok, 0 failed) in {out}" in capsys.readouterr().out
 
 
 def test_simulate_prints_the_table_and_writes_json_and_plot(tmp_path, capsys):

@@ -138,7 +138,10 @@ def _sweep_cmd(args):
             from dask.distributed import Client
         except ImportError:
             raise ValueError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
-        client = Client(args.scheduler)
+        try:
+            client = Client(args.scheduler, timeout=args.scheduler_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(f"--scheduler: cannot reach {args.scheduler!r}: {exc}") from None
         executor = client.get_executor()
     try:
         res = S.sweep(depth=parse_int_list(args.depth, "depth"), width=parse_int_list(args.width, "width"),
@@ -152,7 +155,7 @@ def _sweep_cmd(args):
             client.close()
     print(repr(res))
     if args.out:
-        print(f"rows in {args.out}")
+        print(f"{len(res)} rows ({len(res) - len(res.failed)} ok, {len(res.failed)} failed) in {args.out}")
     if args.plot:
         res.plot(args.plot)
         print(f"wrote {args.plot}")
@@ -169,6 +172,7 @@ def _add_outputs(p, json_help, plot_help):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastinit", description="fast, reproducible weight initialization")
     sub = parser.add_subparsers(dest="command", required=True)
+    subparsers = sub.choices
     p = sub.add_parser("info", help="version, SIMD path, OpenMP, threads")
     p.set_defaults(func=_info)
     p = sub.add_parser("bench", help="time the fills and a simulation against NumPy and PyTorch on this machine")
@@ -218,27 +222,38 @@ def main(argv=None):
     p.add_argument("--plot", metavar="PATH", help="heatmaps and std-vs-depth curves (needs matplotlib)")
     p.add_argument("--workers", type=int, help="local parallel configurations (default: one per CPU)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler, e.g. tcp://host:8786")
+    p.add_argument("--scheduler-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="how long to try to reach --scheduler (default 30)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-share-prefixes", action="store_true",
                    help="one simulation per configuration instead of one per depth series (same rows, slower)")
     p.set_defaults(func=_sweep_cmd)
     args = parser.parse_args(argv)
+    # errors found in the arguments are reported with the usage of the subcommand given
+    usage = subparsers[args.command]
     if getattr(args, "threads", None) is not None:
-        try:
-            fi.set_num_threads(args.threads)
-        except (TypeError, ValueError) as exc:
-            parser.error(str(exc))
+        if not 1 <= args.threads <= fi.generator.MAX_THREADS:
+            usage.error(f"--threads must be in [1, {fi.generator.MAX_THREADS}], got {args.threads}")
+        fi.set_num_threads(args.threads)
+    if getattr(args, "max_layers", None) is not None and args.max_layers < 1:
+        usage.error(f"--max-layers must be >= 1, got {args.max_layers}")
     if args.command in ("simulate", "sweep", "bench") and args.plot:
         from .plotting import pyplot
-        try:   # before the work: a missing matplotlib should not cost the user a long run
+        try:   # before the work: a missing matplotlib or an unwritable path should not cost the user a long run
             pyplot()
         except ImportError as exc:
-            parser.error(str(exc))
+            usage.error(str(exc))
+        _check_writable(usage, "--plot", args.plot)
+    if getattr(args, "json", None):
+        _check_writable(usage, "--json", args.json)
     try:
         return args.func(args)
     except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+        usage.error(str(exc))
     except JournalBusy as exc:
+        print(f"fastinit {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:   # a full disk, an unwritable --out: said in one line, not a traceback
         print(f"fastinit {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -248,6 +263,19 @@ def main(argv=None):
         else:
             print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+def _check_writable(usage, option, path):
+    """usage error when a file cannot be written at path (its folder missing or read-only), before any work."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        usage.error(f"{option}: {path!r} is a directory")
+    if not os.path.isdir(folder):
+        usage.error(f"{option}: cannot write {path!r}: the folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        usage.error(f"{option}: cannot write {path!r}: the folder {folder!r} is not writable")
 
 
 if __name__ == "__main__":

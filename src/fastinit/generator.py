@@ -251,6 +251,11 @@ class Generator:
         self._next_stream = V.uint64(state["next_stream"], "next_stream")
         self._lock = threading.Lock()
 
+    def take_streams(self, n=1):
+        """Reserve the next n stream ids (thread-safely) and return the first: fills given ``stream=first + i``
+        then draw what n fill calls in a row would have drawn, in any order."""
+        return self._take_streams(V.integer(n, "n"))
+
     def _take_streams(self, n=1):
         with self._lock:
             first = self._next_stream
@@ -479,8 +484,8 @@ def philox4x32(counter, key, rounds=10):
     c = _uint32_words(counter, "counter", 4)
     k = _uint32_words(key, "key", 2)
     rounds = V.integer(rounds, "rounds")
-    if rounds < 0:
-        raise ValueError(f"rounds must be >= 0, got {rounds}")
+    if not 0 <= rounds <= 1 << 20:
+        raise ValueError(f"rounds must be in [0, 2**20], got {rounds}")
     lead = np.broadcast_shapes(c.shape[:-1], k.shape[:-1])
     cb = np.ascontiguousarray(np.broadcast_to(c, lead + (4,))).reshape(-1, 4)
     kb = np.ascontiguousarray(np.broadcast_to(k, lead + (2,))).reshape(-1, 2)

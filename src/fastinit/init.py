@@ -434,12 +434,18 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     gen = _generator(generator)
     rows, cols = shape
     t = _Target(tensor)
-    gen.normal(mean=0.0, std=std, out=t.array)
     num_zeros = int(math.ceil(sparsity * rows))
-    if num_zeros and rows and cols:
+    zeroed = num_zeros and rows and cols
+    # the normal draws take the first stream, the keys the next; the keys (the large temporary) come first, so
+    # that running out of memory leaves the tensor untouched
+    first = gen.take_streams(2 if zeroed else 1)
+    if zeroed:
         # Each column's zero rows: the first num_zeros of a random permutation (argsort of uniform keys).
-        keys = gen.uniform((cols, rows), dtype=np.float64)
+        keys = gen.uniform((cols, rows), dtype=np.float64, stream=first + 1)
         zero_rows = np.argsort(keys, axis=1, kind="stable")[:, :num_zeros]
+        del keys
+    gen.normal(mean=0.0, std=std, out=t.array, stream=first)
+    if zeroed:
         t.array[zero_rows.T, np.arange(cols)] = 0
     return t.finish()
 

@@ -43,8 +43,12 @@ def compute_fans(shape, in_axis=-2, out_axis=-1, batch_axis=()):
     ``_compute_fans``: receptive = prod(shape) / (shape[in_axis] * shape[out_axis] * prod(shape[batch_axis])).
     """
     shape = _shape(shape)
-    if isinstance(batch_axis, int):
+    in_axis, out_axis = V.integer(in_axis, "in_axis"), V.integer(out_axis, "out_axis")
+    if isinstance(batch_axis, (int, np.integer)) and not isinstance(batch_axis, bool):
         batch_axis = (batch_axis,)
+    if not isinstance(batch_axis, (tuple, list)):
+        raise TypeError(f"batch_axis must be an int or a tuple of ints, got {type(batch_axis).__name__} {batch_axis!r}")
+    batch_axis = tuple(V.integer(a, f"batch_axis[{i}]") for i, a in enumerate(batch_axis))
     default_axes = (in_axis, out_axis, tuple(batch_axis)) == (-2, -1, ())
     if default_axes and len(shape) < 2:
         return (1, 1) if len(shape) == 0 else (shape[0], shape[0])
@@ -113,7 +117,13 @@ class VarianceScaling(Initializer):
             raise ValueError(f"unknown distribution {distribution!r}; valid distributions: {', '.join(DISTRIBUTIONS)}")
         super().__init__(seed)
         self.scale, self.mode, self.distribution = scale, mode, distribution
-        self.in_axis, self.out_axis, self.batch_axis = in_axis, out_axis, batch_axis
+        self.in_axis, self.out_axis = V.integer(in_axis, "in_axis"), V.integer(out_axis, "out_axis")
+        if isinstance(batch_axis, (int, np.integer)) and not isinstance(batch_axis, bool):
+            batch_axis = (batch_axis,)
+        if not isinstance(batch_axis, (tuple, list)):
+            raise TypeError(f"batch_axis must be an int or a tuple of ints, got {type(batch_axis).__name__} "
+                            f"{batch_axis!r}")
+        self.batch_axis = tuple(V.integer(a, f"batch_axis[{i}]") for i, a in enumerate(batch_axis))
 
     def variance(self, shape):
         fan_in, fan_out = compute_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
@@ -203,7 +213,8 @@ class RandomUniform(Initializer):
         return self._generator().uniform(shape, self.minval, self.maxval, dtype=dtype)
 
     def weight_variance(self, fan_in, fan_out):
-        return (self.maxval - self.minval) ** 2 / 12 if self.minval == -self.maxval else math.nan
+        width = self.maxval - self.minval   # (width * width: inf past the float range, where ** would raise)
+        return width * width / 12 if self.minval == -self.maxval else math.nan
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}

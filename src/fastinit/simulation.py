@@ -107,6 +107,8 @@ def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bi
             raise ValueError("input must have at least one row")
         if not np.all(np.isfinite(input)):
             raise ValueError("input has non-finite values")
+        if dt == np.float32 and input.dtype.kind == "f" and np.abs(input).max(initial=0) > np.finfo(np.float32).max:
+            raise ValueError("input has values beyond the float32 range; pass dtype='float64'")
         batch = input.shape[0]
     bins = V.positive_int(bins, "bins")
     if bins > _core.MAX_BINS:
@@ -119,11 +121,15 @@ def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bi
             raise ValueError(f"hist_range low must be < high, got {hist_range}")
         if not math.isfinite(hi - lo):
             raise ValueError(f"hist_range is wider than the largest float, got {hist_range}")
+        if not (hi - lo) * 2.0 ** -30 > 0 or not math.isfinite(max(abs(lo), abs(hi)) / (hi - lo)):
+            raise ValueError(f"hist_range is too narrow to bin (its width is near the smallest float), got {hist_range}")
         hist_range = (lo, hi)
     weights = _weights.resolve(init)   # validates the scheme now, before any work
+    bn_eps = V.real(bn_eps, "bn_eps")
+    if not bn_eps > 0:
+        raise ValueError(f"bn_eps must be > 0 (batch norm divides by sqrt(var + bn_eps)), got {bn_eps}")
     return _Config(depth, widths, batch, activation, alpha, init, V.real(bias, "bias"), bool(batchnorm),
-                   V.real(bn_eps, "bn_eps"), bool(backward), bins, hist_range, V.uint64(seed, "seed"), dt,
-                   weights)
+                   bn_eps, bool(backward), bins, hist_range, V.uint64(seed, "seed"), dt, weights)
 
 
 class _Streams:

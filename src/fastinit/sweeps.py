@@ -188,10 +188,11 @@ def _as_list(value, name):
 
 
 def _check_config(c, i):
-    for k, least in (("depth", 1), ("width", 1), ("batch", 1), ("seed", 0)):
+    for k, least, most in (("depth", 1, None), ("width", 1, None), ("batch", 1, None), ("seed", 0, 2**64 - 1)):
         v = c[k]
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least:
-            raise ValueError(f"configuration {i}: {k} must be an integer >= {least}, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least or (most and v > most):
+            bound = f"in [{least}, 2**64)" if most else f">= {least}"
+            raise ValueError(f"configuration {i}: {k} must be an integer {bound}, got {v!r}")
     try:
         _act.get(c["activation"])
     except ValueError as exc:
@@ -302,6 +303,11 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
         raise ValueError(f"workers must be an integer >= 1 (or None: one per CPU), got {workers!r}")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (something with submit), got "
+                        f"{type(executor).__name__}")
+    if out is not None and not isinstance(out, (str, bytes, os.PathLike)):
+        raise TypeError(f"out must be a file path (str or os.PathLike), got {type(out).__name__}")
     grid = _grid(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs)
     index = {}
     for i, c in enumerate(grid):

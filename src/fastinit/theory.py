@@ -194,6 +194,13 @@ def predict(depth=10, width=500, activation="tanh", init="xavier_normal", bias=0
     """Mean-field prediction for ``fastinit.simulate`` with the same arguments (the input's mean square E[x^2]
     is 1 for the default N(0, 1) input). Layers whose scheme has no variance (callables, constants) are NaN."""
     _act.get(activation)
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+    if widths is None and (isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1):
+        raise ValueError(f"width must be an integer >= 1, got {width!r}")
+    if widths is not None and any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1 for w in widths):
+        raise ValueError(f"widths must be integers >= 1, got {widths!r}")
+    _weights.resolve(init)   # TypeError / ValueError naming init when it is not one (a callable is: NaN below)
     widths = np.array(widths if widths is not None else [width] * (depth + 1), dtype=float)
     if len(widths) != depth + 1:
         raise ValueError(f"widths must list depth + 1 = {depth + 1} sizes, got {len(widths)}")
