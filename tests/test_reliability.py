@@ -162,3 +162,44 @@ def test_torch_16_bit_uniform_stays_below_high(dtype):
         assert t.min().item() >= low and t.max().item() < high
     fi.init.trunc_normal_(t, 0.0, 1.0, -0.3, 0.7, generator=fi.Generator(4))
     assert t.min().item() >= -0.3 and t.max().item() <= 0.7
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: fi.philox4x32(np.zeros(4, np.uint32), np.zeros(2, np.uint32), rounds=2**40), ValueError, "rounds must be in"),
+    (lambda: fi.initializers.VarianceScaling(batch_axis=1.5), TypeError, "batch_axis must be an int"),
+    (lambda: fi.sweep(depth=2, width=4, batch=2, executor=5, progress=False), TypeError, "executor must be"),
+    (lambda: fi.sweep(depth=2, width=4, batch=2, out=open(os.devnull, "wb"), progress=False), TypeError,
+     "out must be a file path"),
+    (lambda: fi.sweep(depth=2, width=4, batch=2, seeds=[2**64], progress=False), ValueError,
+     r"seed must be an integer in \[0, 2\*\*64\)"),
+    (lambda: fi.theory.predict(depth=0), ValueError, "depth must be an integer >= 1"),
+    (lambda: fi.theory.predict(width=0), ValueError, "width must be an integer >= 1"),
+    (lambda: fi.theory.predict(init="nope"), ValueError, "unknown init 'nope'"),
+    (lambda: fi.simulate(depth=2, width=4, batch=4, batchnorm=True, bn_eps=0.0), ValueError, "bn_eps must be > 0"),
+    (lambda: fi.simulate(depth=2, width=4, input=np.full((3, 4), 1e300)), ValueError, "beyond the float32 range"),
+    (lambda: fi.simulate(depth=2, width=4, batch=4, hist_range=(0.0, 5e-324)), ValueError, "too narrow to bin"),
+])
+def test_errors_name_what_is_wrong(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_repr_of_a_result_with_a_huge_uniform_init():
+    res = fi.simulate(depth=2, width=4, batch=4, dtype="float64", init=fi.initializers.RandomUniform(-1e300, 1e300))
+    assert "SimulationResult(depth=2" in repr(res)
+
+
+def test_sparse_out_of_memory_leaves_the_tensor_untouched():
+    code = textwrap.dedent("""
+        import resource, numpy as np, fastinit as fi
+        w = np.full((20000, 3000), 7.0, np.float32)              # 240 MB; its keys would need 480 MB more
+        vsz = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (vsz + 300 * 2**20, resource.RLIM_INFINITY))
+        try:
+            fi.init.sparse_(w, 0.5)
+            print("filled")
+        except MemoryError:
+            print("untouched" if np.all(w == 7.0) else "half-written")
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "untouched", out.stdout + out.stderr   # (it used to be half-written)
