@@ -35,6 +35,10 @@ git -C "$REPO" archive --format=tar HEAD | (mkdir -p "$WORK/src" && tar -x -C "$
 ls -l "$WORK/dist"
 SDIST="$(ls "$WORK"/dist/*.tar.gz)"
 WHEEL="$(ls "$WORK"/dist/*.whl)"
+# the published name (pyproject, README's install line and the wheel agree: tests/test_packaging.py checks the
+# first two, this the wheel)
+case "$(basename "$WHEEL")" in fastinit_philox-*) ;; *) echo "wheel $(basename "$WHEEL") is not fastinit_philox-*"; exit 1 ;; esac
+case "$(basename "$SDIST")" in fastinit_philox-*) ;; *) echo "sdist $(basename "$SDIST") is not fastinit_philox-*"; exit 1 ;; esac
 if tar -tzf "$SDIST" | grep -E '(_core\.c|\.so)$'; then echo "the sdist ships build outputs"; exit 1; fi
 
 echo "== auditwheel show"

@@ -111,8 +111,8 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path, capsy
     monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib -> ImportError
     with pytest.raises(SystemExit):
         cli.main(["simulate", "--depth", "2", "--width", "8", "--batch", "4", "--plot", str(tmp_path / "x.png")])
-    assert "pip install 'fastinit[plot]'" in capsys.readouterr().err
+    assert "pip install 'fastinit-philox[plot]'" in capsys.readouterr().err
     res = fi.simulate(depth=2, width=8, batch=4)
-    with pytest.raises(ImportError, match="fastinit\\[plot\\]"):
+    with pytest.raises(ImportError, match="fastinit-philox\\[plot\\]"):
         res.plot(tmp_path / "y.png")
     assert not (tmp_path / "y.png").exists()

@@ -145,3 +145,42 @@ def test_get(alias, cls):
 def test_bad_input(call, exc, word):
     with pytest.raises(exc, match=word):
         call()
+
+
+def test_jax_functions_are_importable_with_jax_conventions():
+    """The JAX names of the README's table: a function of the hyperparameters returning init(key, shape, dtype);
+    an int key gives the same values each time, a fastinit.Generator its next stream."""
+    from fastinit.initializers import (constant, delta_orthogonal, glorot_normal, glorot_uniform, he_normal,
+                                       he_uniform, kaiming_normal, lecun_normal, lecun_uniform, normal, ones,
+                                       orthogonal, truncated_normal, uniform, variance_scaling, xavier_uniform,
+                                       zeros)
+    shape = (3, 3, 32, 64)   # JAX's fans: in_axis -2, out_axis -1, receptive field 9
+    fan_in, fan_out = 9 * 32, 9 * 64
+    for make, var in ((glorot_uniform, 2 / (fan_in + fan_out)), (xavier_uniform, 2 / (fan_in + fan_out)),
+                      (glorot_normal, 2 / (fan_in + fan_out)), (he_normal, 2 / fan_in), (kaiming_normal, 2 / fan_in),
+                      (he_uniform, 2 / fan_in), (lecun_normal, 1 / fan_in), (lecun_uniform, 1 / fan_in)):
+        init = make()
+        w = init(7, shape)
+        assert w.shape == shape and w.dtype == np.float32
+        assert np.array_equal(w, init(7, shape)) and not np.array_equal(w, init(8, shape))
+        assert w.var() == pytest.approx(var, rel=0.05), make.__name__
+    g = fi.Generator(1)
+    assert not np.array_equal(he_normal()(g, shape), he_normal()(g, shape))   # a Generator: its next stream
+    assert he_normal(dtype=np.float64)(1, (4, 4)).dtype == np.float64
+    vs = variance_scaling(2.0, "fan_in", "truncated_normal", in_axis=0, out_axis=1)(3, (100, 50, 4))
+    assert vs.var() == pytest.approx(2 / (100 * 4), rel=0.05)
+    assert normal(0.5)(1, (10000,)).std() == pytest.approx(0.5, rel=0.03)
+    u = uniform(2.0)(1, (10000,))
+    assert u.min() >= 0 and u.max() < 2 and u.mean() == pytest.approx(1.0, rel=0.03)   # JAX: U[0, scale)
+    t = truncated_normal(0.1, lower=-1.0, upper=1.5)(1, (10000,))
+    assert t.min() >= -0.1 and t.max() <= 0.15
+    assert np.all(zeros(1, (2, 3)) == 0) and np.all(ones(1, (2, 3)) == 1) and np.all(constant(3.0)(1, (2,)) == 3)
+    q = orthogonal(scale=2.0)(1, (6, 4))
+    np.testing.assert_allclose(q.T @ q, 4 * np.eye(4), atol=1e-5)
+    k = delta_orthogonal()(1, (3, 3, 4, 8))
+    np.testing.assert_allclose(k[1, 1] @ k[1, 1].T, np.eye(4), atol=1e-5)
+    assert np.count_nonzero(k) == np.count_nonzero(k[1, 1])
+    with pytest.raises(ValueError, match="in <= out"):
+        delta_orthogonal()(1, (3, 3, 8, 4))
+    with pytest.raises(ValueError, match="key must be in"):
+        he_normal()(-1, (2, 2))

@@ -47,8 +47,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
 
 
+DISTRIBUTION = "fastinit-philox"   # what pip installs (the import name is fastinit)
+
 try:
-    __version__ = _version("fastinit")
+    __version__ = _version(DISTRIBUTION)
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 

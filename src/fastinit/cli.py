@@ -14,7 +14,7 @@ from fastinit.journal import JournalBusy
 def _info(args):
     torch = _bench.torch_or_none()
     lines = [
-        ("fastinit", fi.__version__),
+        ("fastinit", f"{fi.__version__} (distribution {fi.DISTRIBUTION}, {fi.__file__.rsplit('/', 1)[0]})"),
         ("python", platform.python_version()),
         ("numpy", np.__version__),
         ("torch", torch.__version__ if torch else "not installed"),

@@ -1,4 +1,4 @@
-"""Figures of simulation results (matplotlib: the optional ``fastinit[plot]`` extra)."""
+"""Figures of simulation results (matplotlib: the optional ``fastinit-philox[plot]`` extra)."""
 import numpy as np
 
 from .journal import floats_parse
@@ -11,7 +11,7 @@ def pyplot():
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'fastinit[plot]' (or pip install matplotlib)") from None
+        raise ImportError("plotting needs matplotlib: pip install 'fastinit-philox[plot]' (or pip install matplotlib)") from None
     return plt
 
 

@@ -396,7 +396,7 @@ class SimulationResult:
         return head + "\n" + self.table()
 
     def plot(self, path=None, max_layers=10):
-        """Per-layer activation histograms and std vs depth (matplotlib, the ``fastinit[plot]`` extra)."""
+        """Per-layer activation histograms and std vs depth (matplotlib, the ``fastinit-philox[plot]`` extra)."""
         from .plotting import plot_results
 
         return plot_results([self], path, max_layers=max_layers)

@@ -467,7 +467,7 @@ class SweepResult:
 
     def plot(self, path=None):
         """Heatmaps of log10 final h_std over depth x width, one per (activation, init), and the per-layer std of the
-        widest network of each pair against the mean-field theory (matplotlib, the ``fastinit[plot]`` extra)."""
+        widest network of each pair against the mean-field theory (matplotlib, the ``fastinit-philox[plot]`` extra)."""
         from .plotting import plot_sweep
 
         return plot_sweep(self, path)

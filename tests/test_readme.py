@@ -1,0 +1,83 @@
+"""The README is true line by line: its install line names the distribution pyproject builds, every python block
+runs as written, and every speed figure in it is one of bench/RESULTS.md's."""
+import os
+import re
+import sys
+
+import pytest
+
+import fastinit as fi
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
+RESULTS = os.path.join(ROOT, "bench", "RESULTS.md")
+pytestmark = pytest.mark.skipif(not os.path.exists(README), reason="the README is not beside these tests")
+
+
+def text(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def test_install_line_names_the_distribution():
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+            name = tomllib.load(f)["project"]["name"]
+        assert name == fi.DISTRIBUTION
+    readme = text(README)
+    assert f"pip install {fi.DISTRIBUTION} " in readme
+    # no install line for the unrelated package of the plain name
+    assert not re.search(r"pip install (\"|')?fastinit(\[|\"|'|\s|$)", readme)
+
+
+def python_blocks():
+    return re.findall(r"```python\n(.*?)```", text(README), flags=re.S)
+
+
+def test_every_python_block_runs_as_written(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("distributed")
+    monkeypatch.chdir(tmp_path)   # the blocks write their figures and CSVs here
+    namespace = {"__name__": "__readme__"}
+    blocks = python_blocks()
+    assert len(blocks) >= 6
+    for i, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"README.md python block {i + 1}", "exec"), namespace)
+        except Exception as exc:   # pragma: no cover - the failure message is the point
+            pytest.fail(f"README python block {i + 1} fails: {type(exc).__name__}: {exc}\n{block}")
+
+
+FIGURE = re.compile(r"(?<![\w.*^])(\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)?)(x|\s?ms|\s?us|\s?s)\b")
+# numbers in the README that are not measurements (ratios of the theory, a description of the host)
+NOT_MEASURED = {"0.22x", "2x", "0.62", "1.11", "4.2x"}
+
+
+def test_every_speed_figure_comes_from_results():
+    results = text(RESULTS)
+    readme = re.sub(r"```.*?```", lambda m: "\n".join(l.split("#", 1)[1] if "#" in l else "" for l in
+                                                     m.group(0).splitlines()), text(README), flags=re.S)
+    missing = []
+    for m in FIGURE.finditer(readme):
+        token = m.group(0).replace(" ", "")
+        number, unit = m.group(1), m.group(2).strip()
+        if token in NOT_MEASURED or number in NOT_MEASURED:
+            continue
+        for end in number.split("-"):   # a range: each end is a measurement
+            if not re.search(rf"(?<![\d.]){re.escape(end)}(?![\d])", results):
+                missing.append(f"{end}{unit}")
+    assert not missing, f"README figures not in bench/RESULTS.md: {missing}"
+
+
+def test_speed_table_is_generated_from_results():
+    import subprocess
+
+    tool = os.path.join(ROOT, "tools", "readme_from_results.py")
+    if not os.path.exists(tool):
+        pytest.skip("tools/ is not beside these tests")
+    out = subprocess.run([sys.executable, tool, "--check"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
