@@ -1,5 +1,5 @@
 /* Fill driver: picks the kernel of the SIMD path in use, splits the groups of a fill over OpenMP threads in
- * fixed chunks, and computes a partial last group into a scratch buffer. Every element is computed by the
+ * fixed chunks (handed out dynamically), and computes a partial last group into a scratch buffer. Every element is computed by the
  * kernel of its own group, so the output does not depend on the thread count or the chunking. */
 #include <string.h>
 #include "fastinit.h"
@@ -12,10 +12,84 @@
 #define FI_PARALLEL_MIN (1u << 16)          /* below this many elements one thread is faster */
 #define FI_STREAM_STORE_MIN ((size_t)8 << 20) /* bytes above which stores bypass the cache */
 
+/* Runs body(c) for the chunks c of a fill of n values, on several threads when runtime.c says the work pays for
+ * them, dynamically, in runs of about a quarter of a thread's share: a thread the OS does not run right away (other
+ * processes on the cores) leaves its runs to the others, and big fills still write long contiguous runs. Which
+ * thread computes a chunk never changes its numbers. The timing goes back to runtime.c: the work per value, and
+ * how long the master waited at the join for the others. */
+typedef void (*chunk_fn)(long long c, void *ctx);
+
+static void run_chunks(long long nchunks, size_t n, fi_kind kind, fi_dtype dtype, chunk_fn body, void *ctx)
+{
+#ifdef _OPENMP
+    int threads = n < FI_PARALLEL_MIN ? 1 : fi_fill_threads((int)kind, (int)dtype, n);
+    if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
+    const double start = omp_get_wtime();
+    double master_done = start;
+    if (threads > 1) {
+        const long long run = nchunks / (4LL * threads) > 0 ? nchunks / (4LL * threads) : 1;
+#pragma omp parallel num_threads(threads)
+        {
+#pragma omp for schedule(dynamic, run) nowait
+            for (long long c = 0; c < nchunks; ++c) body(c, ctx);
+            if (omp_get_thread_num() == 0) master_done = omp_get_wtime();
+        }
+    } else {
+        for (long long c = 0; c < nchunks; ++c) body(c, ctx);
+        master_done = omp_get_wtime();
+    }
+    if (n >= FI_PARALLEL_MIN) fi_fill_done((int)kind, (int)dtype, n, threads, start, master_done, omp_get_wtime());
+#else
+    (void)n; (void)kind; (void)dtype;
+    for (long long c = 0; c < nchunks; ++c) body(c, ctx);
+#endif
+}
+
+typedef struct {
+    fi_group_fn fn;
+    const fi_params *p;
+    char *base;
+    size_t chunk_bytes;
+    uint64_t first;
+    size_t full;
+    int ss;
+} fill_chunks;
+
+static void fill_chunk(long long c, void *ctx)
+{
+    const fill_chunks *f = (const fill_chunks *)ctx;
+    size_t g0 = (size_t)c * FI_CHUNK_GROUPS;
+    size_t count = f->full - g0 < FI_CHUNK_GROUPS ? f->full - g0 : FI_CHUNK_GROUPS;
+    f->fn(f->base + (size_t)c * f->chunk_bytes, f->first + g0, count, f->p, f->ss);
+}
+
 /* FI_F16 / FI_BF16 on the portable path: the float32 draws of a chunk go through a scratch buffer of the thread,
  * FI_NARROW_GROUPS groups at a time (4 KiB: it stays in L1 between the kernel's stores and the narrowing's loads),
  * and are narrowed from there. (The AVX2 kernels narrow in their stores: fi_fill.) */
 #define FI_NARROW_GROUPS 32
+
+typedef struct {
+    fi_group_fn fn;
+    fi_narrow_fn narrow;
+    const fi_params *p;
+    uint16_t *out;
+    uint64_t first;
+    size_t full;
+    float lo, hi;
+} narrow_chunks;
+
+static void narrow_chunk(long long c, void *ctx)
+{
+    const narrow_chunks *f = (const narrow_chunks *)ctx;
+    float buf[FI_NARROW_GROUPS * FI_GROUP_F32];
+    const size_t c0 = (size_t)c * FI_CHUNK_GROUPS;
+    const size_t end = f->full - c0 < FI_CHUNK_GROUPS ? f->full : c0 + FI_CHUNK_GROUPS;
+    for (size_t g0 = c0; g0 < end; g0 += FI_NARROW_GROUPS) {
+        size_t count = end - g0 < FI_NARROW_GROUPS ? end - g0 : FI_NARROW_GROUPS;
+        f->fn(buf, f->first + g0, count, f->p, 0);
+        f->narrow(f->out + g0 * FI_GROUP_F32, buf, count * FI_GROUP_F32, f->lo, f->hi);
+    }
+}
 
 static void fill_narrow_generic(fi_kind kind, fi_dtype dtype, uint16_t *out, size_t n, const fi_params *params)
 {
@@ -35,21 +109,8 @@ static void fill_narrow_generic(fi_kind kind, fi_dtype dtype, uint16_t *out, siz
     }
     const size_t full = n / FI_GROUP_F32, rem = n % FI_GROUP_F32;
     const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
-#ifdef _OPENMP
-    int threads = n < FI_PARALLEL_MIN ? 1 : fi_region_threads();
-    if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-#endif
-    for (long long c = 0; c < nchunks; ++c) {
-        float buf[FI_NARROW_GROUPS * FI_GROUP_F32];
-        const size_t c0 = (size_t)c * FI_CHUNK_GROUPS;
-        const size_t end = full - c0 < FI_CHUNK_GROUPS ? full : c0 + FI_CHUNK_GROUPS;
-        for (size_t g0 = c0; g0 < end; g0 += FI_NARROW_GROUPS) {
-            size_t count = end - g0 < FI_NARROW_GROUPS ? end - g0 : FI_NARROW_GROUPS;
-            fn(buf, first + g0, count, params, 0);
-            narrow(out + g0 * FI_GROUP_F32, buf, count * FI_GROUP_F32, lo, hi);
-        }
-    }
+    narrow_chunks ctx = {fn, narrow, params, out, first, full, lo, hi};
+    run_chunks(nchunks, n, kind, dtype, narrow_chunk, &ctx);
     if (rem) {
         fn(scratch, first + full, 1, params, 0);
         narrow(out + full * FI_GROUP_F32, scratch, rem, lo, hi);
@@ -88,17 +149,8 @@ void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params 
     const size_t full = n / per_group, rem = n % per_group;
     const int ss = n * esize >= FI_STREAM_STORE_MIN && ((uintptr_t)base % 32) == 0;
     const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
-    const size_t chunk_bytes = (size_t)FI_CHUNK_GROUPS * per_group * esize;
-#ifdef _OPENMP
-    int threads = n < FI_PARALLEL_MIN ? 1 : fi_region_threads();
-    if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-#endif
-    for (long long c = 0; c < nchunks; ++c) {
-        size_t g0 = (size_t)c * FI_CHUNK_GROUPS;
-        size_t count = full - g0 < FI_CHUNK_GROUPS ? full - g0 : FI_CHUNK_GROUPS;
-        fn(base + (size_t)c * chunk_bytes, first + g0, count, &p, ss);
-    }
+    fill_chunks ctx = {fn, &p, base, (size_t)FI_CHUNK_GROUPS * per_group * esize, first, full, ss};
+    run_chunks(nchunks, n, kind, dtype, fill_chunk, &ctx);
     if (rem) {
         fn(scratch, first + full, 1, &p, 0);
         memcpy(base + full * per_group * esize, scratch, rem * esize);

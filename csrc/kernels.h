@@ -21,6 +21,11 @@ typedef void (*fi_narrow_fn)(uint16_t *dst, const float *src, size_t n, float lo
 
 /* The thread count for a parallel region about to start (runtime.c; it remembers that one ran). */
 int fi_region_threads(void);
+/* The thread count for a fill of n values of this kind and dtype: 1 when its expected work would not pay for
+ * waking and joining the other threads (runtime.c), and the report of a fill's timing: started, when the master
+ * had finished its share, when the join returned (omp_get_wtime seconds). */
+int fi_fill_threads(int kind, int dtype, size_t n);
+void fi_fill_done(int kind, int dtype, size_t n, int threads, double start, double master_done, double end);
 
 fi_group_fn fi_generic_kernel(fi_kind kind, fi_dtype dtype);
 fi_narrow_fn fi_generic_narrow(fi_dtype dtype);
