@@ -322,11 +322,13 @@ def test_plot_draws_histograms_and_curves(tmp_path):
     fig = res.plot(tmp_path / "p.png", max_layers=4)
     assert (tmp_path / "p.png").stat().st_size > 10_000
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles[0].startswith("layer 1\n") and titles[-1].startswith("layer 12\n") and len(titles) == 4
-    curve = fig.axes[-1]
-    assert len(curve.get_lines()) == 3   # activation std, its theory, gradient std
-    assert np.allclose(curve.get_lines()[1].get_ydata(), res.theory.h_std)
+    assert titles[0] == f"layer 1: std {res.layers['h_std'][0]:.2g}" and titles[-1].startswith("layer 12: std ")
+    assert len(titles) == 4
+    curve, grad = fig.axes[-2], fig.axes[-1]   # activation std and gradient std, each measured and predicted
     assert np.allclose(curve.get_lines()[0].get_ydata(), res.layers["h_std"])
+    assert np.allclose(curve.get_lines()[1].get_ydata(), res.theory.h_std)
+    assert np.allclose(grad.get_lines()[0].get_ydata(), res.grads["grad_h_std"])
+    assert curve.get_legend() is not None and "mean-field theory" in [t.get_text() for t in curve.get_legend().texts]
 
 
 def test_huge_finite_values_keep_exact_statistics():

@@ -250,6 +250,12 @@ def test_plot(full_run, tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 20_000
     titles = {ax.get_title() for ax in fig.axes}
     assert {"tanh, xavier_normal", "relu, he_normal"} <= titles
+    # one colour scale for every heatmap, centred on std 1, one colour bar; every axis holds something
+    images = [im for ax in fig.axes for im in ax.images]
+    assert len(images) == 8 and len({id(im.norm) for im in images}) == 1 and images[0].norm.vcenter == 0
+    assert all(ax.images or ax.lines or ax.collections for ax in fig.axes)
+    curve = [ax for ax in fig.axes if ax.lines][0]
+    assert len(curve.lines) == 8 * 5   # every (activation, init) pair at every width
 
 
 # --- bad input ---------------------------------------------------------------------------------------------------

@@ -217,20 +217,34 @@ SIM_RATIOS = [
 
 
 def plot_bench(rows, path=None, title=""):
-    """Horizontal bars of the speedups of ``fastinit bench`` (rows: (label, speedup or None)). Saves to path when
-    given; returns the figure."""
-    from .plotting import finish, pyplot
+    """Horizontal bars of the speedups of ``fastinit bench`` (rows: (label, speedup or None)), on a log scale with
+    1x (as fast as the baseline) marked; the ceiling rows (what the bare matrix products alone would give) are
+    grey and hatched, apart from the measurements. Saves to path when given; returns the figure."""
+    from matplotlib.patches import Patch
+
+    from .plotting import FONT, finish, pyplot
 
     plt = pyplot()
     rows = [r for r in rows if r[1] is not None]
-    fig, ax = plt.subplots(figsize=(8, 0.42 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(rows) + 1.6))
     y = np.arange(len(rows))[::-1]
-    ax.barh(y, [r[1] for r in rows], color="C0")
-    for yi, (_, speedup) in zip(y, rows):
-        ax.text(speedup, yi, f" {speedup:.2f}x", va="center", fontsize=7)
-    ax.set_yticks(y, [r[0] for r in rows], fontsize=7)
+    ceiling = ["ceiling" in label for label, _ in rows]
+    ax.barh(y, [r[1] for r in rows], color=["0.75" if c else "C0" for c in ceiling],
+            hatch=None, edgecolor="none")
+    for yi, (_, speedup), c in zip(y, rows, ceiling):
+        if c:
+            ax.barh([yi], [speedup], color="none", edgecolor="0.45", hatch="///", lw=0)
+        ax.text(speedup * 1.03, yi, f"{speedup:.2f}x", va="center", fontsize=FONT)
+    ax.set_yticks(y, [r[0] for r in rows], fontsize=FONT)
     ax.set_xscale("log")
-    ax.axvline(1.0, color="grey", lw=0.8)
-    ax.set_xlabel("speedup (baseline time / fastinit time)")
-    ax.set_title(title, fontsize=9)
+    ax.axvline(1.0, color="k", lw=0.9, ls=":")
+    ax.set_xlim(right=max(r[1] for r in rows) * 2.2)
+    ax.set_xlabel("speedup = baseline time / fastinit time (log scale; dotted: 1x, as fast as the baseline)",
+                  fontsize=FONT)
+    ax.tick_params(which="both", labelsize=FONT - 1)
+    ax.legend(handles=[Patch(color="C0", label="fastinit, measured"),
+                       Patch(facecolor="0.75", edgecolor="0.45", hatch="///",
+                             label="ceiling: the matrix products alone, not fastinit")],
+              fontsize=FONT, loc="lower right")
+    ax.set_title(title, fontsize=FONT + 1)
     return finish(plt, fig, path)

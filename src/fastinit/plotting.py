@@ -16,10 +16,9 @@ def pyplot():
 
 
 def finish(plt, fig, path):
-    """Lay the figure out, save it to path when given (and close it), return it."""
-    fig.tight_layout()
+    """Save the figure to path when given (and close it; bbox tight keeps every label inside), return it."""
     if path is not None:
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
     return fig
 
@@ -29,48 +28,105 @@ def _label(c):
     return f"{c['activation']}, {c['init']}" + (" + BN" if c["batchnorm"] else "")
 
 
+FONT = 8   # points: tick labels and legends readable at the saved size (110 dpi)
+
+
+def _style(ax, title=None):
+    ax.tick_params(which="both", labelsize=FONT - 1)
+    if title is not None:
+        ax.set_title(title, fontsize=FONT + 1)
+
+
+def _curve_legend(ax, results, with_theory, with_grads=False):
+    """One legend: a colour per result, then what the line styles mean."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=f"C{i}", lw=2, label=_label(r.config)) for i, r in enumerate(results)]
+    handles.append(Line2D([], [], color="k", marker="o", ms=4.5, lw=0.8, alpha=0.55, label="measured"))
+    if with_theory:
+        handles.append(Line2D([], [], color="k", ls="--", lw=1.8, label="mean-field theory"))
+    ax.legend(handles=handles, fontsize=FONT, loc="best", framealpha=0.85)
+
+
+def _measured_and_theory(ax, layers, measured, predicted, color):
+    """Measured values as dots (on a faint line), the theory as a dashed line over them: both stay visible where
+    they agree."""
+    ax.semilogy(layers, measured, "o-", color=color, ms=4.5, lw=0.8, alpha=0.55, zorder=2)
+    if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
+        ax.semilogy(layers, predicted, "--", color=color, lw=1.8, zorder=3)
+
+
 def plot_results(results, path=None, max_layers=10):
-    """One row per result: the activation histogram of each layer (up to max_layers, evenly chosen), then
-    std vs depth for all results together (and the gradient std when recorded). Saves to path when given;
-    returns the figure."""
+    """The classic figure for simulation results: on top, one row per result with the histogram of the
+    activations H at up to ``max_layers`` evenly chosen layers (columns share their x-axis, so that two
+    initializations are compared on one scale); below, the std of H per layer and, when recorded, the std of
+    dL/dH per layer, for all results together, measured (solid, dots) and predicted by the mean-field theory
+    (dashed, drawn over the measurement). Saves to path when given; returns the figure."""
     plt = pyplot()
     depth = max(r.depth for r in results)
     shown = sorted(set(np.linspace(1, depth, min(depth, max_layers)).round().astype(int)))
-    ncols = len(shown) + 1
-    fig, axes = plt.subplots(len(results), ncols, figsize=(2.1 * ncols + 4, 2.0 * len(results) + 1.2), squeeze=False,
-                             gridspec_kw={"width_ratios": [1] * len(shown) + [3]})
-    for row, res in enumerate(results):
-        for col, layer in enumerate(shown):
-            ax = axes[row, col]
+    grads = any(r.grads is not None for r in results)
+    ncols = len(shown) if len(shown) <= 6 else 5    # wider than 6 panels: wrap, so the figure stays readable
+    per_result = -(-len(shown) // ncols)
+    nrows = len(results) * per_result
+    fig = plt.figure(figsize=(max(7.5, 1.5 * ncols + 1.4), 1.35 * nrows + 3.4))
+    gs = fig.add_gridspec(nrows + 1, ncols, height_ratios=[1] * nrows + [max(2.4, 0.8 * nrows)], hspace=0.65,
+                          wspace=0.25)
+    columns = {}   # the axes of each shown layer, to share its x-range across results
+    for r_i, res in enumerate(results):
+        for k, layer in enumerate(shown):
+            row, col = r_i * per_result + k // ncols, k % ncols
+            ax = fig.add_subplot(gs[row, col])
+            columns.setdefault(layer, []).append(ax)
             if layer <= res.depth:
                 counts, edges = res.h_hist[layer - 1], res.h_edges[layer - 1]
-                ax.bar(edges[:-1], counts / max(counts.sum(), 1), width=np.diff(edges), align="edge", color="C0")
-                ax.set_title(f"layer {layer}\nstd {res.layers['h_std'][layer - 1]:.3g}", fontsize=8)
-            ax.tick_params(labelsize=6)
+                ax.bar(edges[:-1], counts / max(counts.sum(), 1), width=np.diff(edges), align="edge",
+                       color=f"C{r_i}")
+                ax.set_title(f"layer {layer}: std {res.layers['h_std'][layer - 1]:.2g}", fontsize=FONT)
             ax.set_yticks([])
-        axes[row, 0].set_ylabel(_label(res.config), fontsize=7)
-    gs = axes[0, -1].get_gridspec()
-    for ax in axes[:, -1]:
-        ax.remove()
-    curve = fig.add_subplot(gs[:, -1])
+            _style(ax)
+            if col == 0 and k == 0:
+                ax.set_ylabel(_label(res.config).replace(", ", ",\n"), fontsize=FONT, rotation=0, ha="right",
+                              va="center")
+    # one x-range per layer across results (each row's own range would make different inits look alike)
+    for axs in columns.values():
+        lo, hi = min(ax.get_xlim()[0] for ax in axs), max(ax.get_xlim()[1] for ax in axs)
+        for ax in axs:
+            ax.set_xlim(lo, hi)
+    bottom = gs[nrows, :].subgridspec(1, 2 if grads else 1, wspace=0.28)
+    curve = fig.add_subplot(bottom[0, 0])
+    theory_drawn = False
     for i, res in enumerate(results):
         layers = np.arange(1, res.depth + 1)
-        curve.semilogy(layers, res.layers["h_std"], "o-", color=f"C{i}", label=_label(res.config), ms=3)
-        predicted = res.theory.h_std
-        if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
-            curve.semilogy(layers, predicted, ":", color=f"C{i}", lw=1)
-        if res.grads is not None:
-            curve.semilogy(layers, res.grads["grad_h_std"], "x--", color=f"C{i}", ms=3)
-    curve.set_xlabel("layer")
-    curve.set_ylabel("activation std (o; dotted: mean-field theory), gradient std (x)")
-    curve.legend(fontsize=6)
+        _measured_and_theory(curve, layers, res.layers["h_std"], res.theory.h_std, f"C{i}")
+        theory_drawn |= bool(np.all(np.isfinite(res.theory.h_std)))
+    curve.set_xlabel("layer", fontsize=FONT)
+    curve.set_ylabel("std of the activations H", fontsize=FONT)
+    _style(curve)
+    _curve_legend(curve, results, theory_drawn)
+    if grads:
+        gax = fig.add_subplot(bottom[0, 1])
+        g_theory = False
+        for i, res in enumerate(results):
+            if res.grads is None:
+                continue
+            layers = np.arange(1, res.depth + 1)
+            _measured_and_theory(gax, layers, res.grads["grad_h_std"], res.theory.grad_h_std, f"C{i}")
+            g_theory |= bool(np.all(np.isfinite(res.theory.grad_h_std)))
+        gax.set_xlabel("layer", fontsize=FONT)
+        gax.set_ylabel("std of dL/dH (gradient)", fontsize=FONT)
+        _style(gax)
+        _curve_legend(gax, [r for r in results if r.grads is not None], g_theory)
     return finish(plt, fig, path)
 
 
 def plot_sweep(result, path=None):
-    """Heatmaps of log10 final activation std over depth x width, one per (activation, init[, batch norm]) averaged
-    over seeds, and one panel of std vs depth for the widest, deepest network of each pair with the mean-field
+    """Heatmaps of log10 of the final activation std over depth x width, one per (activation, init[, batch
+    norm]), averaged over the seeds, on one shared colour scale (a diverging map centred on std 1: blue shrinks,
+    red grows), then one panel of std vs depth per pair at every width (the deepest run of each), the mean-field
     prediction dashed. Saves to path when given; returns the figure."""
+    from matplotlib.colors import TwoSlopeNorm
+
     plt = pyplot()
     rows = [r for r in result.rows if r["status"] == "ok"]
     if not rows:
@@ -78,40 +134,68 @@ def plot_sweep(result, path=None):
     pairs = sorted({_label(r) for r in rows})
     depths = sorted({r["depth"] for r in rows})
     widths = sorted({r["width"] for r in rows})
+    seeds = sorted({r["seed"] for r in rows})
     finals = {}   # (pair, depth, width) -> final h_std of each seed, positive and finite
     for r in rows:
         if np.isfinite(r["final_h_std"]) and r["final_h_std"] > 0:
             finals.setdefault((_label(r), r["depth"], r["width"]), []).append(r["final_h_std"])
-    n = len(pairs) + 1
-    ncols = min(4, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
-    flat = axes.ravel()
-    for ax, pair in zip(flat, pairs):
+    grids = {}
+    for pair in pairs:
         grid = np.full((len(depths), len(widths)), np.nan)
         for i, d in enumerate(depths):
             for j, w in enumerate(widths):
                 if (pair, d, w) in finals:
                     grid[i, j] = np.log10(np.mean(finals[pair, d, w]))
-        im = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
-        ax.set_xticks(range(len(widths)), [str(w) for w in widths], fontsize=7, rotation=45)
-        step = max(1, len(depths) // 8)
-        ax.set_yticks(range(0, len(depths), step), [str(d) for d in depths[::step]], fontsize=7)
-        ax.set_xlabel("width", fontsize=8)
-        ax.set_ylabel("depth", fontsize=8)
-        ax.set_title(pair, fontsize=9)
-        fig.colorbar(im, ax=ax, label="log10 final h std")
-    curve = flat[len(pairs)]
+        grids[pair] = grid
+    values = np.concatenate([g[np.isfinite(g)] for g in grids.values()] + [np.zeros(1)])
+    # one scale for every panel, centred on std 1; beyond 10^+-4 the colour saturates (a collapse to 1e-20 would
+    # otherwise wash out the differences that matter, between 0.1 and 10)
+    reach = min(4.0, max(1.0, float(np.max(np.abs(values)))))
+    clipped = float(np.max(np.abs(values))) > reach
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-reach, vmax=reach)
+    # grey: no finite positive std (it underflowed to 0, or the configuration failed)
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.82")
+    n = len(pairs)
+    ncols = min(3, n + 1)
+    nrows = -(-n // ncols) + 1   # the heatmaps, then a row for the curves
+    fig = plt.figure(figsize=(4.0 * ncols + 1.0, 3.3 * nrows + 0.6))
+    gs = fig.add_gridspec(nrows, ncols + 1, width_ratios=[1] * ncols + [0.06], hspace=0.55, wspace=0.35)
+    image = None
     for k, pair in enumerate(pairs):
-        best = max((r for r in rows if _label(r) == pair), key=lambda r: (r["width"], r["depth"], -r["seed"]))
-        measured, predicted = floats_parse(best["h_std_layers"]), floats_parse(best["theory_h_std_layers"])
-        layers = np.arange(1, measured.size + 1)
-        curve.semilogy(layers, measured, "-", color=f"C{k}", label=f"{pair} (w {best['width']})")
-        if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
-            curve.semilogy(layers, predicted, "--", color=f"C{k}", lw=1)
-    curve.set_xlabel("layer")
-    curve.set_ylabel("h std (dashed: mean-field theory)")
-    curve.legend(fontsize=6)
-    for ax in flat[n:]:
-        ax.remove()
+        ax = fig.add_subplot(gs[k // ncols, k % ncols])
+        image = ax.imshow(np.ma.masked_invalid(grids[pair]), aspect="auto", origin="lower", cmap=cmap, norm=norm,
+                          interpolation="nearest")
+        ax.set_xticks(range(len(widths)), [str(w) for w in widths], rotation=45)
+        step = max(1, len(depths) // 8)
+        ax.set_yticks(range(0, len(depths), step), [str(d) for d in depths[::step]])
+        ax.set_xlabel("width", fontsize=FONT)
+        ax.set_ylabel("depth", fontsize=FONT)
+        _style(ax, pair)
+    cax = fig.add_subplot(gs[0:nrows - 1, ncols])
+    bar = fig.colorbar(image, cax=cax, extend="both" if clipped else "neither")
+    bar.set_label("log10 std of the last layer's activations" + (f" (mean of {len(seeds)} seeds)"
+                                                                   if len(seeds) > 1 else "")
+                  + "; grey: std 0 (underflow) or failed", fontsize=FONT)
+    bar.ax.tick_params(labelsize=FONT - 1)
+    # the curves: every pair, every width (line style per width), the deepest run of each
+    curve = fig.add_subplot(gs[nrows - 1, :ncols])
+    styles = ["-", "--", "-.", ":"]
+    from matplotlib.lines import Line2D
+
+    for k, pair in enumerate(pairs):
+        for j, w in enumerate(widths):
+            cands = [r for r in rows if _label(r) == pair and r["width"] == w]
+            if not cands:
+                continue
+            best = max(cands, key=lambda r: (r["depth"], -r["seed"]))
+            measured = floats_parse(best["h_std_layers"])
+            curve.semilogy(np.arange(1, measured.size + 1), measured, styles[j % len(styles)], color=f"C{k}",
+                           lw=1.3)
+    curve.set_xlabel("layer", fontsize=FONT)
+    curve.set_ylabel("std of the activations (seed " + str(seeds[0]) + ")", fontsize=FONT)
+    _style(curve, "std vs depth, the deepest run of every pair and width")
+    handles = [Line2D([], [], color=f"C{k}", lw=2, label=p) for k, p in enumerate(pairs)]
+    handles += [Line2D([], [], color="k", ls=styles[j % len(styles)], label=f"width {w}")
+                for j, w in enumerate(widths)]
+    curve.legend(handles=handles, fontsize=FONT - 1, ncol=2, loc="best", framealpha=0.85)
     return finish(plt, fig, path)

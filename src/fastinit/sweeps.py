@@ -275,7 +275,8 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     Args:
         depth, width, activation, init, batchnorm, seeds: values or lists; the grid is their Cartesian product
             (init: scheme names of ``fastinit.simulate``).
-        batch, backward: for every configuration.
+        batch, backward: for every configuration (batch 256 by default, where ``simulate`` takes 1000: a grid
+            runs many networks, and 256 rows estimate a layer's std to ~1% at width 256).
         configs: an explicit list of dicts (keys depth, width, activation, init and optionally batchnorm, batch,
             seed, backward) instead of the grid.
         out: a CSV path; rows are appended (and flushed) as they finish. A ``.parquet`` path (pandas and pyarrow)
