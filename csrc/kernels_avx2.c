@@ -8,6 +8,7 @@
  * put each block's 4 words in memory order, with no cross-lane permute; "f64 layout" keeps blocks 0-3 | 4-7
  * and pairs words into 64 bits. */
 #include "kernels.h"
+#include "tensor_stats.h"
 #if defined(FASTINIT_HAVE_AVX2) && (defined(__x86_64__) || defined(_M_X64) || defined(__i386__))
 #include <immintrin.h>
 #include "philox.h"
@@ -554,7 +555,22 @@ fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype)
     return 0;
 }
 int fi_avx2_compiled(void) { return 1; }
+
+void fi_widen16_avx2(int bf16, const uint16_t *x, float *out, size_t n)
+{
+    size_t i = 0;
+    if (bf16) {
+        for (; i + 8 <= n; i += 8) {
+            __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
+            _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+        }
+    } else {
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    }
+    if (i < n) fi_widen16_generic(bf16, x + i, out + i, n - i);
+}
 #else
+void fi_widen16_avx2(int bf16, const uint16_t *x, float *out, size_t n) { fi_widen16_generic(bf16, x, out, n); }
 fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype) { (void)kind; (void)dtype; return 0; }
 int fi_avx2_compiled(void) { return 0; }
 #endif

@@ -217,6 +217,17 @@ static void FI_N(hist_add)(const FI_T *x, size_t n, double lo, double hi, int bi
     }
 }
 
+/* The statistics and histogram passes over one contiguous piece, for tensor_stats.c (the probe). */
+static void FI_N(stats_piece)(fi_stats *s, const void *x, size_t n, int saturation)
+{
+    FI_N(stats_add)(s, (const FI_T *)x, n, saturation);
+}
+
+static void FI_N(hist_piece)(const void *x, size_t n, double lo, double hi, int bins, int64_t *h)
+{
+    FI_N(hist_add)((const FI_T *)x, n, lo, hi, bins, h);
+}
+
 static size_t FI_N(chunk_rows)(size_t width) { return width >= FI_CHUNK_ELEMS ? 1 : FI_CHUNK_ELEMS / width; }
 
 static size_t FI_N(chunk_count)(size_t batch, size_t width)

@@ -19,7 +19,16 @@ typedef struct {
     void (*forward[2])(fi_layer *);
     void (*backward[2])(fi_layer_back *);
     void (*apply[2])(int act, double alpha, const void *x, void *y, size_t n);
+    /* one contiguous piece of float (0) / double (1) values: statistics into a partial, counts into a histogram
+     * table of FI_HIST_COPIES x (bins + 1) (entry bins: outside or not finite) */
+    void (*stats_piece[2])(fi_stats *s, const void *x, size_t n, int saturation);
+    void (*hist_piece[2])(const void *x, size_t n, double lo, double hi, int bins, int64_t *h);
 } fi_layer_kernels;
+
+#define FI_HIST_COPIES 4
+
+/* float16 / bfloat16 bits -> float, n values (exact), on the SIMD path in use (kernels_*.c). */
+void fi_widen16(int bf16, const uint16_t *x, float *out, size_t n);
 
 const fi_layer_kernels *fi_layer_kernels_base(void);
 const fi_layer_kernels *fi_layer_kernels_avx2(void);   /* NULL when not compiled in */

@@ -52,6 +52,8 @@ static const fi_layer_kernels kernels = {
     {FI_CAT3(forward, f32, FI_LAYER_ISA), FI_CAT3(forward, f64, FI_LAYER_ISA)},
     {FI_CAT3(backward, f32, FI_LAYER_ISA), FI_CAT3(backward, f64, FI_LAYER_ISA)},
     {FI_CAT3(activation_apply, f32, FI_LAYER_ISA), FI_CAT3(activation_apply, f64, FI_LAYER_ISA)},
+    {FI_CAT3(stats_piece, f32, FI_LAYER_ISA), FI_CAT3(stats_piece, f64, FI_LAYER_ISA)},
+    {FI_CAT3(hist_piece, f32, FI_LAYER_ISA), FI_CAT3(hist_piece, f64, FI_LAYER_ISA)},
 };
 
 const fi_layer_kernels *FI_CAT2(fi_layer_kernels, FI_LAYER_ISA)(void) { return &kernels; }

@@ -42,6 +42,18 @@ static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return
 static inline uint64_t fi_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
 static inline double fi_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 
+/* IEEE half bits -> float (exact, every value, what F16C's vcvtph2ps computes). */
+static inline float fi_f16_value(uint16_t h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+    if (e == 0) {
+        const float f = (float)m * 0x1p-24f;   /* zero or subnormal */
+        return sign ? -f : f;
+    }
+    if (e == 31) return fi_bits_f32(sign | 0x7F800000u | (m << 13));   /* inf, NaN */
+    return fi_bits_f32(sign | ((e + 112u) << 23) | (m << 13));
+}
+
 /* float32 -> bfloat16 bits, round to nearest even (x is never NaN here). */
 static inline uint16_t fi_bf16_rne(float x)
 {

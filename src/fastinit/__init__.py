@@ -32,6 +32,7 @@ from .generator import (
     uniform,
 )
 
+from .probe import ProbeResult, ProbeResults, probe
 from .simulation import SimulationResult, normalize, simulate
 from .sweeps import SweepResult, sweep
 from . import theory  # noqa: E402
@@ -56,5 +57,5 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",
            "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult", "sweep",
-           "SweepResult", "theory", "fast_init",
+           "SweepResult", "theory", "fast_init", "probe", "ProbeResult", "ProbeResults",
            "__version__"]

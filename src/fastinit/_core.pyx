@@ -461,3 +461,64 @@ def activation(int act, double alpha, x, y):
         _activation[double](act, alpha, x, y)
     else:
         _activation[float](act, alpha, x, y)
+
+
+# ------------------------------------------------------------------------------------------ tensor statistics
+
+cdef extern from "tensor_stats.h" nogil:
+    ctypedef struct fi_tensor_stats:
+        int dtype
+        const void *x
+        size_t n
+        int saturation
+        int bins
+        double range[2]
+        int64_t *hist
+        fi_stats stats
+        int status
+    void fi_tensor_stats_run(fi_tensor_stats *T)
+
+
+ctypedef fused stat_t:
+    float
+    double
+    uint16_t
+
+
+cdef _tensor_stats(const stat_t[::1] x, int dtype, int saturation, int bins, double lo, double hi,
+                   int64_t[::1] hist):
+    cdef fi_tensor_stats T
+    T.dtype = dtype
+    T.n = x.shape[0]
+    T.x = &x[0] if T.n else NULL
+    T.saturation = saturation
+    T.bins = bins if hist is not None else 0
+    T.range[0] = lo
+    T.range[1] = hi
+    T.hist = &hist[0] if hist is not None else NULL
+    if hist is not None and hist.shape[0] != bins:
+        raise ValueError(f"tensor_stats: hist must have {bins} entries, got {hist.shape[0]}")
+    if T.n == 0:
+        return {"count": 0, "zeros": 0, "saturated": 0, "nonfinite": 0, "mean": float("nan"), "m2": 0.0,
+                "min": float("inf"), "max": float("-inf")}, (lo, hi)
+    with nogil:
+        fi_tensor_stats_run(&T)
+    if T.status:
+        raise MemoryError("out of memory for the statistics scratch of a tensor; nothing was computed")
+    return _stats(T.stats), (T.range[0], T.range[1])
+
+
+def tensor_stats(x, int dtype, int saturation, int bins, tuple hist_range, hist):
+    """Statistics (one pass) and, when hist is given, a histogram of bins over hist_range (NaN: the data's
+    [min, max]) of the 1-D contiguous buffer x: float32 (dtype F32), float64 (F64) or the uint16 bits of float16
+    (F16) / bfloat16 (BF16) values (C: fi_tensor_stats_run, GIL released). Returns (stats, range used)."""
+    cdef double lo = hist_range[0], hi = hist_range[1]
+    if dtype == FI_F64:
+        return _tensor_stats[double](x, dtype, saturation, bins, lo, hi, hist)
+    if dtype == FI_F16 or dtype == FI_BF16:
+        return _tensor_stats[uint16_t](x, dtype, saturation, bins, lo, hi, hist)
+    return _tensor_stats[float](x, FI_F32, saturation, bins, lo, hi, hist)
+
+
+F32 = FI_F32
+F64 = FI_F64

@@ -1,4 +1,4 @@
-"""The ``fastinit`` command: ``fastinit info``, ``fastinit bench``, ``fastinit simulate`` and ``fastinit sweep``."""
+"""The ``fastinit`` command: ``fastinit info``, ``bench``, ``simulate``, ``sweep`` and ``probe``."""
 import argparse
 import json
 import platform
@@ -162,6 +162,88 @@ def _sweep_cmd(args):
     return 1 if res.failed else 0
 
 
+def _set_value(text):
+    """--set key=value: the value as a Python literal when it reads as one (numbers, lists, True), else a string."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--set: expected key=value, got {text!r}")
+    try:
+        return key.strip(), ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return key.strip(), value.strip()
+
+
+def _probe_model(spec, settings):
+    """(model, kind) from MODULE:CALLABLE (any importable function returning a torch module) or hf:ConfigClass (a
+    transformers model built from that config's defaults and --set values, no download)."""
+    import importlib
+
+    if spec.startswith("hf:"):
+        try:
+            import transformers
+        except ImportError:
+            raise ValueError("hf: models need transformers: pip install transformers") from None
+        name = spec[3:]
+        cls = getattr(transformers, name, None)
+        if cls is None or not name.endswith("Config"):
+            raise ValueError(f"hf:{name}: transformers has no config class {name!r} (e.g. hf:ResNetConfig, "
+                             "hf:GPT2Config)")
+        config = cls()
+        for key, value in settings:
+            if not hasattr(config, key):
+                raise ValueError(f"--set {key}: {name} has no attribute {key!r}")
+            setattr(config, key, value)
+        return transformers.AutoModel.from_config(config), config
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"model: expected MODULE:CALLABLE or hf:ConfigClass, got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"model: cannot load {spec!r}: {exc}") from None
+    model = factory(**dict(settings))
+    return model, None
+
+
+def _probe_inputs(model, config, args):
+    """N(0, 1) inputs of --input-shape, or for a transformers config: random token ids (text models) or N(0, 1)
+    images (vision models) of a default shape."""
+    import torch
+
+    gen = fi.Generator(args.seed)
+    shape = parse_int_list(args.input_shape, "input-shape") if args.input_shape else None
+    if config is not None and hasattr(config, "vocab_size") and not hasattr(config, "num_channels"):
+        shape = shape or [2, 64]
+        ids = gen.uniform(tuple(shape), 0, config.vocab_size, dtype="float64").astype("int64")
+        return {"input_ids": torch.from_numpy(ids)}
+    if shape is None and config is not None and hasattr(config, "num_channels"):
+        size = getattr(config, "image_size", 224)
+        shape = [2, config.num_channels, size, size]
+    if shape is None:
+        raise ValueError("--input-shape is needed for MODULE:CALLABLE models, e.g. --input-shape 32,3,224,224")
+    return torch.from_numpy(gen.normal(tuple(shape)))
+
+
+def _probe_cmd(args):
+    settings = [_set_value(t) for t in args.set or []]
+    inits = _csv(args.inits) if args.inits else None
+    model, config = _probe_model(args.model, settings)
+    model.eval()
+    inputs = _probe_inputs(model, config, args)
+    res = fi.probe(model, inputs, backward=args.backward, bins=args.bins, seed=args.seed, inits=inits)
+    print(repr(res))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([r.to_dict() for r in res] if inits else res.to_dict(), f)
+        print(f"wrote {args.json}")
+    if args.plot:
+        res.plot(args.plot, max_layers=args.max_layers)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def _add_outputs(p, json_help, plot_help):
     """--json, --plot and --threads, which bench and simulate share."""
     p.add_argument("--json", metavar="PATH", help=json_help)
@@ -228,6 +310,24 @@ def main(argv=None):
     p.add_argument("--no-share-prefixes", action="store_true",
                    help="one simulation per configuration instead of one per depth series (same rows, slower)")
     p.set_defaults(func=_sweep_cmd)
+    p = sub.add_parser("probe", help="per-module activation (and gradient) statistics of a real torch model",
+                       description="One forward (and backward) pass of a model with every leaf module's output "
+                                   "recorded, e.g. fastinit probe hf:ResNetConfig --backward --plot probe.png, or "
+                                   "fastinit probe mypkg.models:build --input-shape 32,3,224,224")
+    p.add_argument("model", help="MODULE:CALLABLE (a function returning a torch.nn.Module) or hf:ConfigClass (a "
+                                 "transformers model from that config's defaults)")
+    p.add_argument("--input-shape", metavar="N,C,H,W", help="shape of the N(0, 1) input (token ids for text models: "
+                                                             "batch,length; default 2,64)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a config attribute (hf:) or a keyword argument of CALLABLE; repeatable")
+    p.add_argument("--backward", action="store_true", help="also record the gradients")
+    p.add_argument("--inits", metavar="INIT,INIT,...",
+                   help="compare initializations: default (the model's own) and scheme names")
+    p.add_argument("--bins", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-layers", type=int, default=6, help="histogram columns in the figure")
+    _add_outputs(p, json_help="also write the rows as JSON", plot_help="save the figure (needs matplotlib)")
+    p.set_defaults(func=_probe_cmd)
     args = parser.parse_args(argv)
     # errors found in the arguments are reported with the usage of the subcommand given
     usage = subparsers[args.command]
@@ -237,7 +337,7 @@ def main(argv=None):
         fi.set_num_threads(args.threads)
     if getattr(args, "max_layers", None) is not None and args.max_layers < 1:
         usage.error(f"--max-layers must be >= 1, got {args.max_layers}")
-    if args.command in ("simulate", "sweep", "bench") and args.plot:
+    if args.command in ("simulate", "sweep", "bench", "probe") and args.plot:
         from .plotting import pyplot
         try:   # before the work: a missing matplotlib or an unwritable path should not cost the user a long run
             pyplot()

@@ -199,3 +199,84 @@ def plot_sweep(result, path=None):
                 for j, w in enumerate(widths)]
     curve.legend(handles=handles, fontsize=FONT - 1, ncol=2, loc="best", framealpha=0.85)
     return finish(plt, fig, path)
+
+
+_KINDS = (("conv / linear", ("Conv", "Linear")), ("normalization", ("Norm",)),
+          ("activation", ("ReLU", "GELU", "Tanh", "Sigmoid", "SiLU", "ELU", "Activation", "Hard", "Softplus", "Mish")),
+          ("attention", ("Attention",)), ("embedding", ("Embedding",)))
+
+
+def _kind(module_type):
+    for kind, words in _KINDS:
+        if any(w in module_type for w in words):
+            return kind
+    return "other"
+
+
+def plot_probes(results, path=None, max_layers=6):
+    """The classic figure for a real network (``fastinit.probe``): on top, per result, the histograms of the
+    outputs of up to ``max_layers`` module calls evenly spread over the forward pass (each column on one x-range);
+    below, the std of every recorded output against its position in the forward pass, and with backward the std
+    of the gradient dL/d(output). One result: points coloured by kind of module; several (inits): one colour per
+    init. Saves to path when given; returns the figure."""
+    from matplotlib.lines import Line2D
+
+    plt = pyplot()
+    results = [r for r in results if r.rows]
+    if not results:
+        raise ValueError("nothing to plot: no module output was recorded")
+    n_calls = max(len(r.rows) for r in results)
+    shown = sorted(set(np.linspace(0, n_calls - 1, min(n_calls, max_layers)).round().astype(int)))
+    ncols = len(shown)
+    grads = any(r.config.get("backward") for r in results)
+    nrows = len(results)
+    fig = plt.figure(figsize=(max(8.0, 1.7 * ncols + 1.6), 1.45 * nrows + 3.6))
+    gs = fig.add_gridspec(nrows + 1, ncols, height_ratios=[1] * nrows + [max(2.6, 0.8 * nrows)], hspace=0.75,
+                          wspace=0.3)
+    columns = {}
+    for r_i, res in enumerate(results):
+        for col, idx in enumerate(shown):
+            ax = fig.add_subplot(gs[r_i, col])
+            columns.setdefault(col, []).append(ax)
+            if idx < len(res.rows):
+                row, counts, edges = res.rows[idx], res.hist[idx], res.edges[idx]
+                ax.bar(edges[:-1], counts / max(counts.sum(), 1), width=np.diff(edges), align="edge",
+                       color=f"C{r_i}" if nrows > 1 else "C0")
+                name = row["name"] if len(row["name"]) <= 24 else "..." + row["name"][-21:]
+                ax.set_title(f"{name}\n{row['type']}, std {row['std']:.2g}", fontsize=FONT - 1)
+            ax.set_yticks([])
+            _style(ax)
+            if col == 0 and nrows > 1:
+                ax.set_ylabel(res.config["init"], fontsize=FONT, rotation=0, ha="right", va="center")
+    for axs in columns.values():
+        lo, hi = min(ax.get_xlim()[0] for ax in axs), max(ax.get_xlim()[1] for ax in axs)
+        for ax in axs:
+            ax.set_xlim(lo, hi)
+    bottom = gs[nrows, :].subgridspec(1, 2 if grads else 1, wspace=0.28)
+    panels = [("std", "std of the module's output")] + ([("grad_std", "std of dL/d(output)")] if grads else [])
+    for p_i, (field, label) in enumerate(panels):
+        ax = fig.add_subplot(bottom[0, p_i])
+        handles = []
+        for r_i, res in enumerate(results):
+            y = res.column(field).astype(float)
+            x = np.arange(1, len(y) + 1)
+            ok = np.isfinite(y) & (y > 0)
+            if nrows > 1:
+                ax.semilogy(x[ok], y[ok], "-", color=f"C{r_i}", lw=1.2)
+                handles.append(Line2D([], [], color=f"C{r_i}", lw=2, label=res.config["init"]))
+            else:
+                ax.semilogy(x[ok], y[ok], "-", color="0.6", lw=0.8, zorder=1)
+                kinds = [_kind(t) for t in res.column("type")]
+                for k_i, (kind, _) in enumerate(_KINDS + (("other", ()),)):
+                    sel = ok & np.array([k == kind for k in kinds])
+                    if sel.any():
+                        ax.scatter(x[sel], y[sel], s=12, color=f"C{k_i}", zorder=2)
+                        handles.append(Line2D([], [], color=f"C{k_i}", marker="o", ls="", label=kind))
+        ax.set_xlabel("module call, in forward order", fontsize=FONT)
+        ax.set_ylabel(label, fontsize=FONT)
+        _style(ax)
+        if handles:
+            ax.legend(handles=handles, fontsize=FONT - 1, loc="best", framealpha=0.85)
+    fig.suptitle(f"{results[0].config['model']}: {len(results[0].rows)} module outputs"
+                 + (", gradients from L = sum(output * N(0, 1))" if grads else ""), fontsize=FONT + 1)
+    return finish(plt, fig, path)

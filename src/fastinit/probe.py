@@ -1,0 +1,400 @@
+"""The classic experiment on a real model: per-layer activation and gradient statistics of any torch network.
+
+    res = fi.probe(model, x)                       # one forward pass, every leaf module's output recorded
+    print(res)                                     # per-module table: mean, std, min, max, zeros, saturation
+    res.plot("probe.png")                          # histograms over depth, std vs depth (and gradients)
+    fi.probe(model, x, backward=True, inits=["default", "xavier_normal", "he_normal"]).plot("inits.png")
+
+Forward hooks record each selected module's output: mean, std, min, max, the fraction of exact zeros (dead
+units), the fraction saturated where the module is a saturating activation (``nn.Tanh`` |h| > 0.99,
+``nn.Sigmoid`` outside [0.01, 0.99], ``nn.Hardtanh`` / ``nn.ReLU6`` / ``nn.Hardsigmoid`` at their bounds), the count
+of non-finite values and a histogram. CPU float32, float64, float16 and bfloat16 outputs go through fastinit's C
+statistics and histogram kernels (the simulation engine's), reading the tensor where it lies, GIL released; other
+devices use torch ops on the device.
+
+With ``backward=True`` the loss is L = sum(output * G), G ~ N(0, 1) drawn from ``seed`` (so dL/d(output) = G has
+std 1 at the top, as in ``fastinit.simulate``); the std of dL/d(module output) is recorded per module, and
+|dL/dW| (Frobenius) per module that holds a ``weight``.
+"""
+import copy
+import dataclasses
+import math
+import re
+
+import numpy as np
+
+from . import _core
+from . import activations as _act
+from . import init as _init
+from .generator import Generator
+
+__all__ = ["probe", "ProbeResult", "ProbeResults", "FIELDS"]
+
+FIELDS = ("mean", "std", "min", "max", "zero_frac", "saturated_frac", "nonfinite", "grad_std", "grad_nonfinite",
+          "grad_w_norm")
+
+# module class name -> the C saturation rule of the activation table (tanh, sigmoid)
+_C_SATURATION = {cls: row.saturation for row in _act.ACTIVATIONS.values() for cls in row.torch_modules
+                 if row.saturation != _core.SAT_NONE}
+# activations that clamp: saturated = at one of their bounds, (lower, upper) from the module
+_CLAMPS = {"Hardtanh": lambda m: (m.min_val, m.max_val), "ReLU6": lambda m: (0.0, 6.0),
+           "Hardsigmoid": lambda m: (0.0, 1.0)}
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _default_modules(model):
+    """Every leaf module, and every attention block (a module whose class name says Attention)."""
+    for name, m in model.named_modules():
+        if name and (not any(True for _ in m.children()) or "Attention" in type(m).__name__):
+            yield name, m
+
+
+def _select(model, modules):
+    if modules is None:
+        return list(_default_modules(model))
+    torch = _torch()
+    if isinstance(modules, type) or (isinstance(modules, tuple) and modules and all(isinstance(t, type) for t in modules)):
+        return [(n, m) for n, m in model.named_modules() if n and isinstance(m, modules)]
+    if isinstance(modules, str):
+        pattern = re.compile(modules)
+        return [(n, m) for n, m in model.named_modules() if n and pattern.search(n)]
+    if callable(modules):
+        return [(n, m) for n, m in model.named_modules() if n and modules(n, m)]
+    if isinstance(modules, (list, tuple)):
+        names = set(modules)
+        found = [(n, m) for n, m in model.named_modules() if n in names]
+        missing = names - {n for n, _ in found}
+        if missing:
+            raise ValueError(f"modules: no module named {sorted(missing)[:5]} in the model")
+        return found
+    del torch
+    raise TypeError("modules must be None, a module type (or tuple of types), a regular expression on the qualified "
+                    f"names, a list of names or a callable(name, module), got {type(modules).__name__}")
+
+
+def _first_float_tensor(out, path=""):
+    """(tensor, where) of the first floating tensor in a module's output (a tensor, tuple, list, dict or
+    ModelOutput), depth first; (None, why) when there is none."""
+    torch = _torch()
+    if isinstance(out, torch.Tensor):
+        return (out, path) if out.is_floating_point() else (None, f"{path or 'output'} is {out.dtype}")
+    if isinstance(out, dict) or hasattr(out, "items"):
+        items = list(out.items())
+        for key, value in items:
+            t, where = _first_float_tensor(value, f"{path}.{key}")
+            if t is not None:
+                return t, where
+        return None, f"{path or 'output'} holds no floating tensor"
+    if isinstance(out, (tuple, list)):
+        for i, value in enumerate(out):
+            t, where = _first_float_tensor(value, f"{path}[{i}]")
+            if t is not None:
+                return t, where
+        return None, f"{path or 'output'} holds no floating tensor"
+    return None, f"{path or 'output'} is a {type(out).__name__}"
+
+
+def _stats_c(t, saturation, bins, hist_range):
+    """Statistics and histogram of a CPU tensor by the C kernels: no copy when it is contiguous."""
+    torch = _torch()
+    flat = t.detach()
+    if not flat.is_contiguous():
+        flat = flat.contiguous()   # (a strided view: one copy, the kernels read contiguous memory)
+    flat = flat.reshape(-1)
+    if flat.dtype in (torch.float16, torch.bfloat16):
+        code = _core.F16 if flat.dtype == torch.float16 else _core.BF16
+        buf = flat.view(torch.int16).numpy().view(np.uint16)
+    else:
+        code = _core.F64 if flat.dtype == torch.float64 else _core.F32
+        buf = flat.numpy()
+    hist = np.zeros(bins, np.int64)
+    st, used = _core.tensor_stats(buf, code, saturation, bins, hist_range or (math.nan, math.nan), hist)
+    return st, hist, used
+
+
+def _stats_torch(t, saturation, bins, hist_range):
+    """The same statistics by torch ops on the tensor's device (CUDA and the rest)."""
+    torch = _torch()
+    x = t.detach().reshape(-1)
+    finite = torch.isfinite(x)
+    v = x[finite].double()
+    count = int(v.numel())
+    st = {"count": count, "zeros": int((x == 0).sum()), "nonfinite": int(x.numel() - count), "saturated": 0,
+          "mean": float(v.mean()) if count else math.nan,
+          "m2": float(((v - v.mean()) ** 2).sum()) if count else 0.0,
+          "min": float(v.min()) if count else math.inf, "max": float(v.max()) if count else -math.inf}
+    if saturation == _core.SAT_ABS:
+        st["saturated"] = int((v.abs() > 0.99).sum())
+    elif saturation == _core.SAT_UNIT:
+        st["saturated"] = int(((v - 0.5).abs() > 0.49).sum())
+    lo, hi = hist_range or (st["min"], st["max"])
+    if not count:
+        lo, hi = 0.0, 1.0
+    elif not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    hist = torch.histc(v, bins=bins, min=lo, max=hi).cpu().numpy().astype(np.int64) if count else np.zeros(bins, np.int64)
+    return st, hist, (lo, hi)
+
+
+def _tensor_stats(t, saturation, bins, hist_range):
+    torch = _torch()
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+        return _stats_c(t, saturation, bins, hist_range)
+    return _stats_torch(t, saturation, bins, hist_range)
+
+
+@dataclasses.dataclass
+class ProbeResult:
+    """What one probe recorded: ``rows`` (one per module call, in the order of the forward pass; keys ``name``
+    (the qualified name, ``#2`` ... for later calls of the same module), ``type``, ``output`` (which tensor of the
+    module's output: "" for a tensor, ``[0]``, ``.last_hidden_state``), ``shape``, ``dtype`` and the statistics of
+    ``FIELDS``: mean, std, min, max, zero_frac, saturated_frac (NaN where the module does not saturate), nonfinite,
+    and with backward grad_std (of dL/d output), grad_nonfinite and grad_w_norm (|dL/dW|, NaN without a weight)),
+    ``hist`` / ``edges`` (bins counts and bins + 1 edges per row), ``skipped`` ((name, why) of module calls whose
+    output holds no floating tensor), ``config``."""
+
+    rows: list
+    hist: np.ndarray
+    edges: np.ndarray
+    skipped: list
+    config: dict
+
+    def __len__(self):
+        return len(self.rows)
+
+    def column(self, name):
+        return np.array([r[name] for r in self.rows])
+
+    def to_dict(self):
+        return {"config": self.config, "rows": self.rows, "hist": self.hist.tolist(), "edges": self.edges.tolist(),
+                "skipped": [list(s) for s in self.skipped]}
+
+    def to_pandas(self):
+        """One row per module call (pandas is optional)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.rows)
+
+    def table(self, max_rows=60):
+        cols = [("name", 34), ("type", 14), ("mean", 10), ("std", 10), ("min", 10), ("max", 10), ("zero", 6),
+                ("sat", 6)]
+        if self.config.get("backward"):
+            cols += [("grad_std", 10), ("grad_w_norm", 11)]
+        key = {"zero": "zero_frac", "sat": "saturated_frac"}
+        lines = ["  ".join(f"{c:>{w}}" if c not in ("name", "type") else f"{c:<{w}}" for c, w in cols)]
+        shown = self.rows if len(self.rows) <= max_rows else self.rows[:max_rows // 2] + [None] + self.rows[-max_rows // 2:]
+        for r in shown:
+            if r is None:
+                lines.append(f"... {len(self.rows) - 2 * (max_rows // 2)} more rows (to_pandas() has them all)")
+                continue
+            cells = []
+            for c, w in cols:
+                v = r[key.get(c, c)]
+                if c in ("name", "type"):
+                    text = str(v) if len(str(v)) <= w else "..." + str(v)[-(w - 3):]
+                    cells.append(f"{text:<{w}}")
+                elif isinstance(v, float) and math.isnan(v):
+                    cells.append(f"{'-':>{w}}")
+                elif c in ("zero", "sat"):
+                    cells.append(f"{v:>{w}.3f}")
+                else:
+                    cells.append(f"{v:>{w}.4g}")
+            lines.append("  ".join(cells))
+        bad = int(sum(r["nonfinite"] for r in self.rows))
+        if bad:
+            lines.append(f"warning: {bad} non-finite values; the statistics use the finite ones")
+        if self.skipped:
+            lines.append(f"skipped (no floating tensor in the output): {', '.join(n for n, _ in self.skipped[:8])}"
+                         + (" ..." if len(self.skipped) > 8 else ""))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        c = self.config
+        return (f"ProbeResult({c['model']}, init={c['init']!r}, {len(self.rows)} module calls, "
+                f"backward={c['backward']})\n" + self.table())
+
+    def plot(self, path=None, max_layers=8):
+        """Histograms of evenly chosen module outputs over depth, std vs depth (and the gradient's std vs depth
+        with backward). Saves to path when given; returns the figure (matplotlib, the ``plot`` extra)."""
+        from .plotting import plot_probes
+
+        return plot_probes([self], path, max_layers=max_layers)
+
+
+class ProbeResults(list):
+    """One ProbeResult per init of ``probe(..., inits=[...])``, with one figure for all of them."""
+
+    def plot(self, path=None, max_layers=6):
+        from .plotting import plot_probes
+
+        return plot_probes(list(self), path, max_layers=max_layers)
+
+    def __repr__(self):
+        return "\n\n".join(repr(r) for r in self)
+
+
+def _reinit(model, scheme, generator):
+    """Every Linear / Conv (and transformers' Conv1D, whose weight is (in, out)) weight drawn from a scheme of the
+    scheme table; everything else as the model made it."""
+    torch = _torch()
+    fill = _init.get_scheme(scheme)
+    with torch.no_grad():
+        for m in model.modules():
+            w = getattr(m, "weight", None)
+            if not isinstance(w, torch.Tensor) or w.dim() < 2:
+                continue
+            if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd)):
+                fill(w, generator=generator)
+            elif type(m).__name__ == "Conv1D":
+                fill(w.T, generator=generator)   # (in, out): its transpose has torch's (out, in) fans
+
+
+def _run(model, inputs):
+    torch = _torch()
+    if isinstance(inputs, dict):
+        return model(**inputs)
+    if isinstance(inputs, (tuple, list)):
+        return model(*inputs)
+    if isinstance(inputs, torch.Tensor):
+        return model(inputs)
+    raise TypeError(f"inputs must be a tensor, a tuple of tensors (positional) or a dict (keyword), got "
+                    f"{type(inputs).__name__}")
+
+
+def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label):
+    torch = _torch()
+    calls = {}
+    records = []   # (row, output tensor when backward)
+    skipped = []
+
+    def hook_for(name, module):
+        cls = type(module).__name__
+        saturation = _C_SATURATION.get(cls, _core.SAT_NONE)
+        clamp = _CLAMPS.get(cls)
+
+        def hook(mod, args, out):
+            calls[name] = calls.get(name, 0) + 1
+            call_name = name if calls[name] == 1 else f"{name}#{calls[name]}"
+            t, where = _first_float_tensor(out)
+            if t is None:
+                skipped.append((call_name, where))
+                return
+            st, hist, used = _tensor_stats(t, saturation, bins, hist_range)
+            n = max(t.numel(), 1)
+            std = math.sqrt(st["m2"] / st["count"]) if st["count"] else math.nan
+            sat = st["saturated"] / n if saturation != _core.SAT_NONE else math.nan
+            if clamp is not None:
+                lo, hi = clamp(mod)
+                sat = float(((t.detach() <= lo) | (t.detach() >= hi)).sum()) / n
+            row = {"name": call_name, "type": cls, "output": where, "shape": list(t.shape), "dtype": str(t.dtype),
+                   "mean": st["mean"] if st["count"] else math.nan, "std": std,
+                   "min": st["min"] if st["count"] else math.nan, "max": st["max"] if st["count"] else math.nan,
+                   "zero_frac": st["zeros"] / n, "saturated_frac": sat, "nonfinite": int(st["nonfinite"]),
+                   "grad_std": math.nan, "grad_nonfinite": 0, "grad_w_norm": math.nan}
+            edges = np.linspace(used[0], used[1], bins + 1) if math.isfinite(used[1] - used[0]) else \
+                np.linspace(used[0] / 2, used[1] / 2, bins + 1) * 2
+            records.append((row, hist, edges, mod, t if backward and t.requires_grad else None))
+        return hook
+
+    handles = []
+    try:
+        for name, m in selected:
+            handles.append(m.register_forward_hook(hook_for(name, m)))
+        ctx = torch.enable_grad() if backward else torch.no_grad()
+        with ctx:
+            try:
+                out = _run(model, inputs)
+            except (TypeError, ValueError, RuntimeError, IndexError) as exc:
+                raise type(exc)(f"the model's forward pass failed on the inputs given: {exc}") from exc
+    finally:
+        for h in handles:
+            h.remove()
+    if backward:
+        top, where = _first_float_tensor(out)
+        if top is None or not top.requires_grad:
+            raise ValueError(f"backward=True needs a floating output that requires grad ({where or 'none found'})")
+        g = torch.from_numpy(Generator(seed).normal(tuple(top.shape), dtype=np.float32)).to(top.device, top.dtype)
+        loss = (top * g).sum()
+        outs = [(i, rec[4]) for i, rec in enumerate(records) if rec[4] is not None]
+        weights = {}
+        for i, rec in enumerate(records):
+            w = getattr(rec[3], "weight", None)
+            if isinstance(w, torch.Tensor) and w.requires_grad and id(w) not in weights:
+                weights[id(w)] = (i, w)
+        targets = [t for _, t in outs] + [w for _, w in weights.values()]
+        grads = torch.autograd.grad(loss, targets, allow_unused=True)
+        for (i, _), gr in zip(outs, grads[:len(outs)]):
+            if gr is not None:
+                st, _, _ = _tensor_stats(gr, _core.SAT_NONE, 1, (0.0, 1.0))
+                records[i][0]["grad_std"] = math.sqrt(st["m2"] / st["count"]) if st["count"] else math.nan
+                records[i][0]["grad_nonfinite"] = int(st["nonfinite"])
+        for (i, _), gr in zip(weights.values(), grads[len(outs):]):
+            if gr is not None:
+                records[i][0]["grad_w_norm"] = float(torch.linalg.vector_norm(gr.detach().double()))
+    rows = [r[0] for r in records]
+    hist = np.array([r[1] for r in records]) if records else np.zeros((0, bins), np.int64)
+    edges = np.array([r[2] for r in records]) if records else np.zeros((0, bins + 1))
+    config = {"model": type(model).__name__, "init": label, "backward": bool(backward), "bins": bins, "seed": seed,
+              "modules": len(selected)}
+    return ProbeResult(rows=rows, hist=hist, edges=edges, skipped=skipped, config=config)
+
+
+def probe(model, inputs, *, backward=False, modules=None, bins=50, hist_range=None, seed=0, inits=None):
+    """Push ``inputs`` through ``model`` once and record every selected module's output statistics (and, with
+    backward, its gradient's): the experiment of ``fastinit.simulate`` on a real network.
+
+    Args:
+        model: a ``torch.nn.Module`` (left in the mode it is in: call ``model.eval()`` first to probe without
+            dropout).
+        inputs: a tensor, a tuple of tensors (positional arguments) or a dict (keyword arguments, e.g. a tokenizer's
+            ``input_ids``).
+        backward: also run backward from L = sum(output * G), G ~ N(0, 1) from ``seed``, and record the std of
+            dL/d(output) per module and |dL/dW| per module weight.
+        modules: which modules to record: None (every leaf module and every attention block), a module type or a
+            tuple of types, a regular expression searched in the qualified names, a list of names, or a callable
+            ``f(name, module) -> bool``.
+        bins, hist_range: histogram of each output; ``hist_range=None`` uses each output's [min, max].
+        seed: the seed of G (backward) and of the re-initializations (``inits``).
+        inits: compare initializations: a list of scheme names of ``fastinit.schemes`` ("default" is the model as
+            given); each other entry re-initializes a copy of the model (every Linear/Conv weight, from
+            ``Generator(seed)``) and probes it. Returns ``ProbeResults`` then, one result per init.
+    Returns:
+        ProbeResult (or ProbeResults with ``inits``). Module calls whose output holds no floating tensor are listed
+        in ``skipped``; a module called several times records every call (``name#2``, ...). Hooks are removed
+        afterwards, also when the forward pass raises.
+    """
+    torch = _torch()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    bins = int(bins) if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool) else bins
+    if not isinstance(bins, int) or not 1 <= bins <= _core.MAX_BINS:
+        raise ValueError(f"bins must be an integer in [1, {_core.MAX_BINS}], got {bins!r}")
+    if hist_range is not None:
+        lo, hi = (float(v) for v in hist_range)
+        if not lo < hi or not math.isfinite(hi - lo):
+            raise ValueError(f"hist_range must be (low, high) with low < high, got {hist_range!r}")
+        hist_range = (lo, hi)
+    if inits is None:
+        return _probe_one(model, inputs, _select(model, modules), backward, bins, hist_range, seed, "as given")
+    if isinstance(inits, str):
+        inits = [inits]
+    for scheme in inits:
+        if scheme != "default":
+            _init.get_scheme(scheme)   # ValueError naming the valid schemes, before any work
+    results = ProbeResults()
+    for scheme in inits:
+        if scheme == "default":
+            results.append(_probe_one(model, inputs, _select(model, modules), backward, bins, hist_range, seed,
+                                      "default"))
+            continue
+        twin = copy.deepcopy(model)
+        _reinit(twin, scheme, Generator(seed))
+        results.append(_probe_one(twin, inputs, _select(twin, modules), backward, bins, hist_range, seed, scheme))
+    return results

@@ -1,0 +1,196 @@
+"""fi.probe: the per-layer statistics of a real torch model, against the simulation engine on the same network, the
+mean-field theory, transformers models, and bad input."""
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import fastinit as fi  # noqa: E402
+from fastinit import cli, reference as R  # noqa: E402
+
+
+def simulation_mlp(depth, width, seed, init_fn, act=nn.Tanh):
+    """The network fi.simulate builds: Linear layers without bias whose weights come from the children of
+    Generator(seed).spawn(depth + 2) (child l for layer l), and its input from child 0."""
+    children = fi.Generator(seed).spawn(depth + 2)
+    layers = []
+    for layer in range(1, depth + 1):
+        lin = nn.Linear(width, width, bias=False)
+        with torch.no_grad():
+            init_fn(lin.weight, generator=fi.Generator(children[layer].seed))
+        layers += [lin, act()]
+    return nn.Sequential(*layers), children
+
+
+def test_probe_reproduces_simulate_on_the_same_network():
+    """The same weights and input: each Linear output is the simulation's P, each Tanh output its H. Tolerance
+    2e-4 relative: the products run through torch's BLAS here and SciPy's there (float32 rounding), the
+    statistics through the same C kernels."""
+    depth, width, batch = 6, 128, 256
+    sim = fi.simulate(depth=depth, width=width, batch=batch, activation="tanh", init="xavier_normal", seed=5)
+    model, children = simulation_mlp(depth, width, 5, fi.init.xavier_normal_)
+    x = torch.from_numpy(fi.Generator(children[0].seed).normal((batch, width)))
+    res = fi.probe(model, x)
+    lin = [r for r in res.rows if r["type"] == "Linear"]
+    act = [r for r in res.rows if r["type"] == "Tanh"]
+    assert len(lin) == len(act) == depth
+    for side, rows in (("p", lin), ("h", act)):
+        for field in ("mean", "std", "min", "max"):
+            got = np.array([r[field] for r in rows])
+            want = sim.layers[f"{side}_{field}"]
+            scale = np.abs(sim.layers[f"{side}_std"]) if field == "mean" else np.abs(want)
+            np.testing.assert_allclose(got, want, rtol=0, atol=2e-4 * scale.max(), err_msg=f"{side}_{field}")
+    np.testing.assert_allclose([r["saturated_frac"] for r in act], sim.layers["h_saturated_frac"], atol=2e-4)
+    assert all(math.isnan(r["saturated_frac"]) for r in lin)
+
+
+def test_small_normal_tanh_collapses_as_the_theory_says():
+    depth, width = 8, 500
+    model, children = simulation_mlp(depth, width, 1, fi.init.SCHEMES["small_normal"])
+    x = torch.from_numpy(fi.Generator(children[0].seed).normal((1000, width)))
+    res = fi.probe(model, x, modules=nn.Tanh)
+    std = res.column("std")
+    theory = fi.theory.predict(depth=depth, width=width, activation="tanh", init="small_normal").h_std
+    ratios, predicted = std[1:] / std[:-1], theory[1:] / theory[:-1]
+    np.testing.assert_allclose(ratios, predicted, rtol=0.10)
+    assert std[-1] < 1e-4 * std[0]   # the collapse
+
+
+def test_statistics_and_histogram_match_the_reference_in_every_dtype():
+    x = torch.randn(3000, 7) * 2 + 0.5
+    x[5, 2] = float("nan")
+    x[9, 1] = 0.0
+    for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+        model = nn.Sequential(nn.Identity(), nn.Tanh()).to(dtype)
+        res = fi.probe(model, x.to(dtype), bins=20)
+        for row, hist, edges in zip(res.rows, res.hist, res.edges):
+            values = (x.to(dtype).double() if row["type"] == "Identity" else torch.tanh(x.to(dtype)).double()).numpy()
+            ref = R.array_stats(values, np.abs(values) > 0.99)
+            assert row["nonfinite"] == 1 and row["zero_frac"] == pytest.approx(ref["zeros"] / values.size)
+            assert row["mean"] == pytest.approx(ref["mean"], rel=1e-6, abs=1e-9)
+            assert row["std"] == pytest.approx(ref["std"], rel=1e-6)
+            assert (row["min"], row["max"]) == (ref["min"], ref["max"])
+            counts, _ = R.histogram(values, 20, edges[0], edges[-1])
+            np.testing.assert_array_equal(hist, counts)
+            if row["type"] == "Tanh":
+                assert row["saturated_frac"] == pytest.approx(ref["saturated"] / values.size)
+
+
+def test_outputs_of_every_shape_calls_and_skips():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shared = nn.Linear(4, 4)
+            self.pair = Pair()
+            self.ints = Ints()
+            self.clamp = nn.Hardtanh(-0.5, 0.5)
+
+        def forward(self, x):
+            x = self.shared(self.shared(x))     # called twice: both calls recorded
+            _, b = self.pair(x)
+            self.ints(x)
+            return {"out": self.clamp(b["value"])}
+
+    class Pair(nn.Module):
+        def forward(self, x):
+            return torch.ones(1, dtype=torch.int64), {"value": x * 2}
+
+    class Ints(nn.Module):
+        def forward(self, x):
+            return (x > 0).long()
+
+    res = fi.probe(Odd(), torch.randn(64, 4), modules=lambda name, m: name != "")
+    names = [r["name"] for r in res.rows]
+    assert names[:2] == ["shared", "shared#2"]
+    pair = res.rows[names.index("pair")]
+    assert pair["output"] == "[1].value" and pair["shape"] == [64, 4]
+    assert [n for n, _ in res.skipped] == ["ints"] and "int64" in res.skipped[0][1]
+    clamp = res.rows[names.index("clamp")]
+    assert 0 < clamp["saturated_frac"] <= 1 and clamp["max"] <= 0.5
+
+
+def test_hooks_are_removed_after_a_failing_forward():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(5, 2))   # the shapes do not chain
+    with pytest.raises(RuntimeError, match="the model's forward pass failed on the inputs given"):
+        fi.probe(model, torch.randn(2, 4))
+    assert all(not m._forward_hooks for m in model.modules())
+    with pytest.raises(RuntimeError, match="forward pass failed"):
+        fi.probe(nn.Linear(4, 3), torch.randn(2, 5))   # inputs of the wrong shape
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        fi.probe(lambda x: x, torch.randn(2))
+    with pytest.raises(ValueError, match="bins must be an integer"):
+        fi.probe(nn.Linear(2, 2), torch.randn(2, 2), bins=0)
+    with pytest.raises(ValueError, match="unknown init scheme 'nope'"):
+        fi.probe(nn.Linear(2, 2), torch.randn(2, 2), inits=["default", "nope"])
+    with pytest.raises(ValueError, match="no module named"):
+        fi.probe(nn.Sequential(nn.Linear(2, 2)), torch.randn(2, 2), modules=["9"])
+    with pytest.raises(TypeError, match="inputs must be"):
+        fi.probe(nn.Linear(2, 2), [[1.0, 2.0]].__iter__())
+
+
+def test_backward_records_gradients():
+    model = nn.Sequential(nn.Linear(32, 64), nn.Tanh(), nn.Linear(64, 16))
+    x = torch.randn(128, 32)
+    res = fi.probe(model, x, backward=True, seed=3)
+    top = res.rows[-1]
+    assert top["grad_std"] == pytest.approx(1.0, rel=0.05)   # dL/d(output) = G ~ N(0, 1)
+    # against autograd by hand
+    out = model(x)
+    g = torch.from_numpy(fi.Generator(3).normal(tuple(out.shape)))
+    w_grad, = torch.autograd.grad((out * g).sum(), [model[0].weight])
+    assert res.rows[0]["grad_w_norm"] == pytest.approx(float(w_grad.norm()), rel=1e-5)
+    assert all(p.grad is None for p in model.parameters())   # the model's .grad is left alone
+
+
+transformers = pytest.importorskip("transformers")
+
+
+def test_hf_resnet_per_stage_statistics():
+    cfg = transformers.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64], depths=[1, 1, 1])
+    model = transformers.ResNetModel(cfg).eval()
+    res = fi.probe(model, torch.randn(2, 3, 64, 64), modules=nn.ReLU)
+    stages = {r["name"].split(".layers")[0] for r in res.rows if r["name"].startswith("encoder.stages")}
+    assert stages == {"encoder.stages.0", "encoder.stages.1", "encoder.stages.2"}
+    assert all(0.2 < r["zero_frac"] < 0.8 and np.isfinite(r["std"]) for r in res.rows)
+
+
+def test_hf_gpt2_backward_and_inits():
+    cfg = transformers.GPT2Config(vocab_size=256, n_positions=32, n_embd=64, n_layer=2, n_head=4)
+    model = transformers.GPT2Model(cfg).eval()
+    ids = torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(0))
+    results = fi.probe(model, {"input_ids": ids}, backward=True, inits=["default", "small_normal"])
+    default, small = results
+    assert len(default) == len(small) > 10
+    assert np.isfinite(default.column("grad_std")[:-1]).sum() > 5
+    c_attn = [r for r in small.rows if r["name"].endswith("attn.c_attn")]
+    assert c_attn and all(r["std"] < 0.5 for r in c_attn)   # Conv1D re-initialized with N(0, 0.01^2)
+    fig = results.plot()
+    assert len(fig.axes) >= 2 * 6
+
+
+def test_cli_probe(tmp_path, capsys):
+    png, js = tmp_path / "probe.png", tmp_path / "probe.json"
+    assert cli.main(["probe", "hf:ResNetConfig", "--set", "embedding_size=16", "--set", "hidden_sizes=[16,32]",
+                     "--set", "depths=[1,1]", "--input-shape", "2,3,32,32", "--backward", "--plot", str(png),
+                     "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert "ProbeResult(ResNetModel" in out and png.read_bytes()[:4] == b"\x89PNG"
+    assert cli.main(["probe", "torch.nn:Linear", "--set", "in_features=8", "--set", "out_features=4",
+                     "--input-shape", "3,8"]) == 0
+    assert "Linear" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["probe", "nope"], "expected MODULE:CALLABLE or hf:ConfigClass"),
+    (["probe", "hf:NopeConfig"], "transformers has no config class"),
+    (["probe", "torch.nn:Linear", "--set", "in_features=8", "--set", "out_features=4"], "--input-shape is needed"),
+    (["probe", "hf:GPT2Config", "--set", "colour=1"], "GPT2Config has no attribute 'colour'"),
+])
+def test_cli_probe_bad_arguments(argv, match, cli_usage_error):
+    assert match in cli_usage_error(argv)
