@@ -41,6 +41,12 @@ typedef struct {
  * that params' first_group / first_skip name. The caller keeps them within the stream (2**61 groups). */
 void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params);
 
+/* rows pieces of row_len draws each: row r holds draws first_draw[r] .. first_draw[r] + row_len - 1 of the stream
+ * (params' first_group / first_skip ignored), written one after the other into out. What a shard of a tensor holds
+ * when it is not one contiguous piece of the whole (a column shard: one piece per row). */
+void fi_fill_rows(fi_kind kind, fi_dtype dtype, void *out, size_t rows, size_t row_len, const uint64_t *first_draw,
+                  const fi_params *params);
+
 /* The raw block function over n blocks: counters (n x 4), keys (n x 2) -> out (n x 4). */
 void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n,
                          int rounds);

@@ -19,10 +19,11 @@
  * how long the master waited at the join for the others. */
 typedef void (*chunk_fn)(long long c, void *ctx);
 
-static void run_chunks(long long nchunks, size_t n, fi_kind kind, fi_dtype dtype, chunk_fn body, void *ctx)
+static void run_chunks(long long nchunks, size_t n, fi_kind kind, fi_dtype dtype, chunk_fn body, void *ctx,
+                       int serial)
 {
 #ifdef _OPENMP
-    int threads = n < FI_PARALLEL_MIN ? 1 : fi_fill_threads((int)kind, (int)dtype, n);
+    int threads = n < FI_PARALLEL_MIN || serial ? 1 : fi_fill_threads((int)kind, (int)dtype, n);
     if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
     const double start = omp_get_wtime();
     double master_done = start;
@@ -38,9 +39,10 @@ static void run_chunks(long long nchunks, size_t n, fi_kind kind, fi_dtype dtype
         for (long long c = 0; c < nchunks; ++c) body(c, ctx);
         master_done = omp_get_wtime();
     }
-    if (n >= FI_PARALLEL_MIN) fi_fill_done((int)kind, (int)dtype, n, threads, start, master_done, omp_get_wtime());
+    if (n >= FI_PARALLEL_MIN && !serial)
+        fi_fill_done((int)kind, (int)dtype, n, threads, start, master_done, omp_get_wtime());
 #else
-    (void)n; (void)kind; (void)dtype;
+    (void)n; (void)kind; (void)dtype; (void)serial;
     for (long long c = 0; c < nchunks; ++c) body(c, ctx);
 #endif
 }
@@ -91,7 +93,8 @@ static void narrow_chunk(long long c, void *ctx)
     }
 }
 
-static void fill_narrow_generic(fi_kind kind, fi_dtype dtype, uint16_t *out, size_t n, const fi_params *params)
+static void fill_narrow_generic(fi_kind kind, fi_dtype dtype, uint16_t *out, size_t n, const fi_params *params,
+                                int serial)
 {
     fi_group_fn fn = fi_generic_kernel(kind, FI_F32);
     fi_narrow_fn narrow = fi_generic_narrow(dtype);
@@ -110,14 +113,15 @@ static void fill_narrow_generic(fi_kind kind, fi_dtype dtype, uint16_t *out, siz
     const size_t full = n / FI_GROUP_F32, rem = n % FI_GROUP_F32;
     const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
     narrow_chunks ctx = {fn, narrow, params, out, first, full, lo, hi};
-    run_chunks(nchunks, n, kind, dtype, narrow_chunk, &ctx);
+    run_chunks(nchunks, n, kind, dtype, narrow_chunk, &ctx, serial);
     if (rem) {
         fn(scratch, first + full, 1, params, 0);
         narrow(out + full * FI_GROUP_F32, scratch, rem, lo, hi);
     }
 }
 
-void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
+/* n draws from the one params names into out; serial: on this thread only (the caller runs pieces in parallel). */
+static void fill_range(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params, int serial)
 {
     if (n == 0) return;
     const int simd = fi_get_simd(), narrow16 = dtype == FI_F16 || dtype == FI_BF16;
@@ -125,7 +129,7 @@ void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params 
     p.narrow = 0;
     if (narrow16) {
         if (!simd) {
-            fill_narrow_generic(kind, dtype, (uint16_t *)out, n, &p);
+            fill_narrow_generic(kind, dtype, (uint16_t *)out, n, &p, serial);
             return;
         }
         p.narrow = (int)dtype;   /* the AVX2 float32 kernels store 16-bit roundings */
@@ -150,9 +154,41 @@ void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params 
     const int ss = n * esize >= FI_STREAM_STORE_MIN && ((uintptr_t)base % 32) == 0;
     const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
     fill_chunks ctx = {fn, &p, base, (size_t)FI_CHUNK_GROUPS * per_group * esize, first, full, ss};
-    run_chunks(nchunks, n, kind, dtype, fill_chunk, &ctx);
+    run_chunks(nchunks, n, kind, dtype, fill_chunk, &ctx, serial);
     if (rem) {
         fn(scratch, first + full, 1, &p, 0);
         memcpy(base + full * per_group * esize, scratch, rem * esize);
+    }
+}
+
+void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
+{
+    fill_range(kind, dtype, out, n, params, 0);
+}
+
+void fi_fill_rows(fi_kind kind, fi_dtype dtype, void *out, size_t rows, size_t row_len, const uint64_t *first_draw,
+                  const fi_params *params)
+{
+    const size_t esize = dtype == FI_F64 ? 8 : (dtype == FI_F16 || dtype == FI_BF16 ? 2 : 4);
+    const uint64_t per_group = dtype == FI_F64 ? FI_GROUP_F64 : FI_GROUP_F32;
+    if (rows == 0 || row_len == 0) return;
+    if (rows < 8 || row_len >= FI_PARALLEL_MIN) {   /* few long rows: each row's fill is parallel itself */
+        for (size_t r = 0; r < rows; ++r) {
+            fi_params p = *params;
+            p.first_group = first_draw[r] / per_group;
+            p.first_skip = (uint32_t)(first_draw[r] % per_group);
+            fill_range(kind, dtype, (char *)out + r * row_len * esize, row_len, &p, 0);
+        }
+        return;
+    }
+#ifdef _OPENMP
+    const int threads = rows * row_len < FI_PARALLEL_MIN ? 1 : fi_region_threads();
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1)
+#endif
+    for (long long r = 0; r < (long long)rows; ++r) {
+        fi_params p = *params;
+        p.first_group = first_draw[r] / per_group;
+        p.first_skip = (uint32_t)(first_draw[r] % per_group);
+        fill_range(kind, dtype, (char *)out + (size_t)r * row_len * esize, row_len, &p, 1);
     }
 }

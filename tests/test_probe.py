@@ -152,12 +152,16 @@ transformers = pytest.importorskip("transformers")
 
 
 def test_hf_resnet_per_stage_statistics():
+    torch.manual_seed(0)
     cfg = transformers.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64], depths=[1, 1, 1])
     model = transformers.ResNetModel(cfg).eval()
     res = fi.probe(model, torch.randn(2, 3, 64, 64), modules=nn.ReLU)
     stages = {r["name"].split(".layers")[0] for r in res.rows if r["name"].startswith("encoder.stages")}
     assert stages == {"encoder.stages.0", "encoder.stages.1", "encoder.stages.2"}
-    assert all(0.2 < r["zero_frac"] < 0.8 and np.isfinite(r["std"]) for r in res.rows)
+    assert all(np.isfinite(r["std"]) and r["std"] > 0 for r in res.rows)
+    # a ReLU right after batch norm kills about half its units; after a residual sum (positive shortcut) fewer
+    after_bn = [r["zero_frac"] for r in res.rows if ".layer." in r["name"]]
+    assert len(after_bn) == 6 and all(0.3 < z < 0.85 for z in after_bn)
 
 
 def test_hf_gpt2_backward_and_inits():

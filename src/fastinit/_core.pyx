@@ -32,6 +32,8 @@ cdef extern from "fastinit.h" nogil:
         float narrow_lo, narrow_hi
         int narrow
     void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
+    void fi_fill_rows(fi_kind kind, fi_dtype dtype, void *out, size_t rows, size_t row_len,
+                      const uint64_t *first_draw, const fi_params *params)
     void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n, int rounds)
     void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine)
     void fi_householder_f32(float *a, size_t m, size_t n, float *tau, float *sign)
@@ -92,11 +94,12 @@ cdef _fill_buffer(fill_t[::1] out, fi_kind kind, fi_params *p, fi_dtype narrow, 
 def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, double scale=1.0,
          double upper=1.0, double mean=0.0, double std=1.0, double p_lo=0.0, double q_hi=0.0,
          double mass=1.0, double clamp_lo=0.0, double clamp_hi=0.0, object offset=0, int narrow=0,
-         float narrow_lo=0.0, float narrow_hi=0.0):
+         float narrow_lo=0.0, float narrow_hi=0.0, object row_offsets=None):
     """Fill the 1-D contiguous array `out` (uint32 for RAW, else float32/float64; uint16 with narrow=F16 or BF16:
     the float32 draws held in [narrow_lo, narrow_hi] and rounded to nearest even) with draws offset ..
     offset + n - 1 of the stream (a non-negative int; the stream has 2**61 groups of 32 float32 / uint32 or 16
-    float64 draws, checked here)."""
+    float64 draws, checked here). row_offsets: a uint64 array of R draw offsets; out then holds R rows of
+    len(out) / R draws, row r starting at draw row_offsets[r] (a shard made of row pieces)."""
     cdef fi_params p
     cdef size_t n = len(out)
     if n == 0:
@@ -118,6 +121,8 @@ def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, d
     p.narrow_lo = narrow_lo
     p.narrow_hi = narrow_hi
     p.narrow = 0   # fi_fill sets it from the dtype
+    if row_offsets is not None:
+        return _fill_rows(out, <fi_kind>kind, &p, narrow, row_offsets)
     if kind == FI_RAW:
         _fill_buffer[uint32_t](out, <fi_kind>kind, &p, FI_F32, offset)
     elif narrow:
@@ -128,6 +133,35 @@ def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, d
         _fill_buffer[float](out, <fi_kind>kind, &p, FI_F32, offset)
     else:
         _fill_buffer[double](out, <fi_kind>kind, &p, FI_F64, offset)
+
+
+cdef _fill_rows(object out, fi_kind kind, fi_params *p, int narrow, const uint64_t[::1] row_offsets):
+    """fi_fill_rows into out (1-D contiguous: float32/float64, or uint16 with narrow), GIL released."""
+    cdef float[::1] f32
+    cdef double[::1] f64
+    cdef uint16_t[::1] u16
+    cdef void *ptr
+    cdef fi_dtype dtype
+    cdef size_t n = len(out), rows = row_offsets.shape[0], row_len
+    if rows == 0 or n == 0:
+        return
+    if n % rows:
+        raise ValueError(f"row_offsets: {rows} rows do not divide {n} draws")
+    row_len = n // rows
+    if narrow:
+        u16 = out
+        ptr = &u16[0]
+        dtype = <fi_dtype>narrow
+    elif out.dtype.itemsize == 8:
+        f64 = out
+        ptr = &f64[0]
+        dtype = FI_F64
+    else:
+        f32 = out
+        ptr = &f32[0]
+        dtype = FI_F32
+    with nogil:
+        fi_fill_rows(kind, dtype, ptr, rows, row_len, &row_offsets[0], p)
 
 
 def philox4x32(const uint32_t[:, ::1] counters, const uint32_t[:, ::1] keys, uint32_t[:, ::1] out, int rounds):

@@ -189,14 +189,18 @@ def _prepare(size, dtype, out):
     return V.shape(size), dt, False, fmt
 
 
-def _where(stream, offset):
-    """(stream or None, offset) checked: which stream, and its first draw."""
+def _where(stream, offset, row_offsets=None):
+    """(stream or None, offset[, row_offsets]) checked: which stream, and its first draw (or each row's)."""
     if stream is not None:
         stream = V.uint64(stream, "stream")
     offset = V.integer(offset, "offset")
     if offset < 0:
         raise ValueError(f"offset must be >= 0, got {offset}")
-    return stream, offset
+    if row_offsets is None:
+        return stream, offset
+    if offset:
+        raise ValueError("give offset or row_offsets, not both")
+    return stream, offset, row_offsets
 
 
 def _check_offset(offset, count, dtype):
@@ -266,8 +270,11 @@ class Generator:
 
     def _fill(self, kind, shape, dtype, out, scalar, where, fmt=None, narrow=None, **params):
         """Draw into out (or a new array) from one stream; all arguments already validated, where = (stream or
-        None, offset) from _where; fmt a 16-bit format and narrow its (C code, lo, hi)."""
-        stream, offset = where
+        None, offset[, row_offsets]) from _where; fmt a 16-bit format and narrow its (C code, lo, hi)."""
+        stream, offset = where[0], where[1]
+        row_offsets = where[2] if len(where) > 2 else None
+        if row_offsets is not None:
+            return self._fill_rows(kind, dtype, out, stream, row_offsets, fmt, narrow, params)
         if offset:
             _check_offset(offset, math.prod(shape) if out is None else out.size, dtype)
         if out is None:   # before the stream is taken: a call that fails before writing consumes no stream
@@ -286,6 +293,23 @@ class Generator:
             store[...] = flat.reshape(out.shape)
         return out[0] if scalar else out
 
+    def _fill_rows(self, kind, dtype, out, stream, row_offsets, fmt, narrow, params):
+        """out (C-contiguous) as len(row_offsets) rows, row r = draws row_offsets[r] .. of the stream."""
+        if out is None or not out.flags.c_contiguous:
+            raise ValueError("row_offsets needs a C-contiguous out")
+        rows = np.ascontiguousarray(row_offsets, dtype=np.uint64).reshape(-1)
+        if rows.size and out.size % rows.size:
+            raise ValueError(f"row_offsets: {rows.size} rows do not divide out's {out.size} elements")
+        if rows.size:
+            _check_offset(int(rows.max()), out.size // rows.size, dtype)
+        if stream is None:
+            stream = self._take_streams()
+        if fmt is not None:
+            params.update(narrow=narrow[0], narrow_lo=narrow[1], narrow_hi=narrow[2])
+        store = out.view(np.ndarray) if fmt is None else out.view(np.uint16)
+        _core.fill(kind, store.reshape(-1), self._seed, stream, row_offsets=rows, **params)
+        return out
+
     def random_raw(self, size, stream=None, *, offset=0):
         """Words of one stream as uint32: w[4b + j] = word j of Philox block b; element i is word offset + i.
 
@@ -303,7 +327,7 @@ class Generator:
         _core.fill(_core.RAW, out.reshape(-1), self._seed, stream, offset=offset)
         return out
 
-    def uniform(self, size=None, low=0.0, high=1.0, dtype=None, out=None, *, stream=None, offset=0):
+    def uniform(self, size=None, low=0.0, high=1.0, dtype=None, out=None, *, stream=None, offset=0, row_offsets=None):
         r"""Uniform draws on [low, high).
 
         float32: :math:`u_i = (w_i \gg 8)\,2^{-24}`; float64: :math:`u_i = ((w_{2i+1} 2^{32} + w_{2i}) \gg 11)\,2^{-53}`;
@@ -319,9 +343,11 @@ class Generator:
             offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
+            row_offsets: instead of offset, the first draw of each row of ``out`` (C-contiguous, its elements cut
+                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard.
         """
         shape, dt, scalar, fmt = _prepare(size, dtype, out)
-        where = _where(stream, offset)
+        where = _where(stream, offset, row_offsets)
         low, high = V.real(low, "low"), V.real(high, "high")
         if not low < high:
             raise ValueError(f"low must be < high, got low={low}, high={high}")
@@ -342,7 +368,7 @@ class Generator:
             lo, up = low, math.nextafter(high, -math.inf)
         return self._fill(_core.UNIFORM, shape, dt, out, scalar, where, fmt, narrow, low=lo, scale=scale, upper=up)
 
-    def normal(self, size=None, mean=0.0, std=1.0, dtype=None, out=None, *, stream=None, offset=0):
+    def normal(self, size=None, mean=0.0, std=1.0, dtype=None, out=None, *, stream=None, offset=0, row_offsets=None):
         r"""Normal draws N(mean, std^2) by the Box-Muller transform (Box & Muller 1958).
 
         For pair k, with :math:`u_1, u_2 \in (0, 1)` from words (2k, 2k+1) (float32) or from the float64 uniforms
@@ -359,15 +385,17 @@ class Generator:
             offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
+            row_offsets: instead of offset, the first draw of each row of ``out`` (C-contiguous, its elements cut
+                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard.
         """
         shape, dt, scalar, fmt = _prepare(size, dtype, out)
-        where = _where(stream, offset)
+        where = _where(stream, offset, row_offsets)
         mean, std = _mean_std(mean, std)
         narrow = (_core.F16 if fmt == "float16" else _core.BF16, -math.inf, math.inf) if fmt is not None else None
         return self._fill(_core.NORMAL, shape, dt, out, scalar, where, fmt, narrow, mean=mean, std=std)
 
     def truncated_normal(self, size=None, mean=0.0, std=1.0, low=None, high=None, dtype=None, out=None, *,
-                         stream=None, offset=0):
+                         stream=None, offset=0, row_offsets=None):
         r"""Normal N(mean, std^2) truncated to [low, high], by inversion of the CDF.
 
         With :math:`\alpha = (\mathrm{low} - \mathrm{mean})/\mathrm{std}`, :math:`\beta = (\mathrm{high} -
@@ -388,9 +416,11 @@ class Generator:
             offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
+            row_offsets: instead of offset, the first draw of each row of ``out`` (C-contiguous, its elements cut
+                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard.
         """
         shape, dt, scalar, fmt = _prepare(size, dtype, out)
-        where = _where(stream, offset)
+        where = _where(stream, offset, row_offsets)
         mean, std = _mean_std(mean, std)
         low = mean - 2.0 * std if low is None else V.real(low, "low", finite=False)
         high = mean + 2.0 * std if high is None else V.real(high, "high", finite=False)

@@ -100,6 +100,16 @@ class _Target:
         self.copy_back = False
         self.torch_view = False
         self.dtype = None
+        self.where = {}   # for a DTensor: where its local shard lies in the stream of the whole (offset=, row_offsets=)
+        self.write = tensor   # the torch tensor written (a DTensor's local shard)
+        self._whole = None
+        self._block = None
+        if _is_dtensor(tensor):
+            local, self.where, self._block = _shard(tensor)
+            self.write = local
+            self._init_torch(local, direct16)
+            self.global_shape = tuple(tensor.shape)
+            return
         if isinstance(tensor, np.ndarray):
             if tensor.dtype.kind != "f":
                 raise TypeError(f"tensor must have a floating dtype (float16/32/64), got {tensor.dtype}")
@@ -113,41 +123,123 @@ class _Target:
                 self.array = np.empty(tensor.shape, np.float32)
                 self.copy_back = True
         elif _is_torch(tensor):
-            torch = sys.modules["torch"]  # imported: tensor is one of its tensors (an import statement costs more)
-            if not tensor.is_floating_point():
-                raise TypeError(f"tensor must have a floating dtype, got {tensor.dtype}")
-            if tensor.is_meta:
-                raise _NoStorage()
-            self.shape = tuple(tensor.shape)
-            if tensor.is_cpu and tensor.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) and (
-                    direct16 or tensor.dtype in (torch.float32, torch.float64)):
-                _check_writable(torch, tensor)
-                # A view of the same memory, no copy (detach only when autograd tracks the tensor).
-                plain = tensor.detach() if tensor.requires_grad else tensor
-                if tensor.dtype == torch.bfloat16:
-                    self.array = plain.view(torch.int16).numpy().view(np.uint16)
-                    self.dtype = "bfloat16"
-                else:
-                    self.array = plain.numpy()
-                self.torch_view = True
-            else:
-                self.array = np.empty(self.shape, np.float32)
-                self.copy_back = True
+            self._init_torch(tensor, direct16)
         else:
             raise TypeError(f"tensor must be a numpy.ndarray or a torch.Tensor, got {type(tensor).__name__}")
 
+    def _init_torch(self, tensor, direct16):
+        torch = sys.modules["torch"]  # imported: tensor is one of its tensors (an import statement costs more)
+        if not tensor.is_floating_point():
+            raise TypeError(f"tensor must have a floating dtype, got {tensor.dtype}")
+        if tensor.is_meta:
+            raise _NoStorage()
+        self.shape = tuple(tensor.shape)
+        if tensor.is_cpu and tensor.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) and (
+                direct16 or tensor.dtype in (torch.float32, torch.float64)):
+            _check_writable(torch, tensor)
+            # A view of the same memory, no copy (detach only when autograd tracks the tensor).
+            plain = tensor.detach() if tensor.requires_grad else tensor
+            if tensor.dtype == torch.bfloat16:
+                self.array = plain.view(torch.int16).numpy().view(np.uint16)
+                self.dtype = "bfloat16"
+            else:
+                self.array = plain.numpy()
+            self.torch_view = True
+        else:
+            self.array = np.empty(self.shape, np.float32)
+            self.copy_back = True
+
+    def whole(self):
+        """An array of the whole tensor's shape to compute into, for the initializers whose values are not a
+        stream of draws (eye_, dirac_, orthogonal_, sparse_): the target itself, or for a DTensor a temporary of
+        the whole shape on every rank, whose local block finish() copies into the shard (O(whole) memory)."""
+        if self._block is None:
+            return self.array
+        self._whole = np.zeros(self.global_shape, np.float64 if self.array.dtype == np.float64 else np.float32)
+        return self._whole
+
     def finish(self):
+        if self._whole is not None:
+            torch = sys.modules["torch"]
+            with torch.no_grad():
+                self.write.copy_(torch.from_numpy(np.ascontiguousarray(self._whole[self._block])))
+            return self.tensor
         if self.copy_back:
             if isinstance(self.tensor, np.ndarray):
                 self.tensor[...] = self.array
             else:
                 torch = sys.modules["torch"]
                 with torch.no_grad():
-                    self.tensor.copy_(torch.from_numpy(self.array))
+                    self.write.copy_(torch.from_numpy(self.array))
         elif self.torch_view:
             # written behind autograd's back: tell it, as torch's own in-place ops do
-            sys.modules["torch"].autograd.graph.increment_version(self.tensor)
+            sys.modules["torch"].autograd.graph.increment_version(self.write)
         return self.tensor
+
+
+def _is_dtensor(x):
+    return type(x).__name__ == "DTensor" and type(x).__module__.startswith("torch.distributed")
+
+
+def _shard(tensor):
+    """(local tensor, where) of a DTensor: its local shard, and where that shard's elements lie in the stream of
+    the whole tensor (element i of the whole, in C order, is draw i): {"offset": o} when the shard is one
+    contiguous piece of the whole (Shard(0), Replicate), else {"row_offsets": first draw of each row piece} (a
+    shard along a later dimension: one piece per combination of the earlier indices). ValueError naming the
+    placement when it is not Shard or Replicate (a Partial tensor is a sum over ranks: no values to draw)."""
+    torch = sys.modules["torch"]
+    from torch.distributed.tensor import Partial, Replicate, Shard
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    for p in tensor.placements:
+        strided = type(p).__name__ == "_StridedShard"   # (a shard, though is_shard() says no)
+        if isinstance(p, Partial) or not (strided or p.is_shard() or p.is_replicate()):
+            raise ValueError(f"tensor: fastinit fills DTensors placed as Shard or Replicate, not {p} (a Partial "
+                             "tensor is a sum over ranks; redistribute it first); nothing was written")
+    if not all(type(p) in (Shard, Replicate) for p in tensor.placements):
+        return _shard_by_indices(tensor)   # strided shards (FSDP2 over a tensor-parallel mesh)
+    shape = tuple(tensor.shape)
+    local_shape, offsets = compute_local_shape_and_global_offset(shape, tensor.device_mesh, tensor.placements)
+    with torch.no_grad():
+        local = tensor.to_local()
+    block = tuple(slice(int(o), int(o) + int(n)) for o, n in zip(offsets, local_shape))
+    if 0 in tuple(local_shape):
+        return local, {}, block
+    k = len(shape)
+    # the first dimension from which the shard spans every later dimension whole: rows start there
+    d0 = 0
+    for d in range(k - 1, -1, -1):
+        if d < k - 1 and local_shape[d + 1] != shape[d + 1]:
+            d0 = d + 1
+            break
+    strides = [math.prod(shape[d + 1:]) for d in range(k)]
+    start = sum(int(offsets[d]) * strides[d] for d in range(d0, k))
+    if d0 == 0:
+        return local, {"offset": start}, block
+    rows = np.full((), start, dtype=np.uint64)
+    for d in range(d0):
+        idx = (np.arange(local_shape[d], dtype=np.uint64) + np.uint64(offsets[d])) * np.uint64(strides[d])
+        rows = np.add.outer(rows, idx) if rows.ndim else rows + idx
+    return local, {"row_offsets": rows.reshape(-1)}, block
+
+
+def _shard_by_indices(tensor):
+    """The _shard of a DTensor whose shard is not one block of the whole (a strided shard: FSDP2 on top of tensor
+    parallelism): the global index of every local element, from the whole index range split on this rank as
+    DTensor splits data (no communication; O(whole) int64 memory on each rank, once per tensor). Rows are the
+    local last dimension where it is contiguous in the whole, single elements otherwise."""
+    torch = sys.modules["torch"]
+    from torch.distributed.tensor import distribute_tensor
+
+    shape = tuple(tensor.shape)
+    with torch.no_grad():
+        local = tensor.to_local()
+        index = torch.arange(math.prod(shape), dtype=torch.int64).reshape(shape)
+        mine = distribute_tensor(index, tensor.device_mesh, tensor.placements, src_data_rank=None).to_local()
+    flat = mine.numpy().reshape(-1, mine.shape[-1] if mine.dim() else 1) if mine.numel() else np.zeros((0, 1), np.int64)
+    if flat.shape[1] > 1 and not np.all(np.diff(flat, axis=1) == 1):
+        flat = flat.reshape(-1, 1)
+    return local, {"row_offsets": flat[:, 0].astype(np.uint64)}, None
 
 
 def _check_writable(torch, tensor):
@@ -211,7 +303,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b), in every dtype). ``torch.nn.init.uniform_``."""
     gen = _generator(generator)
     t = _Target(tensor, direct16=True)
-    gen.uniform(low=a, high=b, out=t.array, dtype=t.dtype)
+    gen.uniform(low=a, high=b, out=t.array, dtype=t.dtype, **t.where)
     return t.finish()
 
 
@@ -220,7 +312,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` (Box-Muller). ``torch.nn.init.normal_``."""
     gen = _generator(generator)
     t = _Target(tensor, direct16=True)
-    gen.normal(mean=mean, std=std, out=t.array, dtype=t.dtype)
+    gen.normal(mean=mean, std=std, out=t.array, dtype=t.dtype, **t.where)
     return t.finish()
 
 
@@ -230,7 +322,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails."""
     gen = _generator(generator)
     t = _Target(tensor, direct16=True)
-    gen.truncated_normal(mean=mean, std=std, low=a, high=b, out=t.array, dtype=t.dtype)
+    gen.truncated_normal(mean=mean, std=std, low=a, high=b, out=t.array, dtype=t.dtype, **t.where)
     return t.finish()
 
 
@@ -263,9 +355,10 @@ def eye_(tensor):
     if len(_shape_of(tensor)) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     t = _Target(tensor)
-    t.array[...] = 0
-    n = min(t.shape)
-    t.array[np.arange(n), np.arange(n)] = 1
+    a = t.whole()
+    a[...] = 0
+    n = min(a.shape)
+    a[np.arange(n), np.arange(n)] = 1
     return t.finish()
 
 
@@ -281,13 +374,14 @@ def dirac_(tensor, groups=1):
     if shape[0] % groups != 0:
         raise ValueError(f"dim 0 ({shape[0]}) must be divisible by groups ({groups})")
     t = _Target(tensor)
+    a = t.whole()
     out_per_group = shape[0] // groups
     min_dim = min(out_per_group, shape[1])
-    t.array[...] = 0
+    a[...] = 0
     centre = tuple(k // 2 for k in shape[2:])
     for g in range(groups):
         for d in range(min_dim):
-            t.array[(g * out_per_group + d, d) + centre] = 1
+            a[(g * out_per_group + d, d) + centre] = 1
     return t.finish()
 
 
@@ -413,10 +507,11 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     t = _Target(tensor)
     rows = shape[0]
     cols = math.prod(shape[1:])
-    q = orthogonal_matrix(rows, cols, t.array.dtype, gen)
+    a = t.whole()
+    q = orthogonal_matrix(rows, cols, a.dtype, gen)
     if gain != 1.0:
         q *= gain
-    t.array[...] = q.reshape(shape)
+    a[...] = q.reshape(shape)
     return t.finish()
 
 
@@ -444,9 +539,10 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
         keys = gen.uniform((cols, rows), dtype=np.float64, stream=first + 1)
         zero_rows = np.argsort(keys, axis=1, kind="stable")[:, :num_zeros]
         del keys
-    gen.normal(mean=0.0, std=std, out=t.array, stream=first)
+    a = t.whole()
+    gen.normal(mean=0.0, std=std, out=a, stream=first)
     if zeroed:
-        t.array[zero_rows.T, np.arange(cols)] = 0
+        a[zero_rows.T, np.arange(cols)] = 0
     return t.finish()
 
 

@@ -23,9 +23,11 @@ everything built on these: ``xavier_*``, ``kaiming_normal_``, ``orthogonal_`` (Q
 ``sparse_``, Hugging Face ``_init_weights``, timm's ``trunc_normal_`` (uniform + erfinv)
 ======================================================  =====================================================
 
-Passed to torch untouched, with torch's result and errors: integer, complex and other non-floating tensors;
-tensors off the CPU, on the meta device (torch's initializers do nothing there), or of a tensor subclass other
-than ``nn.Parameter``; calls with an explicit ``generator=torch.Generator`` (the caller asked for torch's stream);
+DTensors (FSDP2's ``fully_shard``, tensor-parallel plans) are served on CPU ranks: each rank fills its local shard
+with exactly the values the unsharded tensor holds there (``fastinit.init``'s DTensor support), so the model does
+not depend on the world size. Passed to torch untouched, with torch's result and errors: integer, complex and other
+non-floating tensors; tensors off the CPU, on the meta device (torch's initializers do nothing there), or of a
+tensor subclass other than ``nn.Parameter`` and ``DTensor``; calls with an explicit ``generator=torch.Generator`` (the caller asked for torch's stream);
 in-place fills of tensors that require grad while grad mode is on (torch raises); ``out=`` / ``pin_memory`` /
 named factories; anything inside a module's ``forward`` (dropout masks and noise are not init: a forward pass
 under the context equals one outside it); every other torch call.
@@ -50,7 +52,7 @@ from torch.overrides import TorchFunctionMode
 from . import init as _init
 from .generator import Generator
 
-__all__ = ["fast_init", "FastInitMode", "active"]
+__all__ = ["fast_init", "FastInitMode", "active", "check_ranks_agree"]
 
 _FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _PARAMETER_TYPES = (torch.Tensor, torch.nn.Parameter)
@@ -70,10 +72,16 @@ def _in_forward():
     return getattr(_local, "forward", 0) > 0
 
 
+def _is_dtensor(tensor):
+    return type(tensor).__name__ == "DTensor" and type(tensor).__module__.startswith("torch.distributed")
+
+
 def _servable(tensor, generator, autograd=True):
-    """Whether fastinit fills this tensor in place of torch: a plain CPU floating tensor, no torch generator,
-    outside a forward pass, and (for a bare in-place op) not one that autograd would refuse to change."""
-    return (generator is None and type(tensor) in _PARAMETER_TYPES and tensor.device.type == "cpu"
+    """Whether fastinit fills this tensor in place of torch: a plain CPU floating tensor (or a DTensor on CPU
+    ranks: each rank fills its shard with the values the whole tensor holds there), no torch generator, outside
+    a forward pass, and (for a bare in-place op) not one that autograd would refuse to change."""
+    return (generator is None and (type(tensor) in _PARAMETER_TYPES or _is_dtensor(tensor))
+            and tensor.device.type == "cpu"
             and tensor.dtype in _FLOAT_DTYPES and not _in_forward()
             and not (autograd and tensor.requires_grad and torch.is_grad_enabled()))
 
@@ -339,3 +347,30 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
             _uninstall()
         return False
 
+
+
+def check_ranks_agree(generator=None, group=None):
+    """Raise RuntimeError unless every rank of ``group`` (torch.distributed, default the world) holds the same
+    fastinit generator position: the same seed and the same next stream. Sharded init draws the stream of each
+    parameter on every rank without communication, so every rank must make the same fill calls in the same order
+    from the same seed; this is the cheap check that they do (two all-reduces of a 64-bit digest), e.g. right
+    after a build. ``generator``: a fastinit.Generator, the innermost fast_init's, or the default one."""
+    import hashlib
+
+    import torch.distributed as dist
+
+    from .generator import default_generator
+
+    if generator is None:
+        mode = active()
+        generator = mode.generator if mode is not None else default_generator()
+    digest = hashlib.blake2b(f"{generator.seed}:{generator.next_stream}".encode(), digest_size=7).digest()
+    value = int.from_bytes(digest, "little")   # 56 bits: exact in an int64 all-reduce
+    lo = torch.tensor([value], dtype=torch.int64)
+    hi = lo.clone()
+    dist.all_reduce(lo, op=dist.ReduceOp.MIN, group=group)
+    dist.all_reduce(hi, op=dist.ReduceOp.MAX, group=group)
+    if int(lo) != int(hi):
+        raise RuntimeError(f"ranks disagree on the fastinit stream (rank {dist.get_rank(group)}: seed "
+                           f"{generator.seed}, next stream {generator.next_stream}): every rank must seed the same "
+                           "way and make the same fill calls in the same order")
