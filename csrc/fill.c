@@ -23,28 +23,29 @@ static void run_chunks(long long nchunks, size_t n, fi_kind kind, fi_dtype dtype
                        int serial)
 {
 #ifdef _OPENMP
-    int threads = n < FI_PARALLEL_MIN || serial ? 1 : fi_fill_threads((int)kind, (int)dtype, n);
-    if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
-    const double start = omp_get_wtime();
-    double master_done = start;
-    if (threads > 1) {
-        const long long run = nchunks / (4LL * threads) > 0 ? nchunks / (4LL * threads) : 1;
+    if (!serial && n >= FI_PARALLEL_MIN) {   /* (short and serial fills skip the clock: it costs a row piece) */
+        int threads = fi_fill_threads((int)kind, (int)dtype, n);
+        if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
+        const double start = omp_get_wtime();
+        double master_done = start;
+        if (threads > 1) {
+            const long long run = nchunks / (4LL * threads) > 0 ? nchunks / (4LL * threads) : 1;
 #pragma omp parallel num_threads(threads)
-        {
+            {
 #pragma omp for schedule(dynamic, run) nowait
+                for (long long c = 0; c < nchunks; ++c) body(c, ctx);
+                if (omp_get_thread_num() == 0) master_done = omp_get_wtime();
+            }
+        } else {
             for (long long c = 0; c < nchunks; ++c) body(c, ctx);
-            if (omp_get_thread_num() == 0) master_done = omp_get_wtime();
+            master_done = omp_get_wtime();
         }
-    } else {
-        for (long long c = 0; c < nchunks; ++c) body(c, ctx);
-        master_done = omp_get_wtime();
-    }
-    if (n >= FI_PARALLEL_MIN && !serial)
         fi_fill_done((int)kind, (int)dtype, n, threads, start, master_done, omp_get_wtime());
-#else
+        return;
+    }
+#endif
     (void)n; (void)kind; (void)dtype; (void)serial;
     for (long long c = 0; c < nchunks; ++c) body(c, ctx);
-#endif
 }
 
 typedef struct {
@@ -169,7 +170,8 @@ void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params 
 void fi_fill_rows(fi_kind kind, fi_dtype dtype, void *out, size_t rows, size_t row_len, const uint64_t *first_draw,
                   const fi_params *params)
 {
-    const size_t esize = dtype == FI_F64 ? 8 : (dtype == FI_F16 || dtype == FI_BF16 ? 2 : 4);
+    const int narrow16 = dtype == FI_F16 || dtype == FI_BF16, simd = fi_get_simd();
+    const size_t esize = dtype == FI_F64 ? 8 : (narrow16 ? 2 : 4);
     const uint64_t per_group = dtype == FI_F64 ? FI_GROUP_F64 : FI_GROUP_F32;
     if (rows == 0 || row_len == 0) return;
     if (rows < 8 || row_len >= FI_PARALLEL_MIN) {   /* few long rows: each row's fill is parallel itself */
@@ -181,14 +183,26 @@ void fi_fill_rows(fi_kind kind, fi_dtype dtype, void *out, size_t rows, size_t r
         }
         return;
     }
+    /* rows that start and end on group boundaries (the usual shard) go straight to the kernel: a short row
+     * costs little more than its draws */
+    const int direct = row_len % per_group == 0 && (!narrow16 || simd);
+    const fi_dtype kdtype = narrow16 ? FI_F32 : dtype;
+    fi_group_fn fn = simd ? fi_avx2_kernel(kind, kdtype) : fi_generic_kernel(kind, kdtype);
+    fi_params base = *params;
+    base.narrow = narrow16 ? (int)dtype : 0;
 #ifdef _OPENMP
     const int threads = rows * row_len < FI_PARALLEL_MIN ? 1 : fi_region_threads();
 #pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1)
 #endif
     for (long long r = 0; r < (long long)rows; ++r) {
+        char *dst = (char *)out + (size_t)r * row_len * esize;
+        if (direct && first_draw[r] % per_group == 0) {
+            fn(dst, first_draw[r] / per_group, row_len / per_group, &base, 0);
+            continue;
+        }
         fi_params p = *params;
         p.first_group = first_draw[r] / per_group;
         p.first_skip = (uint32_t)(first_draw[r] % per_group);
-        fill_range(kind, dtype, (char *)out + (size_t)r * row_len * esize, row_len, &p, 1);
+        fill_range(kind, dtype, dst, row_len, &p, 1);
     }
 }

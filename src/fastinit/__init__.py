@@ -32,7 +32,7 @@ from .generator import (
     uniform,
 )
 
-from .probe import ProbeResult, ProbeResults, probe
+from .probes import ProbeResult, ProbeResults, probe
 from .simulation import SimulationResult, normalize, simulate
 from .sweeps import SweepResult, sweep
 from . import theory  # noqa: E402
