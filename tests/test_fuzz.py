@@ -11,7 +11,8 @@ import fastinit as fi
 from fastinit import cli
 
 ALLOWED = (TypeError, ValueError, MemoryError)
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so that CI is reproducible (a new seed is one edit away)
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 # values of every kind a caller might pass by mistake; sizes are small or absurd (never a real multi-GB fill)
 odd_numbers = st.one_of(st.integers(-5, 40), st.integers(2**50, 2**70), st.integers(-(2**70), -(2**50)),
@@ -118,7 +119,7 @@ def _construct(cls, arg):
     return cls(seed=arg)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(depth=anything, width=anything, batch=anything, activation=st.sampled_from(["tanh", "relu", "nope", 3]),
        init=st.sampled_from(["he_normal", "nope", {"std": -1}, {"scale": 0.5}, 5, None]), bins=anything,
        bias=anything, bn_eps=anything, hist_range=st.one_of(st.none(), st.tuples(odd_numbers, odd_numbers), anything),
@@ -132,7 +133,7 @@ def test_simulate(depth, width, batch, activation, init, bins, bias, bn_eps, his
                                   hist_range=hist_range, alpha=alpha, seed=seed, batchnorm=True))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(depth=anything, width=anything, seeds=anything, workers=anything, init=st.sampled_from(["he_normal", "x", 3]),
        executor=st.sampled_from([None, 5, "pool"]), out=st.sampled_from([None, 5, b"\x00", ""]))
 def test_sweep_arguments(depth, width, seeds, workers, init, executor, out):
@@ -142,7 +143,7 @@ def test_sweep_arguments(depth, width, seeds, workers, init, executor, out):
                            executor=executor, out=out, batch=4, progress=False))
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(argv=st.lists(st.sampled_from(["simulate", "sweep", "bench", "info", "--depth", "0", "-3", "1e11", "2:1",
                                        "--threads", "99999999999", "--width", "x", "--init", "nope", "--max-layers",

@@ -203,3 +203,18 @@ def test_sparse_out_of_memory_leaves_the_tensor_untouched():
         """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "untouched", out.stdout + out.stderr   # (it used to be half-written)
+
+
+def test_dirac_with_an_empty_dimension_and_huge_groups_returns_at_once():
+    """Found by the fuzz: 0 rows are divisible by any groups, and dirac_ looped over all 2**50 groups."""
+    import time
+
+    t0 = time.perf_counter()
+    w = np.zeros((0, 3, 3), np.float32)
+    fi.init.dirac_(w, groups=2**50)
+    assert time.perf_counter() - t0 < 1
+    w = np.zeros((8, 3, 3), np.float32)
+    fi.init.dirac_(w, groups=2)
+    torch_w = torch.zeros(8, 3, 3)
+    torch.nn.init.dirac_(torch_w, groups=2)
+    np.testing.assert_array_equal(w, torch_w.numpy())

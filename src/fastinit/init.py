@@ -379,9 +379,10 @@ def dirac_(tensor, groups=1):
     min_dim = min(out_per_group, shape[1])
     a[...] = 0
     centre = tuple(k // 2 for k in shape[2:])
-    for g in range(groups):
-        for d in range(min_dim):
-            a[(g * out_per_group + d, d) + centre] = 1
+    if min_dim:   # (groups * min_dim <= shape[0] ones; none when a dimension is 0, whatever groups says)
+        rows = (np.arange(groups)[:, None] * out_per_group + np.arange(min_dim)[None, :]).ravel()
+        cols = np.tile(np.arange(min_dim), groups)
+        a[(rows, cols) + tuple(np.full(rows.size, c) for c in centre)] = 1
     return t.finish()
 
 
