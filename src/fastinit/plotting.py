@@ -94,29 +94,21 @@ def plot_results(results, path=None, max_layers=10):
         for ax in axs:
             ax.set_xlim(lo, hi)
     bottom = gs[nrows, :].subgridspec(1, 2 if grads else 1, wspace=0.28)
-    curve = fig.add_subplot(bottom[0, 0])
-    theory_drawn = False
-    for i, res in enumerate(results):
-        layers = np.arange(1, res.depth + 1)
-        _measured_and_theory(curve, layers, res.layers["h_std"], res.theory.h_std, f"C{i}")
-        theory_drawn |= bool(np.all(np.isfinite(res.theory.h_std)))
-    curve.set_xlabel("layer", fontsize=FONT)
-    curve.set_ylabel("std of the activations H", fontsize=FONT)
-    _style(curve)
-    _curve_legend(curve, results, theory_drawn)
+    panels = [("std of the activations H", lambda r: r.layers["h_std"], lambda r: r.theory.h_std, results)]
     if grads:
-        gax = fig.add_subplot(bottom[0, 1])
-        g_theory = False
-        for i, res in enumerate(results):
-            if res.grads is None:
-                continue
-            layers = np.arange(1, res.depth + 1)
-            _measured_and_theory(gax, layers, res.grads["grad_h_std"], res.theory.grad_h_std, f"C{i}")
-            g_theory |= bool(np.all(np.isfinite(res.theory.grad_h_std)))
-        gax.set_xlabel("layer", fontsize=FONT)
-        gax.set_ylabel("std of dL/dH (gradient)", fontsize=FONT)
-        _style(gax)
-        _curve_legend(gax, [r for r in results if r.grads is not None], g_theory)
+        panels.append(("std of dL/dH (gradient)", lambda r: r.grads["grad_h_std"], lambda r: r.theory.grad_h_std,
+                       [r for r in results if r.grads is not None]))
+    for p_i, (label, measured, predicted, shown_results) in enumerate(panels):
+        ax = fig.add_subplot(bottom[0, p_i])
+        theory_drawn = False
+        for res in shown_results:
+            colour = f"C{results.index(res)}"
+            _measured_and_theory(ax, np.arange(1, res.depth + 1), measured(res), predicted(res), colour)
+            theory_drawn |= bool(np.all(np.isfinite(predicted(res))))
+        ax.set_xlabel("layer", fontsize=FONT)
+        ax.set_ylabel(label, fontsize=FONT)
+        _style(ax)
+        _curve_legend(ax, shown_results, theory_drawn)
     return finish(plt, fig, path)
 
 
