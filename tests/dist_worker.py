@@ -92,6 +92,13 @@ def build_sharded(case, world):
         for layer in model.model.layers:
             fully_shard(layer, mesh=mesh)
         fully_shard(model, mesh=mesh)
+    elif case == "llama_tp":   # Megatron-style: projections in by column, out by row
+        mesh = init_device_mesh("cpu", (world,))
+        plan = {f"self_attn.{p}_proj": ColwiseParallel() for p in "qkv"}
+        plan.update({"self_attn.o_proj": RowwiseParallel(), "mlp.gate_proj": ColwiseParallel(),
+                     "mlp.up_proj": ColwiseParallel(), "mlp.down_proj": RowwiseParallel()})
+        for layer in model.model.layers:
+            parallelize_module(layer, mesh, plan)
     else:
         raise SystemExit(f"unknown case {case}")
     model.to_empty(device="cpu")

@@ -64,11 +64,12 @@ def test_mlp_sharded_equals_one_process_build(case, worlds, tmp_path):
         assert_same(path, expected)
 
 
-def test_llama_fsdp_equals_one_process_build(tmp_path):
+@pytest.mark.parametrize("case", ["llama_fsdp", "llama_tp"])
+def test_llama_equals_one_process_build(case, tmp_path):
     pytest.importorskip("transformers")
-    expected = dist_worker.build_unsharded("llama_fsdp")
+    expected = dist_worker.build_unsharded(case)
     for world in (2, 3):
-        path, _ = spawn("llama_fsdp", world, tmp_path)
+        path, _ = spawn(case, world, tmp_path)
         assert_same(path, expected)
 
 
