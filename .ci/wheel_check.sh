@@ -55,8 +55,9 @@ import fastinit, sys
 assert fastinit.__file__.startswith("$venv"), fastinit.__file__   # the installed package, not the source tree
 PY
     )
-    (cd "$WORK" && "$venv/bin/fastinit" info | head -1 | grep -q "distribution fastinit-philox") \
-        || { echo "fastinit info does not name the distribution fastinit-philox"; exit 1; }
+    info="$(cd "$WORK" && "$venv/bin/fastinit" info)"
+    grep -q "distribution fastinit-philox" <<< "$info" \
+        || { echo "fastinit info does not name the distribution fastinit-philox: $info"; exit 1; }
     echo "-- $label: tests from $WORK (outside the repository)"
     (cd "$WORK" && "$venv/bin/python" -m pytest "$REPO/tests" -q -p no:cacheprovider -p no:logging -x)
     (cd "$WORK" && "$venv/bin/python" "$REPO/.ci/build_numbers.py" dump "$WORK/numbers-$label.npz") | tee "$WORK/build-$label"
