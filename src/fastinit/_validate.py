@@ -12,6 +12,11 @@ MAX_ELEMENTS = (1 << 62) // 8
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def is_dtensor(x):
+    """Whether x is a torch.distributed DTensor (by its type's name: no torch import where torch is absent)."""
+    return type(x).__name__ == "DTensor" and type(x).__module__.startswith("torch.distributed")
+
+
 def integer(value, name):
     """An int (Python or NumPy integer, not bool) as a Python int."""
     if type(value) is int:  # the common case, without the ABC check

@@ -104,7 +104,7 @@ class _Target:
         self.write = tensor   # the torch tensor written (a DTensor's local shard)
         self._whole = None
         self._block = None
-        if _is_dtensor(tensor):
+        if V.is_dtensor(tensor):
             local, self.where, self._block = _shard(tensor)
             self.write = local
             self._init_torch(local, direct16)
@@ -175,10 +175,6 @@ class _Target:
             # written behind autograd's back: tell it, as torch's own in-place ops do
             sys.modules["torch"].autograd.graph.increment_version(self.write)
         return self.tensor
-
-
-def _is_dtensor(x):
-    return type(x).__name__ == "DTensor" and type(x).__module__.startswith("torch.distributed")
 
 
 def _shard(tensor):
@@ -486,10 +482,9 @@ def _haar_columns(m, n, dtype, gen):
 def orthogonal_matrix(rows, cols, dtype, generator):
     """A new (rows, cols) matrix with orthonormal rows (rows <= cols) or columns, Haar distributed (Mezzadri 2007),
     drawn from ``generator`` (a fastinit.Generator): what ``orthogonal_`` and Keras's ``Orthogonal`` fill."""
-    gen = generator
     if rows >= cols:
-        return _haar_columns(rows, cols, dtype, gen)
-    return _haar_columns(cols, rows, dtype, gen).T
+        return _haar_columns(rows, cols, dtype, generator)
+    return _haar_columns(cols, rows, dtype, generator).T
 
 
 @_meta_noop

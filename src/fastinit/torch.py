@@ -49,6 +49,7 @@ import warnings
 import torch
 from torch.overrides import TorchFunctionMode
 
+from . import _validate as V
 from . import init as _init
 from .generator import Generator
 
@@ -72,15 +73,11 @@ def _in_forward():
     return getattr(_local, "forward", 0) > 0
 
 
-def _is_dtensor(tensor):
-    return type(tensor).__name__ == "DTensor" and type(tensor).__module__.startswith("torch.distributed")
-
-
 def _servable(tensor, generator, autograd=True):
     """Whether fastinit fills this tensor in place of torch: a plain CPU floating tensor (or a DTensor on CPU
     ranks: each rank fills its shard with the values the whole tensor holds there), no torch generator, outside
     a forward pass, and (for a bare in-place op) not one that autograd would refuse to change."""
-    return (generator is None and (type(tensor) in _PARAMETER_TYPES or _is_dtensor(tensor))
+    return (generator is None and (type(tensor) in _PARAMETER_TYPES or V.is_dtensor(tensor))
             and tensor.device.type == "cpu"
             and tensor.dtype in _FLOAT_DTYPES and not _in_forward()
             and not (autograd and tensor.requires_grad and torch.is_grad_enabled()))
@@ -91,6 +88,27 @@ def _finite(*values):
         return all(math.isfinite(float(v)) for v in values)
     except (TypeError, ValueError):
         return False
+
+
+def _uniform_handler(names, autograd):
+    """Tensor.uniform_(from, to) (autograd=True: torch refuses it on a leaf that requires grad) and
+    nn.init.uniform_(a, b) (autograd=False: it runs under no_grad)."""
+    def handler(mode, tensor, *args, **kwargs):
+        low, high, gen = _bind(names, (0.0, 1.0, None), args, kwargs)
+        if not _servable(tensor, gen, autograd) or not _finite(low, high) or not float(low) < float(high):
+            return NotImplemented   # torch's result (from == to) or torch's error
+        return mode._uniform(tensor, float(low), float(high))
+    return handler
+
+
+def _normal_handler(autograd):
+    """Tensor.normal_(mean, std) and nn.init.normal_(mean, std), as _uniform_handler."""
+    def handler(mode, tensor, *args, **kwargs):
+        mean, std, gen = _bind(("mean", "std", "generator"), (0.0, 1.0, None), args, kwargs)
+        if not _servable(tensor, gen, autograd) or not _finite(mean, std) or float(std) < 0:
+            return NotImplemented
+        return mode._normal(tensor, float(mean), float(std))
+    return handler
 
 
 class FastInitMode(TorchFunctionMode):
@@ -116,29 +134,10 @@ class FastInitMode(TorchFunctionMode):
         return _init.trunc_normal_(tensor, mean, std, a, b, generator=self.generator)
 
     # -- handlers: each returns NotImplemented to let torch do the call
-    def _tensor_uniform(self, tensor, *args, **kwargs):
-        low, high, gen = _bind(("from", "to", "generator"), (0.0, 1.0, None), args, kwargs)
-        if not _servable(tensor, gen) or not _finite(low, high) or not float(low) < float(high):
-            return NotImplemented   # torch's result (from == to) or torch's error
-        return self._uniform(tensor, float(low), float(high))
-
-    def _tensor_normal(self, tensor, *args, **kwargs):
-        mean, std, gen = _bind(("mean", "std", "generator"), (0.0, 1.0, None), args, kwargs)
-        if not _servable(tensor, gen) or not _finite(mean, std) or float(std) < 0:
-            return NotImplemented
-        return self._normal(tensor, float(mean), float(std))
-
-    def _init_uniform(self, tensor, *args, **kwargs):
-        low, high, gen = _bind(("a", "b", "generator"), (0.0, 1.0, None), args, kwargs)
-        if not _servable(tensor, gen, autograd=False) or not _finite(low, high) or not float(low) < float(high):
-            return NotImplemented
-        return self._uniform(tensor, float(low), float(high))
-
-    def _init_normal(self, tensor, *args, **kwargs):
-        mean, std, gen = _bind(("mean", "std", "generator"), (0.0, 1.0, None), args, kwargs)
-        if not _servable(tensor, gen, autograd=False) or not _finite(mean, std) or float(std) < 0:
-            return NotImplemented
-        return self._normal(tensor, float(mean), float(std))
+    _tensor_uniform = _uniform_handler(("from", "to", "generator"), autograd=True)
+    _init_uniform = _uniform_handler(("a", "b", "generator"), autograd=False)
+    _tensor_normal = _normal_handler(autograd=True)
+    _init_normal = _normal_handler(autograd=False)
 
     def _init_kaiming_uniform(self, tensor, *args, **kwargs):
         a, mode, nonlinearity, gen = _bind(("a", "mode", "nonlinearity", "generator"),
@@ -195,20 +194,12 @@ def _bind(names, defaults, args, kwargs):
     return values
 
 
-def _rand(mode, *args, **kwargs):
-    return mode._factory(False, lambda t: mode._uniform(t, 0.0, 1.0), args, kwargs)
-
-
-def _randn(mode, *args, **kwargs):
-    return mode._factory(False, lambda t: mode._normal(t, 0.0, 1.0), args, kwargs)
-
-
-def _rand_like(mode, *args, **kwargs):
-    return mode._factory(True, lambda t: mode._uniform(t, 0.0, 1.0), args, kwargs)
-
-
-def _randn_like(mode, *args, **kwargs):
-    return mode._factory(True, lambda t: mode._normal(t, 0.0, 1.0), args, kwargs)
+def _factory_handler(like, draw):
+    """The handler of torch.rand / randn (like=False) or rand_like / randn_like (like=True): an empty tensor made by
+    torch from the call's arguments, filled by ``draw`` ("_uniform" on [0, 1) or "_normal" N(0, 1))."""
+    def handler(mode, *args, **kwargs):
+        return mode._factory(like, lambda t: getattr(mode, draw)(t, 0.0, 1.0), args, kwargs)
+    return handler
 
 
 _INIT_HANDLERS = {
@@ -241,10 +232,10 @@ _HANDLERS = {
     torch.nn.init.uniform_: FastInitMode._init_uniform,
     torch.nn.init.normal_: FastInitMode._init_normal,
     torch.nn.init.kaiming_uniform_: FastInitMode._init_kaiming_uniform,
-    torch.rand: _rand,
-    torch.randn: _randn,
-    torch.rand_like: _rand_like,
-    torch.randn_like: _randn_like,
+    torch.rand: _factory_handler(False, "_uniform"),
+    torch.randn: _factory_handler(False, "_normal"),
+    torch.rand_like: _factory_handler(True, "_uniform"),
+    torch.randn_like: _factory_handler(True, "_normal"),
 }
 
 
@@ -346,7 +337,6 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
             _local.modes.remove(mode)
             _uninstall()
         return False
-
 
 
 def check_ranks_agree(generator=None, group=None):
