@@ -57,7 +57,6 @@ def _default_modules(model):
 def _select(model, modules):
     if modules is None:
         return list(_default_modules(model))
-    torch = _torch()
     if isinstance(modules, type) or (isinstance(modules, tuple) and modules and all(isinstance(t, type) for t in modules)):
         return [(n, m) for n, m in model.named_modules() if n and isinstance(m, modules)]
     if isinstance(modules, str):
@@ -72,7 +71,6 @@ def _select(model, modules):
         if missing:
             raise ValueError(f"modules: no module named {sorted(missing)[:5]} in the model")
         return found
-    del torch
     raise TypeError("modules must be None, a module type (or tuple of types), a regular expression on the qualified "
                     f"names, a list of names or a callable(name, module), got {type(modules).__name__}")
 
@@ -139,6 +137,11 @@ def _stats_torch(t, saturation, bins, hist_range):
         lo, hi = lo - 0.5, hi + 0.5
     hist = torch.histc(v, bins=bins, min=lo, max=hi).cpu().numpy().astype(np.int64) if count else np.zeros(bins, np.int64)
     return st, hist, (lo, hi)
+
+
+def _std(st):
+    """The population std of the finite values of a statistics record (NaN when there are none)."""
+    return math.sqrt(st["m2"] / st["count"]) if st["count"] else math.nan
 
 
 def _tensor_stats(t, saturation, bins, hist_range):
@@ -288,13 +291,12 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
                 return
             st, hist, used = _tensor_stats(t, saturation, bins, hist_range)
             n = max(t.numel(), 1)
-            std = math.sqrt(st["m2"] / st["count"]) if st["count"] else math.nan
             sat = st["saturated"] / n if saturation != _core.SAT_NONE else math.nan
             if clamp is not None:
                 lo, hi = clamp(mod)
                 sat = float(((t.detach() <= lo) | (t.detach() >= hi)).sum()) / n
             row = {"name": call_name, "type": cls, "output": where, "shape": list(t.shape), "dtype": str(t.dtype),
-                   "mean": st["mean"] if st["count"] else math.nan, "std": std,
+                   "mean": st["mean"] if st["count"] else math.nan, "std": _std(st),
                    "min": st["min"] if st["count"] else math.nan, "max": st["max"] if st["count"] else math.nan,
                    "zero_frac": st["zeros"] / n, "saturated_frac": sat, "nonfinite": int(st["nonfinite"]),
                    "grad_std": math.nan, "grad_nonfinite": 0, "grad_w_norm": math.nan}
@@ -333,7 +335,7 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
         for (i, _), gr in zip(outs, grads[:len(outs)]):
             if gr is not None:
                 st, _, _ = _tensor_stats(gr, _core.SAT_NONE, 1, (0.0, 1.0))
-                records[i][0]["grad_std"] = math.sqrt(st["m2"] / st["count"]) if st["count"] else math.nan
+                records[i][0]["grad_std"] = _std(st)
                 records[i][0]["grad_nonfinite"] = int(st["nonfinite"])
         for (i, _), gr in zip(weights.values(), grads[len(outs):]):
             if gr is not None:
