@@ -296,10 +296,12 @@ def array_stats(x, sat=None):
     return out
 
 
-def histogram(x, bins, lo=None, hi=None):
+def histogram(x, bins, lo=None, hi=None, precision=np.float64):
     """Counts of bins equal bins over [lo, hi] (the last bin closed; outside and non-finite values dropped):
-    bin k = floor((x - lo) bins / (hi - lo)). lo/hi None: the finite data's [min, max] (+-1/2 when flat,
-    [0, 1] without finite data). Returns (counts, (lo, hi))."""
+    bin k = floor((x - lo) * (bins / (hi - lo))), the subtraction and product rounded to ``precision`` (the C
+    kernels compute in the data's type: float32 for float32 and 16-bit data, so a value within an ulp of an edge
+    lands where float32 puts it). lo/hi None: the finite data's [min, max] (+-1/2 when flat, [0, 1] without
+    finite data). Returns (counts, (lo, hi))."""
     x = np.asarray(x, dtype=np.float64).ravel()
     if lo is None:
         v = x[np.isfinite(x)]
@@ -310,7 +312,8 @@ def histogram(x, bins, lo=None, hi=None):
             if not hi > lo:
                 lo, hi = lo - 0.5, hi + 0.5
     inside = (x >= lo) & (x <= hi)
-    k = np.floor((x[inside] - lo) * (bins / (hi - lo))).astype(np.int64)
+    f = np.dtype(precision).type
+    k = np.floor((x[inside].astype(f) - f(lo)) * f(bins / (hi - lo))).astype(np.int64)
     return np.bincount(np.minimum(k, bins - 1), minlength=bins), (lo, hi)
 
 
