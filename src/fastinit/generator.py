@@ -189,6 +189,12 @@ def _prepare(size, dtype, out):
     return V.shape(size), dt, False, fmt
 
 
+def _store_view(out, fmt):
+    """The array the C core writes: out as a plain ndarray (np.matrix and other subclasses: a plain view), or for
+    a 16-bit format its bit patterns (uint16)."""
+    return out.view(np.ndarray) if fmt is None else out.view(np.uint16)
+
+
 def _where(stream, offset, row_offsets=None):
     """(stream or None, offset[, row_offsets]) checked: which stream, and its first draw (or each row's)."""
     if stream is not None:
@@ -273,19 +279,19 @@ class Generator:
         None, offset[, row_offsets]) from _where; fmt a 16-bit format and narrow its (C code, lo, hi)."""
         stream, offset = where[0], where[1]
         row_offsets = where[2] if len(where) > 2 else None
+        if fmt is not None:
+            params.update(narrow=narrow[0], narrow_lo=narrow[1], narrow_hi=narrow[2])
         if row_offsets is not None:
-            return self._fill_rows(kind, dtype, out, stream, row_offsets, fmt, narrow, params)
+            return self._fill_rows(kind, dtype, out, stream, row_offsets, fmt, params)
         if offset:
             _check_offset(offset, math.prod(shape) if out is None else out.size, dtype)
         if out is None:   # before the stream is taken: a call that fails before writing consumes no stream
             out = np.empty(shape, dtype=dtype if fmt is None else np.float16 if fmt == "float16" else np.uint16)
         if stream is None:
             stream = self._take_streams()
-        if fmt is not None:
-            params.update(narrow=narrow[0], narrow_lo=narrow[1], narrow_hi=narrow[2])
         flags = out.flags
         direct = flags.c_contiguous and flags.aligned
-        store = out.view(np.ndarray) if fmt is None else out.view(np.uint16)   # (np.matrix: a plain view)
+        store = _store_view(out, fmt)
         flat = store.reshape(-1) if direct else np.empty(out.size, dtype=store.dtype)
         _core.fill(kind, flat, self._seed, stream, offset=offset, **params)
         if not direct:
@@ -293,7 +299,7 @@ class Generator:
             store[...] = flat.reshape(out.shape)
         return out[0] if scalar else out
 
-    def _fill_rows(self, kind, dtype, out, stream, row_offsets, fmt, narrow, params):
+    def _fill_rows(self, kind, dtype, out, stream, row_offsets, fmt, params):
         """out (C-contiguous) as len(row_offsets) rows, row r = draws row_offsets[r] .. of the stream."""
         if out is None or not out.flags.c_contiguous:
             raise ValueError("row_offsets needs a C-contiguous out")
@@ -304,10 +310,7 @@ class Generator:
             _check_offset(int(rows.max()), out.size // rows.size, dtype)
         if stream is None:
             stream = self._take_streams()
-        if fmt is not None:
-            params.update(narrow=narrow[0], narrow_lo=narrow[1], narrow_hi=narrow[2])
-        store = out.view(np.ndarray) if fmt is None else out.view(np.uint16)
-        _core.fill(kind, store.reshape(-1), self._seed, stream, row_offsets=rows, **params)
+        _core.fill(kind, _store_view(out, fmt).reshape(-1), self._seed, stream, row_offsets=rows, **params)
         return out
 
     def random_raw(self, size, stream=None, *, offset=0):
