@@ -85,7 +85,7 @@ cdef _fill_buffer(fill_t[::1] out, fi_kind kind, fi_params *p, fi_dtype narrow, 
         count = n - start if n - start < PIECE else PIECE
         if start:
             PyErr_CheckSignals()   # raises the handler's exception (KeyboardInterrupt)
-            p.first_group, p.first_skip = divmod(offset + start, per_group)
+        p.first_group, p.first_skip = divmod(offset + start, per_group)
         with nogil:
             fi_fill(kind, dtype, &out[start], count, p)
         start += count
@@ -136,32 +136,61 @@ def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, d
 
 
 cdef _fill_rows(object out, fi_kind kind, fi_params *p, int narrow, const uint64_t[::1] row_offsets):
-    """fi_fill_rows into out (1-D contiguous: float32/float64, or uint16 with narrow), GIL released."""
+    """fi_fill_rows into out (1-D contiguous: float32/float64, or uint16 with narrow), GIL released, in pieces of
+    about PIECE draws like _fill_buffer (rows longer than that are filled one by one, each in pieces), so that a
+    large shard stays interruptible."""
     cdef float[::1] f32
     cdef double[::1] f64
     cdef uint16_t[::1] u16
-    cdef void *ptr
+    cdef char *ptr
     cdef fi_dtype dtype
-    cdef size_t n = len(out), rows = row_offsets.shape[0], row_len
+    cdef size_t n = len(out), rows = row_offsets.shape[0], row_len, esize, r0 = 0, per, count
     if rows == 0 or n == 0:
         return
     if n % rows:
         raise ValueError(f"row_offsets: {rows} rows do not divide {n} draws")
     row_len = n // rows
+    if narrow and narrow != FI_F16 and narrow != FI_BF16:
+        raise ValueError(f"narrow must be F16 or BF16, got {narrow}")
+    if row_len >= PIECE:
+        for r in range(rows):
+            if r:
+                PyErr_CheckSignals()
+            _fill_rows_long(out[r * row_len:(r + 1) * row_len], kind, p, narrow, row_offsets[r])
+        return
     if narrow:
         u16 = out
-        ptr = &u16[0]
+        ptr = <char *>&u16[0]
         dtype = <fi_dtype>narrow
+        esize = 2
     elif out.dtype.itemsize == 8:
         f64 = out
-        ptr = &f64[0]
+        ptr = <char *>&f64[0]
         dtype = FI_F64
+        esize = 8
     else:
         f32 = out
-        ptr = &f32[0]
+        ptr = <char *>&f32[0]
         dtype = FI_F32
-    with nogil:
-        fi_fill_rows(kind, dtype, ptr, rows, row_len, &row_offsets[0], p)
+        esize = 4
+    per = PIECE // row_len
+    while r0 < rows:
+        count = rows - r0 if rows - r0 < per else per
+        if r0:
+            PyErr_CheckSignals()   # raises the handler's exception (KeyboardInterrupt)
+        with nogil:
+            fi_fill_rows(kind, dtype, ptr + r0 * row_len * esize, count, row_len, &row_offsets[r0], p)
+        r0 += count
+
+
+cdef _fill_rows_long(object row, fi_kind kind, fi_params *p, int narrow, uint64_t first_draw):
+    """One row of at least PIECE draws, from draw first_draw of the stream: a fill of its own, in pieces."""
+    if narrow:
+        _fill_buffer[uint16_t](row, kind, p, <fi_dtype>narrow, first_draw)
+    elif row.dtype.itemsize == 8:
+        _fill_buffer[double](row, kind, p, FI_F64, first_draw)
+    else:
+        _fill_buffer[float](row, kind, p, FI_F32, first_draw)
 
 
 def philox4x32(const uint32_t[:, ::1] counters, const uint32_t[:, ::1] keys, uint32_t[:, ::1] out, int rounds):
