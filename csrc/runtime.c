@@ -20,11 +20,11 @@ int fi_get_num_threads(void) { return g_threads; }
 /* When a parallel region pays off. Waking the other threads and joining them costs time that the split of the work
  * must win back: tens of microseconds on a quiet machine, milliseconds when other processes keep the cores busy (a
  * thread the OS does not run holds the join until its turn comes). The driver reports each region's timing:
- * how long its work took and how long the master then waited at the join; the join's cost is tracked (a moving
- * average, falling faster than it rises, so that one slow join, the threads' creation say, does not count for a
- * contended machine, and a machine that became quiet is seen within a few tries), and a fill
- * runs on several threads only when its expected work is FI_GAIN times that cost. A fill that ran serially for lack of gain tries threads again once FI_PROBE seconds have passed since
- * the last parallel region, so a machine that became quiet is noticed. Numbers never depend on any of it. */
+ * how long its work took and how long the master then waited at the join. The join's cost is a moving average
+ * that falls faster than it rises (one slow join, the threads' creation say, does not mark the machine as
+ * contended), and a fill runs on several threads only when its expected work is FI_GAIN times that cost. A fill
+ * that would run serially tries threads again once FI_PROBE seconds have passed since the last parallel region,
+ * so a machine that became quiet is noticed within a few tries. Numbers never depend on any of it. */
 #define FI_GAIN 4.0
 #define FI_PROBE 0.05
 #define FI_KINDS 4
