@@ -350,10 +350,7 @@ def main(argv=None):
         return args.func(args)
     except (TypeError, ValueError) as exc:
         usage.error(str(exc))
-    except JournalBusy as exc:
-        print(f"fastinit {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:   # a full disk, an unwritable --out: said in one line, not a traceback
+    except (JournalBusy, OSError) as exc:   # another sweep on --out, a full disk: one line, not a traceback
         print(f"fastinit {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
