@@ -11,41 +11,48 @@ extern "C" {
 /* What a fill draws. */
 typedef enum { FI_RAW = 0, FI_UNIFORM = 1, FI_NORMAL = 2, FI_TRUNCNORM = 3 } fi_kind;
 /* Element type of the output buffer (FI_RAW always writes uint32). FI_F16 / FI_BF16: IEEE half and bfloat16,
- * written as 16-bit patterns: the float32 draw, held inside [narrow_lo, narrow_hi] and rounded to nearest even. */
+ * written as 16-bit patterns: the float32 draw, held inside [dist.narrow_lo, dist.narrow_hi] and rounded to
+ * nearest even. */
 typedef enum { FI_F32 = 0, FI_F64 = 1, FI_U32 = 2, FI_F16 = 3, FI_BF16 = 4 } fi_dtype;
 
-/* Everything a fill needs besides the buffer. Meaning of the parameters by kind:
+/* The distribution's parameters, by kind (the fields of fastinit.fillspec.FillSpec.params, by these names):
  *   FI_UNIFORM:   low, scale = high - low, upper = the largest value of the dtype below high (clamp)
  *   FI_NORMAL:    mean, std
  *   FI_TRUNCNORM: mean, std, clamp_lo/clamp_hi (the bounds in output units),
  *                 p_lo = Phi(alpha), q_hi = 1 - Phi(beta), mass = Phi(beta) - Phi(alpha), each computed
- *                 without cancellation by the caller. */
+ *                 without cancellation by the caller
+ *   FI_F16 / FI_BF16 outputs: narrow_lo, narrow_hi, values of the 16-bit type that the float32 draws are held in
+ *                 before rounding (rounding is monotonic, so the rounded values stay inside: a uniform never
+ *                 reaches high); -inf / +inf when there is nothing to hold. */
 typedef struct {
-    uint32_t key0, key1;   /* seed & 0xffffffff, seed >> 32 */
-    uint64_t stream;
     double low, scale, upper;
     double mean, std;
     double p_lo, q_hi, mass, clamp_lo, clamp_hi;
-    /* skip ahead: element i of out is draw G first_group + first_skip + i of the stream, G the draws of a group
-     * (32 float32 / uint32, 16 float64), first_skip < G */
-    uint64_t first_group;
-    uint32_t first_skip;
-    /* FI_F16 / FI_BF16 only: bounds, values of the 16-bit type, that the float32 draws are held in before
-     * rounding (rounding is monotonic, so the rounded values stay inside: a uniform never reaches high); fi_fill
-     * sets narrow to the 16-bit dtype for the float32 kernels that store it directly */
     float narrow_lo, narrow_hi;
-    int narrow;
-} fi_params;
+} fi_dist;
 
-/* Fill n elements of out (contiguous, of the kind's dtype) with consecutive draws of the stream, from the one
- * that params' first_group / first_skip name. The caller keeps them within the stream (2**61 groups). */
-void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params);
+/* A fill: what to draw (kind, dist), into which element type (dtype: FI_RAW writes FI_U32), from which stream of
+ * which seed (the Philox key is (seed & 0xffffffff, seed >> 32)). Built and validated by the Python layer. */
+typedef struct {
+    fi_kind kind;
+    fi_dtype dtype;
+    uint64_t seed;
+    uint64_t stream;
+    fi_dist dist;
+} fi_spec;
 
-/* rows pieces of row_len draws each: row r holds draws first_draw[r] .. first_draw[r] + row_len - 1 of the stream
- * (params' first_group / first_skip ignored), written one after the other into out. What a shard of a tensor holds
- * when it is not one contiguous piece of the whole (a column shard: one piece per row). */
-void fi_fill_rows(fi_kind kind, fi_dtype dtype, void *out, size_t rows, size_t row_len, const uint64_t *first_draw,
-                  const fi_params *params);
+/* Draws come in groups of fi_group_draws(dtype): 32 float32 / uint32 / 16-bit, 16 float64 (8 Philox blocks). */
+unsigned fi_group_draws(fi_dtype dtype);
+
+/* Fill n elements of out (contiguous, of the spec's dtype) with consecutive draws of the spec's stream, from draw
+ * first_skip (< fi_group_draws) of group first_group on (a stream has 2**66 float32 draws: more than a uint64
+ * counts). The caller keeps them within the stream (2**61 groups). */
+void fi_fill(const fi_spec *spec, void *out, size_t n, uint64_t first_group, unsigned first_skip);
+
+/* rows pieces of row_len draws each: row r holds draws first_draw[r] .. first_draw[r] + row_len - 1 of the stream,
+ * written one after the other into out. What a shard of a tensor holds when it is not one contiguous piece of the
+ * whole (a column shard: one piece per row). */
+void fi_fill_rows(const fi_spec *spec, void *out, size_t rows, size_t row_len, const uint64_t *first_draw);
 
 /* The raw block function over n blocks: counters (n x 4), keys (n x 2) -> out (n x 4). */
 void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n,

@@ -66,9 +66,48 @@ static void fill_chunk(long long c, void *ctx)
     f->fn(f->base + (size_t)c * f->chunk_bytes, f->first + g0, count, f->p, f->ss);
 }
 
+/* How a fill of one kind and dtype runs on the SIMD path in use: its group kernel, the bytes of an element, the
+ * draws of a group, and for 16-bit outputs who rounds (the AVX2 float32 kernels in their stores, or the portable
+ * narrowing after a float32 kernel). One choice for whole fills and row pieces alike. */
+typedef struct {
+    fi_group_fn fn;
+    fi_narrow_fn narrow;   /* non-NULL: 16-bit output on the portable path (fn computes float32, narrow rounds) */
+    int store16;           /* FI_F16 / FI_BF16 when fn stores the 16-bit roundings itself (fi_params.narrow) */
+    size_t esize, per_group;
+} fill_plan;
+
+static fill_plan plan_of(fi_kind kind, fi_dtype dtype)
+{
+    const int simd = fi_get_simd(), narrow16 = dtype == FI_F16 || dtype == FI_BF16;
+    const fi_dtype kdtype = narrow16 ? FI_F32 : dtype;
+    fill_plan pl;
+    pl.fn = simd ? fi_avx2_kernel(kind, kdtype) : fi_generic_kernel(kind, kdtype);
+    pl.narrow = narrow16 && !simd ? fi_generic_narrow(dtype) : 0;
+    pl.store16 = narrow16 && simd ? (int)dtype : 0;
+    pl.esize = narrow16 ? 2 : (dtype == FI_F64 ? 8 : 4);
+    pl.per_group = fi_group_draws(dtype);
+    return pl;
+}
+
+unsigned fi_group_draws(fi_dtype dtype) { return dtype == FI_F64 ? FI_GROUP_F64 : FI_GROUP_F32; }
+
+/* The group kernels' view of a fill that starts at draw first_skip of group first_group of the spec's stream. */
+static fi_params params_of(const fi_spec *spec, const fill_plan *pl, uint64_t first_group, unsigned first_skip)
+{
+    fi_params p;
+    p.key0 = (uint32_t)(spec->seed & 0xffffffffu);
+    p.key1 = (uint32_t)(spec->seed >> 32);
+    p.stream = spec->stream;
+    p.dist = spec->dist;
+    p.first_group = first_group;
+    p.first_skip = (uint32_t)first_skip;
+    p.narrow = pl->store16;
+    return p;
+}
+
 /* FI_F16 / FI_BF16 on the portable path: the float32 draws of a chunk go through a scratch buffer of the thread,
  * FI_NARROW_GROUPS groups at a time (4 KiB: it stays in L1 between the kernel's stores and the narrowing's loads),
- * and are narrowed from there. (The AVX2 kernels narrow in their stores: fi_fill.) */
+ * and are narrowed from there. (The AVX2 kernels narrow in their stores: plan_of.) */
 #define FI_NARROW_GROUPS 32
 
 typedef struct {
@@ -94,12 +133,12 @@ static void narrow_chunk(long long c, void *ctx)
     }
 }
 
-static void fill_narrow_generic(fi_kind kind, fi_dtype dtype, uint16_t *out, size_t n, const fi_params *params,
-                                int serial)
+static void fill_narrow_generic(const fi_spec *spec, const fill_plan *pl, uint16_t *out, size_t n,
+                                const fi_params *params, int serial)
 {
-    fi_group_fn fn = fi_generic_kernel(kind, FI_F32);
-    fi_narrow_fn narrow = fi_generic_narrow(dtype);
-    const float lo = params->narrow_lo, hi = params->narrow_hi;
+    const fi_group_fn fn = pl->fn;
+    const fi_narrow_fn narrow = pl->narrow;
+    const float lo = params->dist.narrow_lo, hi = params->dist.narrow_hi;
     uint64_t first = params->first_group;
     const size_t skip = params->first_skip;
     float scratch[FI_GROUP_F32];
@@ -114,31 +153,26 @@ static void fill_narrow_generic(fi_kind kind, fi_dtype dtype, uint16_t *out, siz
     const size_t full = n / FI_GROUP_F32, rem = n % FI_GROUP_F32;
     const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
     narrow_chunks ctx = {fn, narrow, params, out, first, full, lo, hi};
-    run_chunks(nchunks, n, kind, dtype, narrow_chunk, &ctx, serial);
+    run_chunks(nchunks, n, spec->kind, spec->dtype, narrow_chunk, &ctx, serial);
     if (rem) {
         fn(scratch, first + full, 1, params, 0);
         narrow(out + full * FI_GROUP_F32, scratch, rem, lo, hi);
     }
 }
 
-/* n draws from the one params names into out; serial: on this thread only (the caller runs pieces in parallel). */
-static void fill_range(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params, int serial)
+/* n draws from draw first_skip of group first_group into out; serial: on this thread only (the caller runs
+ * pieces in parallel). */
+static void fill_range(const fi_spec *spec, const fill_plan *pl, void *out, size_t n, uint64_t first_group,
+                       unsigned first_skip, int serial)
 {
     if (n == 0) return;
-    const int simd = fi_get_simd(), narrow16 = dtype == FI_F16 || dtype == FI_BF16;
-    fi_params p = *params;
-    p.narrow = 0;
-    if (narrow16) {
-        if (!simd) {
-            fill_narrow_generic(kind, dtype, (uint16_t *)out, n, &p, serial);
-            return;
-        }
-        p.narrow = (int)dtype;   /* the AVX2 float32 kernels store 16-bit roundings */
+    const fi_params p = params_of(spec, pl, first_group, first_skip);
+    if (pl->narrow) {
+        fill_narrow_generic(spec, pl, (uint16_t *)out, n, &p, serial);
+        return;
     }
-    const fi_dtype kdtype = narrow16 ? FI_F32 : dtype;
-    fi_group_fn fn = simd ? fi_avx2_kernel(kind, kdtype) : fi_generic_kernel(kind, kdtype);
-    const size_t esize = narrow16 ? 2 : (dtype == FI_F64 ? 8 : 4);
-    const size_t per_group = dtype == FI_F64 ? FI_GROUP_F64 : FI_GROUP_F32;
+    const fi_group_fn fn = pl->fn;
+    const size_t esize = pl->esize, per_group = pl->per_group;
     char *base = (char *)out;
     uint64_t first = p.first_group;
     const size_t skip = p.first_skip;
@@ -155,54 +189,43 @@ static void fill_range(fi_kind kind, fi_dtype dtype, void *out, size_t n, const 
     const int ss = n * esize >= FI_STREAM_STORE_MIN && ((uintptr_t)base % 32) == 0;
     const long long nchunks = (long long)((full + FI_CHUNK_GROUPS - 1) / FI_CHUNK_GROUPS);
     fill_chunks ctx = {fn, &p, base, (size_t)FI_CHUNK_GROUPS * per_group * esize, first, full, ss};
-    run_chunks(nchunks, n, kind, dtype, fill_chunk, &ctx, serial);
+    run_chunks(nchunks, n, spec->kind, spec->dtype, fill_chunk, &ctx, serial);
     if (rem) {
         fn(scratch, first + full, 1, &p, 0);
         memcpy(base + full * per_group * esize, scratch, rem * esize);
     }
 }
 
-void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
+void fi_fill(const fi_spec *spec, void *out, size_t n, uint64_t first_group, unsigned first_skip)
 {
-    fill_range(kind, dtype, out, n, params, 0);
+    const fill_plan pl = plan_of(spec->kind, spec->dtype);
+    fill_range(spec, &pl, out, n, first_group, first_skip, 0);
 }
 
-void fi_fill_rows(fi_kind kind, fi_dtype dtype, void *out, size_t rows, size_t row_len, const uint64_t *first_draw,
-                  const fi_params *params)
+void fi_fill_rows(const fi_spec *spec, void *out, size_t rows, size_t row_len, const uint64_t *first_draw)
 {
-    const int narrow16 = dtype == FI_F16 || dtype == FI_BF16, simd = fi_get_simd();
-    const size_t esize = dtype == FI_F64 ? 8 : (narrow16 ? 2 : 4);
-    const uint64_t per_group = dtype == FI_F64 ? FI_GROUP_F64 : FI_GROUP_F32;
     if (rows == 0 || row_len == 0) return;
+    const fill_plan pl = plan_of(spec->kind, spec->dtype);
+    const size_t esize = pl.esize, per_group = pl.per_group;
     if (rows < 8 || row_len >= FI_PARALLEL_MIN) {   /* few long rows: each row's fill is parallel itself */
-        for (size_t r = 0; r < rows; ++r) {
-            fi_params p = *params;
-            p.first_group = first_draw[r] / per_group;
-            p.first_skip = (uint32_t)(first_draw[r] % per_group);
-            fill_range(kind, dtype, (char *)out + r * row_len * esize, row_len, &p, 0);
-        }
+        for (size_t r = 0; r < rows; ++r)
+            fill_range(spec, &pl, (char *)out + r * row_len * esize, row_len, first_draw[r] / per_group,
+                       (unsigned)(first_draw[r] % per_group), 0);
         return;
     }
     /* rows that start and end on group boundaries (the usual shard) go straight to the kernel: a short row
      * costs little more than its draws */
-    const int direct = row_len % per_group == 0 && (!narrow16 || simd);
-    const fi_dtype kdtype = narrow16 ? FI_F32 : dtype;
-    fi_group_fn fn = simd ? fi_avx2_kernel(kind, kdtype) : fi_generic_kernel(kind, kdtype);
-    fi_params base = *params;
-    base.narrow = narrow16 ? (int)dtype : 0;
+    const int direct = row_len % per_group == 0 && !pl.narrow;
+    const fi_params base = params_of(spec, &pl, 0, 0);
 #ifdef _OPENMP
     const int threads = rows * row_len < FI_PARALLEL_MIN ? 1 : fi_region_threads();
 #pragma omp parallel for schedule(dynamic, 16) num_threads(threads) if (threads > 1)
 #endif
     for (long long r = 0; r < (long long)rows; ++r) {
         char *dst = (char *)out + (size_t)r * row_len * esize;
-        if (direct && first_draw[r] % per_group == 0) {
-            fn(dst, first_draw[r] / per_group, row_len / per_group, &base, 0);
-            continue;
-        }
-        fi_params p = *params;
-        p.first_group = first_draw[r] / per_group;
-        p.first_skip = (uint32_t)(first_draw[r] % per_group);
-        fill_range(kind, dtype, dst, row_len, &p, 1);
+        if (direct && first_draw[r] % per_group == 0)
+            pl.fn(dst, first_draw[r] / per_group, row_len / per_group, &base, 0);
+        else
+            fill_range(spec, &pl, dst, row_len, first_draw[r] / per_group, (unsigned)(first_draw[r] % per_group), 1);
     }
 }

@@ -10,6 +10,18 @@
 #define FI_GROUP_F32 32
 #define FI_GROUP_F64 16
 
+/* What a group kernel reads: the key and stream of the fill, its distribution, and (the driver's) first group and
+ * the skip into it where a fill starts inside a group; narrow: FI_F16 / FI_BF16 when the AVX2 float32 kernels
+ * store 16-bit roundings, else 0. */
+typedef struct {
+    uint32_t key0, key1;
+    uint64_t stream;
+    fi_dist dist;
+    uint64_t first_group;
+    uint32_t first_skip;
+    int narrow;
+} fi_params;
+
 /* Compute groups g0 .. g0+count-1 into dst (contiguous). stream_store: dst is 32-byte aligned and the
  * caller wants non-temporal stores (large buffers: skips the read-for-ownership of each cache line). The AVX2
  * float32 kernels store 16-bit roundings instead when p->narrow is FI_F16 / FI_BF16 (64 bytes a group). */

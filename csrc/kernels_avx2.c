@@ -170,8 +170,8 @@ static inline void store_group16(char *dst, __m256i V[4], int ss, const fi_param
 {
     __m256 v[4];
     for (int j = 0; j < 4; ++j) v[j] = _mm256_castsi256_ps(V[j]);
-    if (p->narrow_lo > -INFINITY || p->narrow_hi < INFINITY) {   /* a normal fill has no bounds to hold */
-        const __m256 lo = _mm256_set1_ps(p->narrow_lo), hi = _mm256_set1_ps(p->narrow_hi);
+    if (p->dist.narrow_lo > -INFINITY || p->dist.narrow_hi < INFINITY) {   /* a normal fill has no bounds to hold */
+        const __m256 lo = _mm256_set1_ps(p->dist.narrow_lo), hi = _mm256_set1_ps(p->dist.narrow_hi);
         for (int j = 0; j < 4; ++j) v[j] = _mm256_min_ps(_mm256_max_ps(v[j], lo), hi);
     }
     if (p->narrow == FI_F16) {
@@ -370,10 +370,10 @@ typedef struct { __m256d a, c, plo, qhi, mass, rmax; } trunc_consts;
 static trunc_consts trunc_init(const fi_params *p)
 {
     trunc_consts T;
-    const double a = p->mass * 0x1p-24;
+    const double a = p->dist.mass * 0x1p-24;
     T.a = D4(a);
-    T.c = D4((p->p_lo - 0.5) + 0.5 * a);      /* x = k a + c */
-    T.plo = D4(p->p_lo); T.qhi = D4(p->q_hi); T.mass = D4(p->mass);
+    T.c = D4((p->dist.p_lo - 0.5) + 0.5 * a);      /* x = k a + c */
+    T.plo = D4(p->dist.p_lo); T.qhi = D4(p->dist.q_hi); T.mass = D4(p->dist.mass);
     T.rmax = D4((0.5 - FI_ACK_PLOW) * (0.5 - FI_ACK_PLOW));  /* central iff x^2 <= (1/2 - p_low)^2,
                                                                  i.e. min(p, q) >= p_low */
     return T;
@@ -454,7 +454,7 @@ static void raw_u32(void *dst, uint64_t g0, size_t count, const fi_params *p, in
 static void uniform_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
     philox_keys K; keys_init(&K, p);
-    const __m256 lo = F8((float)p->low), sc = F8((float)p->scale), up = F8((float)p->upper);
+    const __m256 lo = F8((float)p->dist.low), sc = F8((float)p->dist.scale), up = F8((float)p->dist.upper);
     char *out = (char *)dst;
 #define UNIFORM_BODY(NG) do { __m256i W[4 * FI_STEP_GROUPS]; group_words8(NG, g0 + g, &K, W);                          \
         for (int j = 0; j < 4 * NG; ++j) {                                                          \
@@ -469,7 +469,7 @@ static void uniform_f32(void *dst, uint64_t g0, size_t count, const fi_params *p
 static void normal_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
     philox_keys K; keys_init(&K, p);
-    const __m256 mean = F8((float)p->mean), sd = F8((float)p->std);
+    const __m256 mean = F8((float)p->dist.mean), sd = F8((float)p->dist.std);
     char *out = (char *)dst;
 #define NORMAL_BODY(NG) do { __m256i W[4 * FI_STEP_GROUPS]; group_words8(NG, g0 + g, &K, W);                           \
         for (int j = 0; j < 4 * NG; j += 2) {                                                       \
@@ -485,9 +485,9 @@ static void normal_f32(void *dst, uint64_t g0, size_t count, const fi_params *p,
 static void truncnorm_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
     philox_keys K; keys_init(&K, p);
-    const __m256d mean = D4(p->mean), sd = D4(p->std);
+    const __m256d mean = D4(p->dist.mean), sd = D4(p->dist.std);
     const trunc_consts T = trunc_init(p);
-    const __m256 lo = F8((float)p->clamp_lo), hi = F8((float)p->clamp_hi);
+    const __m256 lo = F8((float)p->dist.clamp_lo), hi = F8((float)p->dist.clamp_hi);
     char *out = (char *)dst;
 #define TRUNC_BODY(NG) do { __m256i W[4 * FI_STEP_GROUPS]; group_words8(NG, g0 + g, &K, W);                        \
         for (int j = 0; j < 4 * NG; j += 4) {                                                               \
@@ -511,7 +511,7 @@ static void truncnorm_f32(void *dst, uint64_t g0, size_t count, const fi_params 
 static void uniform_f64(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
     philox_keys K; keys_init(&K, p);
-    const __m256d lo = D4(p->low), sc = D4(p->scale), up = D4(p->upper);
+    const __m256d lo = D4(p->dist.low), sc = D4(p->dist.scale), up = D4(p->dist.upper);
     double *out = (double *)dst;
 #define UNIFORM64_BODY(NG) do { __m256i X[2 * FI_STEP_GROUPS][4]; group_words_f64(NG, g0 + g, &K, X);              \
         for (int s = 0; s < 2 * NG; ++s) {                                                                \
@@ -530,7 +530,7 @@ static void uniform_f64(void *dst, uint64_t g0, size_t count, const fi_params *p
 static void normal_f64(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
     philox_keys K; keys_init(&K, p);
-    const __m256d mean = D4(p->mean), sd = D4(p->std);
+    const __m256d mean = D4(p->dist.mean), sd = D4(p->dist.std);
     double *out = (double *)dst;
 #define NORMAL64_BODY(NG) do { __m256i X[2 * FI_STEP_GROUPS][4]; group_words_f64(NG, g0 + g, &K, X);               \
         for (int s = 0; s < 2 * NG; ++s) {                                                                \

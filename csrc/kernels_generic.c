@@ -25,9 +25,9 @@ static void raw_u32(void *dst, uint64_t g0, size_t count, const fi_params *p, in
  * p = Phi(alpha) + u mass and q = 1 - p = Q(beta) + (1 - u) mass, both sums of non-negative terms. */
 static inline double truncnorm_value(double u, double um, const fi_params *p, int refine)
 {
-    double pp = p->p_lo + u * p->mass, qq = p->q_hi + um * p->mass;
+    double pp = p->dist.p_lo + u * p->dist.mass, qq = p->dist.q_hi + um * p->dist.mass;
     double z = refine ? fi_ndtri_refined(pp, qq) : fi_ndtri_acklam(pp, qq);
-    return p->mean + p->std * z;
+    return p->dist.mean + p->dist.std * z;
 }
 
 #define FI_T float

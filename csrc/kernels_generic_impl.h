@@ -13,7 +13,7 @@ static void FI_N(uniform)(void *dst, uint64_t g0, size_t count, const fi_params 
 {
     (void)ss;
     FI_T *out = (FI_T *)dst;
-    const FI_T lo = (FI_T)p->low, sc = (FI_T)p->scale, up = (FI_T)p->upper;
+    const FI_T lo = (FI_T)p->dist.low, sc = (FI_T)p->dist.scale, up = (FI_T)p->dist.upper;
     uint32_t w[32];
     for (size_t g = 0; g < count; ++g, out += FI_PER_GROUP) {
         group_words(w, g0 + g, p);
@@ -28,7 +28,7 @@ static void FI_N(normal)(void *dst, uint64_t g0, size_t count, const fi_params *
 {
     (void)ss;
     FI_T *out = (FI_T *)dst;
-    const FI_T mean = (FI_T)p->mean, std = (FI_T)p->std;
+    const FI_T mean = (FI_T)p->dist.mean, std = (FI_T)p->dist.std;
     uint32_t w[32];
     for (size_t g = 0; g < count; ++g, out += FI_PER_GROUP) {
         group_words(w, g0 + g, p);
@@ -46,7 +46,7 @@ static void FI_N(truncnorm)(void *dst, uint64_t g0, size_t count, const fi_param
 {
     (void)ss;
     FI_T *out = (FI_T *)dst;
-    const FI_T lo = (FI_T)p->clamp_lo, hi = (FI_T)p->clamp_hi;
+    const FI_T lo = (FI_T)p->dist.clamp_lo, hi = (FI_T)p->dist.clamp_hi;
     uint32_t w[32];
     for (size_t g = 0; g < count; ++g, out += FI_PER_GROUP) {
         group_words(w, g0 + g, p);

@@ -8,6 +8,9 @@
 
 #define FI_LAYER_PARALLEL_MIN 32768   /* elements below which one thread is faster */
 
+const char *const fi_activation_names[FI_ACT_COUNT] = {
+    "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus"};
+
 void fi_stats_clear(fi_stats *s, size_t n)
 {
     for (size_t i = 0; i < n; ++i) {
@@ -71,15 +74,15 @@ int fi_layer_threads(size_t elements)
     return elements < FI_LAYER_PARALLEL_MIN ? 1 : fi_region_threads();
 }
 
-static const fi_layer_kernels *kernels(void)
+const fi_layer_kernels *fi_layer_kernels_active(void)
 {
     const fi_layer_kernels *k = fi_get_simd() ? fi_layer_kernels_avx2() : 0;
     return k ? k : fi_layer_kernels_base();
 }
 
-void fi_layer_forward(fi_layer *L) { kernels()->forward[L->f64 ? 1 : 0](L); }
-void fi_layer_backward(fi_layer_back *B) { kernels()->backward[B->f64 ? 1 : 0](B); }
+void fi_layer_forward(fi_layer *L) { fi_layer_kernels_active()->forward[L->f64 ? 1 : 0](L); }
+void fi_layer_backward(fi_layer_back *B) { fi_layer_kernels_active()->backward[B->f64 ? 1 : 0](B); }
 void fi_activation_apply(int f64, int act, double alpha, const void *x, void *y, size_t n)
 {
-    kernels()->apply[f64 ? 1 : 0](act, alpha, x, y, n);
+    fi_layer_kernels_active()->apply[f64 ? 1 : 0](act, alpha, x, y, n);
 }

@@ -18,8 +18,10 @@ typedef void (*fi_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
 
 typedef enum {
     FI_ACT_LINEAR = 0, FI_ACT_SIGMOID, FI_ACT_TANH, FI_ACT_RELU, FI_ACT_LEAKY_RELU, FI_ACT_ELU, FI_ACT_SELU,
-    FI_ACT_GELU, FI_ACT_SILU, FI_ACT_SOFTPLUS
+    FI_ACT_GELU, FI_ACT_SILU, FI_ACT_SOFTPLUS, FI_ACT_COUNT
 } fi_activation;
+/* The name of each fi_activation code, in enum order (the Python layer maps its table's rows by these names). */
+extern const char *const fi_activation_names[FI_ACT_COUNT];
 
 /* The most histogram bins a layer takes (bin indices are int32 over FI_HIST_COPIES copies; float32 bin positions
  * are exact up to 2**24); the caller checks. */
@@ -28,8 +30,12 @@ typedef enum {
 /* status of a layer call: FI_LAYER_NOMEM when its scratch could not be allocated; it then wrote nothing. */
 enum { FI_LAYER_OK = 0, FI_LAYER_NOMEM = 1 };
 
-/* Saturation counted in the statistics of H: none, |h| > 0.99 (tanh), h < 0.01 or h > 0.99 (sigmoid). */
+/* Saturation counted in the statistics of H: none, |h| > 0.99 (tanh), h < 0.01 or h > 0.99 (sigmoid), i.e.
+ * |h - centre| > limit. The one home of these thresholds (fastinit._core exports them to the Python layer). */
 typedef enum { FI_SAT_NONE = 0, FI_SAT_ABS = 1, FI_SAT_UNIT = 2 } fi_saturation;
+#define FI_SAT_ABS_LIMIT 0.99
+#define FI_SAT_UNIT_LIMIT 0.49
+#define FI_SAT_UNIT_CENTRE 0.5
 
 /* Statistics of one array. Sums are over the finite values, of (x - shift), shift = the first finite value
  * of the array (it keeps the variance free of cancellation). */
@@ -79,6 +85,10 @@ typedef struct {
     double gw_norm;           /* out: Frobenius norm of dL/dW */
     int status;               /* out: FI_LAYER_OK or FI_LAYER_NOMEM */
 } fi_layer_back;
+
+/* The histogram range rule: a NaN range becomes the data's [min, max] (widened by 1/2 when flat, [0, 1] without
+ * finite data); a given range is kept. */
+void fi_hist_range(double range[2], const fi_stats *s);
 
 void fi_layer_forward(fi_layer *L);
 void fi_layer_backward(fi_layer_back *B);

@@ -106,8 +106,8 @@ static void FI_N(stats_add)(fi_stats *s, const FI_T *x, size_t n, int saturation
     /* a non-finite value is replaced by shift, a finite value of the partial: it moves no sum, min or max,
      * and the loop needs no branches */
     const FI_T shift = (FI_T)s->shift;
-    const double limit = saturation == FI_SAT_UNIT ? 0.49 : 0.99;
-    const FI_T centre = saturation == FI_SAT_UNIT ? (FI_T)0.5 : (FI_T)0;
+    const double limit = saturation == FI_SAT_UNIT ? FI_SAT_UNIT_LIMIT : FI_SAT_ABS_LIMIT;
+    const FI_T centre = saturation == FI_SAT_UNIT ? (FI_T)FI_SAT_UNIT_CENTRE : (FI_T)0;
     /* |v - centre| > limit (in double) <=> |v - centre| >= sat_at, the least FI_T above limit; v - centre is
      * exact near the limit (Sterbenz), so the test is the double one without the conversion */
     FI_T sat_at = (FI_T)limit;

@@ -32,10 +32,10 @@ void fi_widen16(int bf16, const uint16_t *x, float *out, size_t n);
 
 const fi_layer_kernels *fi_layer_kernels_base(void);
 const fi_layer_kernels *fi_layer_kernels_avx2(void);   /* NULL when not compiled in */
+const fi_layer_kernels *fi_layer_kernels_active(void); /* those of the SIMD path in use (layer.c) */
 
 fi_stats *fi_stats_alloc(size_t n);          /* n empty partials (at least one), or NULL when out of memory */
 void fi_stats_clear(fi_stats *s, size_t n);   /* make n partials empty */
 void fi_stats_merge(const fi_stats *part, size_t n, fi_stats *out);
-void fi_hist_range(double range[2], const fi_stats *s);
 int fi_layer_threads(size_t elements);
 #endif

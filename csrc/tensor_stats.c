@@ -29,12 +29,6 @@ void fi_widen16(int bf16, const uint16_t *x, float *out, size_t n)
     else fi_widen16_generic(bf16, x, out, n);
 }
 
-static const fi_layer_kernels *kernels(void)
-{
-    const fi_layer_kernels *k = fi_get_simd() ? fi_layer_kernels_avx2() : 0;
-    return k ? k : fi_layer_kernels_base();
-}
-
 /* Chunk c of the tensor as a pointer to float / double values: 16-bit ones widened into buf. */
 static const void *chunk_values(const fi_tensor_stats *T, size_t c, size_t len, float *buf)
 {
@@ -93,7 +87,7 @@ void fi_tensor_stats_run(fi_tensor_stats *T)
     const size_t n = T->n, nchunks = (n + FI_CHUNK_ELEMS - 1) / FI_CHUNK_ELEMS;
     const int threads = fi_layer_threads(n);
     const int widen = T->dtype == FI_F16 || T->dtype == FI_BF16;
-    pass_ctx P = {T, kernels(), T->dtype == FI_F64, NULL, NULL, ((size_t)T->bins + 1) * FI_HIST_COPIES};
+    pass_ctx P = {T, fi_layer_kernels_active(), T->dtype == FI_F64, NULL, NULL, ((size_t)T->bins + 1) * FI_HIST_COPIES};
     P.part = fi_stats_alloc(nchunks);
     P.tmp = T->hist ? (int64_t *)calloc((size_t)threads * P.stride, sizeof(int64_t)) : NULL;
     float *bufs = widen ? (float *)malloc((size_t)threads * FI_CHUNK_ELEMS * sizeof(float)) : NULL;

@@ -162,20 +162,6 @@ def test_tuple_size_and_scalar():
     assert g.uniform(0).shape == (0,) and g.normal((0, 5)).shape == (0, 5)
 
 
-def _core_params(kind, dtype):
-    """The C parameters Generator passes for each kind's default distribution."""
-    from fastinit import generator as G
-    if kind == "random_raw":
-        return {}
-    if kind == "uniform":
-        up = G._f32_step(1.0, False) if np.dtype(dtype) == np.float32 else np.nextafter(1.0, 0.0)
-        return {"low": 0.0, "scale": 1.0, "upper": up}
-    if kind == "normal":
-        return {"mean": 0.0, "std": 1.0}
-    p_lo, q_hi, mass = G.truncation_params(-2.0, 2.0)
-    return {"mean": 0.0, "std": 1.0, "p_lo": p_lo, "q_hi": q_hi, "mass": mass, "clamp_lo": -2.0, "clamp_hi": 2.0}
-
-
 @pytest.mark.parametrize("kind", ["random_raw", "uniform", "normal", "truncated_normal"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("first_group,groups", [(2**29 - 2, 6), (2**29 - 20, 41), (2**61 - 6, 6), (2**61 - 41, 41)])
@@ -184,14 +170,13 @@ def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group, grou
     counter's high block word changes (the AVX2 kernels fold it into their first rounds per 2**32-block
     segment), or end at the stream's last blocks, match the reference from that block on. 41 groups: 20 before
     the boundary and 21 after, so the AVX2 kernels' 8-group steps run up to it on both sides."""
-    from fastinit import _core
-    code = {"random_raw": _core.RAW, "uniform": _core.UNIFORM, "normal": _core.NORMAL,
-            "truncated_normal": _core.TRUNCNORM}[kind]
     dt = np.dtype(np.uint32) if kind == "random_raw" else np.dtype(dtype)
     per_group = 16 if dt == np.float64 else 32
     n = (groups - 1) * per_group + 7    # full groups and a partial one, the last ending at block 2**64 - 1
-    out = np.empty(n, dt)
-    _core.fill(code, out, SEED, 3, offset=first_group * per_group, **_core_params(kind, dtype))
+    g = fi.Generator(SEED)
+    offset = first_group * per_group
+    out = g.random_raw(n, stream=3, offset=offset) if kind == "random_raw" else \
+        getattr(g, kind)(n, dtype=dt, stream=3, offset=offset)
     if kind == "random_raw":
         np.testing.assert_array_equal(out, R.random_raw(SEED, 3, n, first_block=8 * first_group))
         return
@@ -205,12 +190,12 @@ def test_skip_ahead_across_block_boundaries(simd, kind, dtype, first_group, grou
 def test_skip_ahead_past_the_last_block_is_refused():
     """The last group of a stream is 2**61 - 1 (blocks up to 2**64 - 1): a fill that would run past it, or a
     negative offset, is a ValueError, and the buffer is left as it was."""
-    from fastinit import _core
+    g = fi.Generator(SEED)
     out = np.full(33, 7.0, np.float32)
-    _core.fill(_core.NORMAL, out, SEED, 0, offset=2**66 - 33)
+    g.normal(out=out, stream=0, offset=2**66 - 33)
     assert np.all(np.isfinite(out)) and not np.any(out == 7.0)
     out[:] = 7.0
     for offset in (2**66 - 32, -1):
         with pytest.raises(ValueError, match="offset"):
-            _core.fill(_core.NORMAL, out, SEED, 0, offset=offset)
+            g.normal(out=out, stream=0, offset=offset)
     assert np.all(out == 7.0)

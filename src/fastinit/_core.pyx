@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Thin wrapper over the C core (csrc/): buffer checks, dtype dispatch, GIL release, nothing else.
 
-Arguments are validated by the Python layer (fastinit.generator); this module only makes sure that each
+Arguments are validated by the Python layer (fastinit.fillspec, fastinit.generator); this module only makes sure that each
 buffer is what the C function will write or read (typed memoryviews check format, contiguity, writability).
 """
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t
@@ -20,20 +20,20 @@ cdef extern from "fastinit.h" nogil:
         FI_U32
         FI_F16
         FI_BF16
-    ctypedef struct fi_params:
-        uint32_t key0
-        uint32_t key1
-        uint64_t stream
+    ctypedef struct fi_dist:   # mirrors fastinit.h; FillSpec.params holds these names
         double low, scale, upper
         double mean, std
         double p_lo, q_hi, mass, clamp_lo, clamp_hi
-        uint64_t first_group
-        uint32_t first_skip
         float narrow_lo, narrow_hi
-        int narrow
-    void fi_fill(fi_kind kind, fi_dtype dtype, void *out, size_t n, const fi_params *params)
-    void fi_fill_rows(fi_kind kind, fi_dtype dtype, void *out, size_t rows, size_t row_len,
-                      const uint64_t *first_draw, const fi_params *params)
+    ctypedef struct fi_spec:
+        fi_kind kind
+        fi_dtype dtype
+        uint64_t seed
+        uint64_t stream
+        fi_dist dist
+    unsigned fi_group_draws(fi_dtype dtype)
+    void fi_fill(const fi_spec *spec, void *out, size_t n, uint64_t first_group, unsigned first_skip)
+    void fi_fill_rows(const fi_spec *spec, void *out, size_t rows, size_t row_len, const uint64_t *first_draw)
     void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n, int rounds)
     void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine)
     void fi_householder_f32(float *a, size_t m, size_t n, float *tau, float *sign)
@@ -47,12 +47,11 @@ cdef extern from "fastinit.h" nogil:
     int fi_set_simd(int path)
     int fi_get_simd()
 
-RAW = FI_RAW
-UNIFORM = FI_UNIFORM
-F16 = FI_F16     # 16-bit outputs of fill(..., narrow=): IEEE half and bfloat16, as uint16 bit patterns
-BF16 = FI_BF16
-NORMAL = FI_NORMAL
-TRUNCNORM = FI_TRUNCNORM
+# The C codes of a FillSpec's kind and element type names (fastinit.fillspec), and of tensor_stats' dtypes.
+KIND_CODES = {"raw": FI_RAW, "uniform": FI_UNIFORM, "normal": FI_NORMAL, "truncated_normal": FI_TRUNCNORM}
+DTYPE_CODES = {"float32": FI_F32, "float64": FI_F64, "uint32": FI_U32, "float16": FI_F16, "bfloat16": FI_BF16}
+DIST_FIELDS = ("low", "scale", "upper", "mean", "std", "p_lo", "q_hi", "mass", "clamp_lo", "clamp_hi", "narrow_lo",
+               "narrow_hi")   # fi_dist's fields, in order
 SIMD_NAMES = ("baseline", "avx2")
 
 
@@ -67,130 +66,82 @@ ctypedef fused real:
     double
 
 
-# A long fill runs in pieces of this many elements (whole groups), checking for signals between them, so that
-# Ctrl-C stops it within a piece (~2-300 ms) instead of at its end; the pieces hold the numbers of one fill.
+# A long fill runs in pieces of this many elements, checking for signals between them, so that Ctrl-C stops it
+# within a piece (~2-300 ms) instead of at its end; the pieces hold the numbers of one fill.
 PIECE = 1 << 22
 
 
-cdef _fill_buffer(fill_t[::1] out, fi_kind kind, fi_params *p, fi_dtype narrow, object offset):
-    """fi_fill over the whole of `out`, without the GIL, piece by piece (the element type chooses the C dtype;
-    16-bit outputs are FI_F16 or FI_BF16 as `narrow` says). On a signal whose handler raises (Ctrl-C), the pieces
-    done so far hold their draws, the rest of `out` is untouched, and the exception propagates."""
-    cdef fi_dtype dtype = FI_U32 if fill_t is uint32_t else (FI_F32 if fill_t is float else FI_F64)
+cdef _fill_pieces(fill_t[::1] out, const fi_spec *s, object first_draw):
+    """fi_fill over the whole of `out`, draws first_draw.. (a Python int: a stream has 2**66 draws), without the
+    GIL, piece by piece. On a signal whose handler raises (Ctrl-C), the pieces done so far hold their draws, the
+    rest of `out` is untouched, and the exception propagates."""
     cdef size_t n = out.shape[0], start = 0, count
-    cdef int per_group = 16 if fill_t is double else 32
-    if fill_t is uint16_t:
-        dtype = narrow
+    cdef uint64_t group
+    cdef unsigned skip
+    cdef unsigned per_group = fi_group_draws(s.dtype)
     while start < n:
         count = n - start if n - start < PIECE else PIECE
         if start:
             PyErr_CheckSignals()   # raises the handler's exception (KeyboardInterrupt)
-        p.first_group, p.first_skip = divmod(offset + start, per_group)
+        group, skip = divmod(first_draw + start, per_group)
         with nogil:
-            fi_fill(kind, dtype, &out[start], count, p)
+            fi_fill(s, &out[start], count, group, skip)
         start += count
 
 
-def fill(int kind, object out, uint64_t seed, uint64_t stream, double low=0.0, double scale=1.0,
-         double upper=1.0, double mean=0.0, double std=1.0, double p_lo=0.0, double q_hi=0.0,
-         double mass=1.0, double clamp_lo=0.0, double clamp_hi=0.0, object offset=0, int narrow=0,
-         float narrow_lo=0.0, float narrow_hi=0.0, object row_offsets=None):
-    """Fill the 1-D contiguous array `out` (uint32 for RAW, else float32/float64; uint16 with narrow=F16 or BF16:
-    the float32 draws held in [narrow_lo, narrow_hi] and rounded to nearest even) with draws offset ..
-    offset + n - 1 of the stream (a non-negative int; the stream has 2**61 groups of 32 float32 / uint32 or 16
-    float64 draws, checked here). row_offsets: a uint64 array of R draw offsets; out then holds R rows of
-    len(out) / R draws, row r starting at draw row_offsets[r] (a shard made of row pieces)."""
-    cdef fi_params p
-    cdef size_t n = len(out)
-    if n == 0:
-        return
-    group, skip = 0, 0
-    if offset:
-        per_group = 16 if kind != FI_RAW and out.dtype.itemsize == 8 else 32
-        if offset < 0 or offset + n > (1 << 61) * per_group:
-            raise ValueError(f"offset {offset} + {n} draws is outside the stream's {(1 << 61) * per_group} draws")
-        group, skip = divmod(offset, per_group)
-    p.key0 = <uint32_t>(seed & 0xffffffffu)
-    p.key1 = <uint32_t>(seed >> 32)
-    p.stream = stream
-    p.low = low; p.scale = scale; p.upper = upper
-    p.mean = mean; p.std = std
-    p.p_lo = p_lo; p.q_hi = q_hi; p.mass = mass; p.clamp_lo = clamp_lo; p.clamp_hi = clamp_hi
-    p.first_group = group
-    p.first_skip = skip
-    p.narrow_lo = narrow_lo
-    p.narrow_hi = narrow_hi
-    p.narrow = 0   # fi_fill sets it from the dtype
-    if row_offsets is not None:
-        return _fill_rows(out, <fi_kind>kind, &p, narrow, row_offsets)
-    if kind == FI_RAW:
-        _fill_buffer[uint32_t](out, <fi_kind>kind, &p, FI_F32, offset)
-    elif narrow:
-        if narrow != FI_F16 and narrow != FI_BF16:
-            raise ValueError(f"narrow must be F16 or BF16, got {narrow}")
-        _fill_buffer[uint16_t](out, <fi_kind>kind, &p, <fi_dtype>narrow, offset)
-    elif out.dtype.itemsize == 4:
-        _fill_buffer[float](out, <fi_kind>kind, &p, FI_F32, offset)
-    else:
-        _fill_buffer[double](out, <fi_kind>kind, &p, FI_F64, offset)
-
-
-cdef _fill_rows(object out, fi_kind kind, fi_params *p, int narrow, const uint64_t[::1] row_offsets):
-    """fi_fill_rows into out (1-D contiguous: float32/float64, or uint16 with narrow), GIL released, in pieces of
-    about PIECE draws like _fill_buffer (rows longer than that are filled one by one, each in pieces), so that a
-    large shard stays interruptible."""
-    cdef float[::1] f32
-    cdef double[::1] f64
-    cdef uint16_t[::1] u16
-    cdef char *ptr
-    cdef fi_dtype dtype
-    cdef size_t n = len(out), rows = row_offsets.shape[0], row_len, esize, r0 = 0, per, count
+cdef _fill_rows(fill_t[::1] out, const fi_spec *s, const uint64_t[::1] row_offsets):
+    """fi_fill_rows into out as len(row_offsets) rows, GIL released, in pieces of about PIECE draws like
+    _fill_pieces (a row longer than that is a fill of its own, in pieces), so that a large shard stays
+    interruptible."""
+    cdef size_t n = out.shape[0], rows = row_offsets.shape[0], row_len, r0 = 0, per, count, r
     if rows == 0 or n == 0:
         return
     if n % rows:
-        raise ValueError(f"row_offsets: {rows} rows do not divide {n} draws")
+        raise ValueError(f"fill: {rows} rows do not divide the buffer's {n} elements")
     row_len = n // rows
-    if narrow and narrow != FI_F16 and narrow != FI_BF16:
-        raise ValueError(f"narrow must be F16 or BF16, got {narrow}")
     if row_len >= PIECE:
         for r in range(rows):
             if r:
                 PyErr_CheckSignals()
-            _fill_rows_long(out[r * row_len:(r + 1) * row_len], kind, p, narrow, row_offsets[r])
+            _fill_pieces(out[r * row_len:(r + 1) * row_len], s, row_offsets[r])
         return
-    if narrow:
-        u16 = out
-        ptr = <char *>&u16[0]
-        dtype = <fi_dtype>narrow
-        esize = 2
-    elif out.dtype.itemsize == 8:
-        f64 = out
-        ptr = <char *>&f64[0]
-        dtype = FI_F64
-        esize = 8
-    else:
-        f32 = out
-        ptr = <char *>&f32[0]
-        dtype = FI_F32
-        esize = 4
     per = PIECE // row_len
     while r0 < rows:
         count = rows - r0 if rows - r0 < per else per
         if r0:
             PyErr_CheckSignals()   # raises the handler's exception (KeyboardInterrupt)
         with nogil:
-            fi_fill_rows(kind, dtype, ptr + r0 * row_len * esize, count, row_len, &row_offsets[r0], p)
+            fi_fill_rows(s, &out[r0 * row_len], count, row_len, &row_offsets[r0])
         r0 += count
 
 
-cdef _fill_rows_long(object row, fi_kind kind, fi_params *p, int narrow, uint64_t first_draw):
-    """One row of at least PIECE draws, from draw first_draw of the stream: a fill of its own, in pieces."""
-    if narrow:
-        _fill_buffer[uint16_t](row, kind, p, <fi_dtype>narrow, first_draw)
-    elif row.dtype.itemsize == 8:
-        _fill_buffer[double](row, kind, p, FI_F64, first_draw)
+cdef _fill_typed(fill_t[::1] out, const fi_spec *s, spec):
+    cdef const uint64_t[::1] rows
+    if spec.row_offsets is None:
+        _fill_pieces(out, s, spec.offset)
     else:
-        _fill_buffer[float](row, kind, p, FI_F32, first_draw)
+        rows = spec.row_offsets
+        _fill_rows(out, s, rows)
+
+
+def fill(spec, out):
+    """Fill the 1-D C-contiguous buffer ``out`` as the ``fastinit.fillspec.FillSpec`` says: draws spec.offset ..
+    of its stream, or rows from spec.row_offsets. ``out`` holds the spec's element type (uint16 bit patterns for
+    float16 / bfloat16); that is all this checks: the spec was validated when it was built."""
+    cdef fi_spec s
+    s.kind = KIND_CODES[spec.kind]
+    s.dtype = DTYPE_CODES[spec.dtype]
+    s.seed = spec.seed
+    s.stream = spec.stream
+    s.dist = spec.params
+    if s.dtype == FI_F32:
+        _fill_typed[float](out, &s, spec)
+    elif s.dtype == FI_F64:
+        _fill_typed[double](out, &s, spec)
+    elif s.dtype == FI_U32:
+        _fill_typed[uint32_t](out, &s, spec)
+    else:
+        _fill_typed[uint16_t](out, &s, spec)
 
 
 def philox4x32(const uint32_t[:, ::1] counters, const uint32_t[:, ::1] keys, uint32_t[:, ::1] out, int rounds):
@@ -320,43 +271,34 @@ cdef extern from "layer.h" nogil:
         fi_stats gh_stats, gp_stats
         double gw_norm
         int status
-    ctypedef enum fi_activation:
-        FI_ACT_LINEAR
-        FI_ACT_SIGMOID
-        FI_ACT_TANH
-        FI_ACT_RELU
-        FI_ACT_LEAKY_RELU
-        FI_ACT_ELU
-        FI_ACT_SELU
-        FI_ACT_GELU
-        FI_ACT_SILU
-        FI_ACT_SOFTPLUS
+    enum: FI_ACT_COUNT
+    const char *fi_activation_names[]
     ctypedef enum fi_saturation:
         FI_SAT_NONE
         FI_SAT_ABS
         FI_SAT_UNIT
     enum: FI_MAX_BINS
     enum: FI_LAYER_OK
+    double FI_SAT_ABS_LIMIT
+    double FI_SAT_UNIT_LIMIT
+    double FI_SAT_UNIT_CENTRE
+    void fi_hist_range(double range[2], const fi_stats *s)
     void fi_layer_forward(fi_layer *L)
     void fi_layer_backward(fi_layer_back *B)
     void fi_activation_apply(int f64, int act, double alpha, const void *x, void *y, size_t n)
 
 MAX_BINS = FI_MAX_BINS   # the most histogram bins a layer step takes
 
-# The C layer step's activation and saturation codes (csrc/layer.h), by name: fastinit.activations reads them.
-ACT_LINEAR = FI_ACT_LINEAR
-ACT_SIGMOID = FI_ACT_SIGMOID
-ACT_TANH = FI_ACT_TANH
-ACT_RELU = FI_ACT_RELU
-ACT_LEAKY_RELU = FI_ACT_LEAKY_RELU
-ACT_ELU = FI_ACT_ELU
-ACT_SELU = FI_ACT_SELU
-ACT_GELU = FI_ACT_GELU
-ACT_SILU = FI_ACT_SILU
-ACT_SOFTPLUS = FI_ACT_SOFTPLUS
+# The C layer step's activation codes by their C names (csrc/layer.c), and the saturation codes: fastinit.activations
+# reads them.
+ACT_CODES = {fi_activation_names[i].decode(): i for i in range(FI_ACT_COUNT)}
 SAT_NONE = FI_SAT_NONE
 SAT_ABS = FI_SAT_ABS
 SAT_UNIT = FI_SAT_UNIT
+# what the saturation rules count: |h - centre| > limit (csrc/layer.h)
+SAT_ABS_LIMIT = FI_SAT_ABS_LIMIT
+SAT_UNIT_LIMIT = FI_SAT_UNIT_LIMIT
+SAT_UNIT_CENTRE = FI_SAT_UNIT_CENTRE
 
 cdef void *_gemm_pointers[2]
 _gemm_pointers[0] = NULL
@@ -391,10 +333,15 @@ cdef void *_gemm(bint f64) except NULL:
     return _gemm_pointers[f64]
 
 
-cdef dict _stats(fi_stats s):
-    return {"count": s.count, "zeros": s.zeros, "saturated": s.saturated, "nonfinite": s.nonfinite,
-            "mean": s.shift + (s.sum / s.count if s.count else 0.0),
-            "m2": s.sumsq - (s.sum * s.sum / s.count if s.count else 0.0), "min": s.min, "max": s.max}
+def hist_range(tuple given, long long count, double mn, double mx):
+    """The histogram range the C kernels use (C: fi_hist_range): ``given`` (low, high), or where it is (NaN, NaN)
+    the data's [mn, mx] of its count finite values, widened by 1/2 when flat, [0, 1] without finite data."""
+    cdef double r[2]
+    cdef fi_stats st
+    r[0], r[1] = given
+    st.count, st.min, st.max = count, mn, mx
+    fi_hist_range(r, &st)
+    return (r[0], r[1])
 
 
 cdef _check_layer(Py_ssize_t batch, Py_ssize_t n_in, Py_ssize_t n_out, what, shapes):
@@ -451,14 +398,15 @@ cdef _forward(const real[:, ::1] h_in, const real[:, ::1] w, const real[::1] bia
     if L.status != FI_LAYER_OK:
         raise MemoryError(f"out of memory for the scratch of a layer step (statistics partials, batch-norm sums, "
                           f"histogram copies of {bins} bins); nothing was written")
-    return _stats(L.p_stats), _stats(L.h_stats), (L.p_range[0], L.p_range[1]), (L.h_range[0], L.h_range[1])
+    return L.p_stats, L.h_stats, (L.p_range[0], L.p_range[1]), (L.h_range[0], L.h_range[1])
 
 
 def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_invstd, int act, double alpha,
                   int saturation, int bins, tuple p_range, tuple h_range, p_hist, h_hist):
     """One layer: P = h_in w^T (+ bias), [batch norm], H = act(P), statistics and histograms (C: fi_layer_forward).
     Every buffer C-contiguous, of h_in's dtype (bn_invstd float64, the histograms int64). Returns (p_stats,
-    h_stats, p_range_used, h_range_used)."""
+    h_stats, p_range_used, h_range_used): the statistics as the C struct fi_stats (a dict: count, zeros, saturated,
+    nonfinite, shift, sum, sumsq, min, max; fastinit.stats makes the record of it)."""
     if h_in.dtype.itemsize == 8:
         return _forward[double](h_in, w, bias, p, h_out, batchnorm, bn_eps, bn_invstd, act, alpha, saturation, bins,
                                 p_range, h_range, p_hist, h_hist)
@@ -498,12 +446,12 @@ cdef _backward(const real[:, ::1] h_in, const real[:, ::1] w, const real[:, ::1]
         fi_layer_backward(&B)
     if B.status != FI_LAYER_OK:
         raise MemoryError("out of memory for the statistics partials of a backward layer step; nothing was written")
-    return _stats(B.gh_stats), _stats(B.gp_stats), B.gw_norm
+    return B.gh_stats, B.gp_stats, B.gw_norm
 
 
 def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double alpha, g, g_in, g_w):
     """Backward step (C: fi_layer_backward): g holds dL/dH_out on entry and dL/dP on return; g_in receives
-    dL/dH_in unless None. Returns (gh_stats, gp_stats, |dL/dW|_F)."""
+    dL/dH_in unless None. Returns (gh_stats, gp_stats, |dL/dW|_F), the statistics as in layer_forward."""
     if h_in.dtype.itemsize == 8:
         return _backward[double](h_in, w, p, h_out, batchnorm, bn_invstd, act, alpha, g, g_in, g_w)
     return _backward[float](h_in, w, p, h_out, batchnorm, bn_invstd, act, alpha, g, g_in, g_w)
@@ -561,27 +509,22 @@ cdef _tensor_stats(const stat_t[::1] x, int dtype, int saturation, int bins, dou
     T.hist = &hist[0] if hist is not None else NULL
     if hist is not None and hist.shape[0] != bins:
         raise ValueError(f"tensor_stats: hist must have {bins} entries, got {hist.shape[0]}")
-    if T.n == 0:
-        return {"count": 0, "zeros": 0, "saturated": 0, "nonfinite": 0, "mean": float("nan"), "m2": 0.0,
-                "min": float("inf"), "max": float("-inf")}, (lo, hi)
     with nogil:
         fi_tensor_stats_run(&T)
     if T.status:
         raise MemoryError("out of memory for the statistics scratch of a tensor; nothing was computed")
-    return _stats(T.stats), (T.range[0], T.range[1])
+    return T.stats, (T.range[0], T.range[1])
 
 
-def tensor_stats(x, int dtype, int saturation, int bins, tuple hist_range, hist):
+def tensor_stats(x, str dtype, int saturation, int bins, tuple hist_range, hist):
     """Statistics (one pass) and, when hist is given, a histogram of bins over hist_range (NaN: the data's
-    [min, max]) of the 1-D contiguous buffer x: float32 (dtype F32), float64 (F64) or the uint16 bits of float16
-    (F16) / bfloat16 (BF16) values (C: fi_tensor_stats_run, GIL released). Returns (stats, range used)."""
+    [min, max]) of the 1-D contiguous buffer x: float32, float64, or the uint16 bits of float16 / bfloat16 values
+    (dtype names them), C: fi_tensor_stats_run, GIL released. Without hist no histogram pass runs. Returns
+    (statistics as in layer_forward, range used)."""
     cdef double lo = hist_range[0], hi = hist_range[1]
-    if dtype == FI_F64:
-        return _tensor_stats[double](x, dtype, saturation, bins, lo, hi, hist)
-    if dtype == FI_F16 or dtype == FI_BF16:
-        return _tensor_stats[uint16_t](x, dtype, saturation, bins, lo, hi, hist)
+    cdef int code = DTYPE_CODES[dtype]
+    if code == FI_F64:
+        return _tensor_stats[double](x, code, saturation, bins, lo, hi, hist)
+    if code == FI_F16 or code == FI_BF16:
+        return _tensor_stats[uint16_t](x, code, saturation, bins, lo, hi, hist)
     return _tensor_stats[float](x, FI_F32, saturation, bins, lo, hi, hist)
-
-
-F32 = FI_F32
-F64 = FI_F64
