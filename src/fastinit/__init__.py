@@ -20,17 +20,8 @@ finally:
     if _wait_policy_unset:
         del _os.environ["OMP_WAIT_POLICY"]
 
-from .generator import (
-    Generator,
-    default_generator,
-    get_num_threads,
-    manual_seed,
-    normal,
-    philox4x32,
-    set_num_threads,
-    truncated_normal,
-    uniform,
-)
+from .generator import Generator, default_generator, manual_seed, normal, philox4x32, truncated_normal, uniform
+from .runtime import get_num_threads, set_num_threads
 
 from .probes import ProbeResult, ProbeResults, probe
 from .simulation import SimulationResult, normalize, simulate

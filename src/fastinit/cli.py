@@ -332,8 +332,8 @@ def main(argv=None):
     # errors found in the arguments are reported with the usage of the subcommand given
     usage = subparsers[args.command]
     if getattr(args, "threads", None) is not None:
-        if not 1 <= args.threads <= fi.generator.MAX_THREADS:
-            usage.error(f"--threads must be in [1, {fi.generator.MAX_THREADS}], got {args.threads}")
+        if not 1 <= args.threads <= fi.runtime.MAX_THREADS:
+            usage.error(f"--threads must be in [1, {fi.runtime.MAX_THREADS}], got {args.threads}")
         fi.set_num_threads(args.threads)
     if getattr(args, "max_layers", None) is not None and args.max_layers < 1:
         usage.error(f"--max-layers must be >= 1, got {args.max_layers}")

@@ -50,7 +50,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from . import _validate as V
-from . import init as _init
+from . import targets as _targets
 from .generator import Generator
 
 __all__ = ["fast_init", "FastInitMode", "active", "check_ranks_agree"]
@@ -120,18 +120,18 @@ class FastInitMode(TorchFunctionMode):
         self.generator = generator
         self.fills = 0   # how many fills this context served (tests and the benchmark read it)
 
-    # -- the fills, on a tensor already judged servable
+    # -- the fills, on a tensor already judged servable: the fill primitive itself (no public wrapper)
     def _uniform(self, tensor, low, high):
         self.fills += 1
-        return _init.uniform_(tensor, low, high, generator=self.generator)
+        return _targets.fill(tensor, self.generator, "uniform", low, high)
 
     def _normal(self, tensor, mean, std):
         self.fills += 1
-        return _init.normal_(tensor, mean, std, generator=self.generator)
+        return _targets.fill(tensor, self.generator, "normal", mean, std)
 
     def trunc_normal(self, tensor, mean, std, a, b):
         self.fills += 1
-        return _init.trunc_normal_(tensor, mean, std, a, b, generator=self.generator)
+        return _targets.fill(tensor, self.generator, "truncated_normal", mean, std, a, b)
 
     # -- handlers: each returns NotImplemented to let torch do the call
     _tensor_uniform = _uniform_handler(("from", "to", "generator"), autograd=True)
