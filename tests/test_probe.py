@@ -117,17 +117,18 @@ def test_outputs_of_every_shape_calls_and_skips():
 
 def test_hooks_are_removed_after_a_failing_forward():
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(5, 2))   # the shapes do not chain
-    with pytest.raises(RuntimeError, match="the model's forward pass failed on the inputs given"):
+    with pytest.raises(RuntimeError, match="mat1 and mat2") as err:   # torch's own error, unchanged
         fi.probe(model, torch.randn(2, 4))
+    assert "raised by the model's forward pass" in " ".join(getattr(err.value, "__notes__", [""]))
     assert all(not m._forward_hooks for m in model.modules())
-    with pytest.raises(RuntimeError, match="forward pass failed"):
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
         fi.probe(nn.Linear(4, 3), torch.randn(2, 5))   # inputs of the wrong shape
 
 
 def test_bad_arguments():
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         fi.probe(lambda x: x, torch.randn(2))
-    with pytest.raises(ValueError, match="bins must be an integer"):
+    with pytest.raises(ValueError, match="bins must be >= 1"):
         fi.probe(nn.Linear(2, 2), torch.randn(2, 2), bins=0)
     with pytest.raises(ValueError, match="unknown init scheme 'nope'"):
         fi.probe(nn.Linear(2, 2), torch.randn(2, 2), inits=["default", "nope"])
@@ -135,6 +136,85 @@ def test_bad_arguments():
         fi.probe(nn.Sequential(nn.Linear(2, 2)), torch.randn(2, 2), modules=["9"])
     with pytest.raises(TypeError, match="inputs must be"):
         fi.probe(nn.Linear(2, 2), [[1.0, 2.0]].__iter__())
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"bins": True}, TypeError, "bins must be an integer"),
+    ({"bins": 2.5}, TypeError, "bins must be an integer"),
+    ({"seed": "x"}, TypeError, "seed must be an integer"),
+    ({"seed": -1}, ValueError, "seed must be in"),
+    ({"hist_range": ("a", 1)}, TypeError, r"hist_range\[0\] must be a real number"),
+    ({"hist_range": (1, 1)}, ValueError, "hist_range low must be < high"),
+    ({"hist_range": 3}, TypeError, "hist_range must be a"),
+    ({"modules": "["}, ValueError, "modules: '\\[' is not a regular expression"),
+    ({"inits": []}, ValueError, "inits must be a non-empty list"),
+    ({"backward": "yes"}, TypeError, "backward must be True or False"),
+])
+def test_each_bad_argument_is_named_before_the_forward_pass(kwargs, exc, match):
+    """The probe's own arguments are checked by the same rules as simulate's (fastinit._validate), before any
+    work: not reported later as the model's failure."""
+    model = nn.Sequential(nn.Linear(2, 2))
+    calls = []
+    model.register_forward_pre_hook(lambda m, a: calls.append(1))
+    with pytest.raises(exc, match=match):
+        fi.probe(model, torch.randn(2, 2), **kwargs)
+    assert not calls
+
+
+def test_the_models_own_errors_keep_their_type_and_the_probes_own_are_not_blamed_on_the_model(monkeypatch):
+    """An error raised by the model surfaces as itself (a JSONDecodeError is not turned into a TypeError); an error
+    of the probe's hooks is not reported as the model's."""
+    import json
+
+    class Reads(nn.Module):
+        def forward(self, x):
+            json.loads("{")
+    with pytest.raises(json.JSONDecodeError) as err:
+        fi.probe(Reads(), torch.randn(2, 2))
+    assert "raised by the model's forward pass" in " ".join(err.value.__notes__)
+
+    from fastinit import stats
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug of the probe's statistics")
+    monkeypatch.setattr(stats, "of_tensor", broken)
+    with pytest.raises(ValueError, match="a bug of the probe's statistics") as err:
+        fi.probe(nn.Sequential(nn.Linear(2, 2)), torch.randn(2, 2))
+    assert not getattr(err.value, "__notes__", None)
+
+
+def test_a_mapping_of_keyword_inputs_is_accepted():
+    """A tokenizer's BatchEncoding is a Mapping (a UserDict), not a dict: it is passed as keyword arguments."""
+    import collections
+
+    class Keyword(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+
+        def forward(self, input_ids=None):
+            return self.lin(input_ids)
+    res = fi.probe(Keyword(), collections.UserDict(input_ids=torch.randn(4, 3)))
+    assert [r["name"] for r in res.rows] == ["lin"]
+
+
+def test_gradient_statistics_compute_no_histogram(monkeypatch):
+    """Each module output's record has a histogram; the gradients' statistics run without one (the C kernels are
+    given no histogram, so they skip the histogram pass)."""
+    from fastinit import _core
+    hists = []
+    real = _core.tensor_stats
+
+    def spy(x, dtype, saturation, bins, hist_range, hist):
+        hists.append(hist)
+        return real(x, dtype, saturation, bins, hist_range, hist)
+    monkeypatch.setattr(_core, "tensor_stats", spy)
+    model = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 4))
+    res = fi.probe(model, torch.randn(16, 8), backward=True)
+    with_grads = sum(1 for r in res.rows if not math.isnan(r["grad_std"]))
+    assert len(res.rows) == 3 and with_grads == 3
+    assert sum(h is not None for h in hists) == 3 and sum(h is None for h in hists) == with_grads
+    assert res.hist.shape == (3, 50)
 
 
 def test_backward_records_gradients():

@@ -50,7 +50,7 @@ def test_activation_rows_carry_the_c_codes():
         y = np.empty_like(x)
         _core.activation(row.code, row.alpha, x, y)
         np.testing.assert_allclose(y, row.phi(x), rtol=1e-12, atol=1e-15, err_msg=name)
-    assert activations.ACTIVATIONS["tanh"].code == _core.ACT_TANH
+    assert activations.ACTIVATIONS["tanh"].code == _core.ACT_CODES["tanh"]
     assert activations.ACTIVATIONS["tanh"].saturates and not activations.ACTIVATIONS["relu"].saturates
     with pytest.raises(ValueError, match="unknown activation 'nope'; valid names: linear, sigmoid"):
         activations.get("nope")
@@ -89,3 +89,18 @@ def test_a_new_scheme_is_one_row(new_scheme):
     assert theory.weight_variance(name, 64, 64) == schemes.TRUNCATED_NORMAL_VARIANCE
     assert name in schemes.names()
     assert fi.sweep(depth=2, width=16, init=name, batch=8, progress=False).rows[0]["status"] == "ok"
+
+
+def test_the_core_stub_names_what_the_core_exports():
+    # _core.pyi is the boundary as an IDE sees it: a name added to (or dropped from) _core.pyx without the stub
+    # fails here; the stub ships beside the module
+    import ast
+    stub_path = os.path.join(os.path.dirname(_core.__file__), "_core.pyi")
+    tree = ast.parse(open(stub_path).read())
+    stub = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    stub |= {n.target.id for n in tree.body if isinstance(n, ast.AnnAssign)}
+    stub |= {n.targets[0].id for n in tree.body if isinstance(n, ast.Assign)}
+    exported = {n for n in dir(_core) if not n.startswith("_")}
+    assert exported - stub == set()
+    assert stub - exported == {"CoreStats", "Range"}   # the stub's own type names
+    assert "FillSpec" in open(stub_path).read()

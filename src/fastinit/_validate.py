@@ -6,6 +6,8 @@ import operator
 
 import numpy as np
 
+from . import _core
+
 UINT64_LIMIT = 1 << 64
 # Largest element count we accept: beyond it byte counts overflow an index on 64-bit platforms.
 MAX_ELEMENTS = (1 << 62) // 8
@@ -106,3 +108,28 @@ def overlapping(a, name):
     if a.size > 1 and any(st == 0 and d > 1 for st, d in zip(a.strides, a.shape)):
         raise ValueError(f"{name} has elements that share memory (a zero stride, shape {a.shape}, strides "
                          f"{a.strides}): pass an array whose elements are distinct")
+
+
+def bins(value, name="bins"):
+    """A histogram's bin count: an integer (not bool) in [1, the C kernels' most]."""
+    v = positive_int(value, name)
+    if v > _core.MAX_BINS:
+        raise ValueError(f"{name} must be at most {_core.MAX_BINS}, got {v}")
+    return v
+
+
+def hist_range(value, name="hist_range"):
+    """None, or a (low, high) pair of finite reals with low < high, wide enough to bin and not wider than the
+    largest float, as a tuple of floats."""
+    if value is None:
+        return None
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a (low, high) pair, got {value!r}")
+    lo, hi = real(value[0], f"{name}[0]"), real(value[1], f"{name}[1]")
+    if not lo < hi:
+        raise ValueError(f"{name} low must be < high, got {tuple(value)}")
+    if not math.isfinite(hi - lo):
+        raise ValueError(f"{name} is wider than the largest float, got {tuple(value)}")
+    if not (hi - lo) * 2.0 ** -30 > 0 or not math.isfinite(max(abs(lo), abs(hi)) / (hi - lo)):
+        raise ValueError(f"{name} is too narrow to bin (its width is near the smallest float), got {tuple(value)}")
+    return (lo, hi)

@@ -2,10 +2,11 @@
 the sweeps, the CLI and the probe need to know about an activation lives in its row.
 
     row = ACTIVATIONS["tanh"]
-    row.code          # the C layer step's code (fastinit._core.ACT_TANH)
+    row.code          # the C layer step's code (fastinit._core.ACT_CODES["tanh"])
     row.phi(x), row.dphi(x)            # NumPy phi and phi', float64
 
-Adding an activation is one row here plus its C kernel (csrc/layer_math.h and the switch of csrc/layer_impl.h).
+Adding an activation is one row here plus its C kernel: its enum code and name (csrc/layer.h, csrc/layer.c) and
+its lines in the two switches of csrc/layer_impl.h (the Cython layer reads the codes by name).
 The formulas (torch's definitions):
 
 =========== ======================================================= =====================================
@@ -30,7 +31,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["Activation", "ACTIVATIONS", "get", "names", "SELU_LAMBDA", "SELU_ALPHA"]
+__all__ = ["Activation", "ACTIVATIONS", "get", "names", "saturated", "SELU_LAMBDA", "SELU_ALPHA"]
 
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -166,33 +167,42 @@ class Activation:
 
     def saturated(self, h):
         """The saturation test of the statistics, as a boolean array (None when the activation has none)."""
-        if self.saturation == _core.SAT_ABS:
-            return np.abs(h) > 0.99
-        if self.saturation == _core.SAT_UNIT:
-            return np.abs(h - 0.5) > 0.49
-        return None
+        return saturated(h, self.saturation)
 
 
-def _row(name, code, phi, dphi, alpha=0.0, saturation=_core.SAT_NONE, range=None, kinks=(), torch_modules=()):
-    return Activation(name, code, alpha, saturation, range, kinks, torch_modules, phi, dphi)
+def saturated(h, saturation):
+    """Which values of h (a NumPy array or a torch tensor) the C statistics count as saturated under the rule
+    ``saturation`` (|h| > 0.99, or h outside [0.01, 0.99]: the thresholds of csrc/layer.h), as a boolean array of
+    the same kind; None for ``_core.SAT_NONE``."""
+    if saturation == _core.SAT_ABS:
+        return abs(h) > _core.SAT_ABS_LIMIT
+    if saturation == _core.SAT_UNIT:
+        return abs(h - _core.SAT_UNIT_CENTRE) > _core.SAT_UNIT_LIMIT
+    return None
+
+
+def _row(name, phi, dphi, alpha=0.0, saturation=_core.SAT_NONE, range=None, kinks=(), torch_modules=(), kernel=None):
+    """A row; ``kernel``: the C kernel's name (csrc/layer.c) when it is not the row's own (prelu is leaky_relu)."""
+    return Activation(name, _core.ACT_CODES[kernel or name], alpha, saturation, range, kinks, torch_modules, phi,
+                      dphi)
 
 
 ACTIVATIONS = {row.name: row for row in (
-    _row("linear", _core.ACT_LINEAR, _phi_linear, _dphi_linear, torch_modules=("Identity",)),
-    _row("sigmoid", _core.ACT_SIGMOID, _phi_sigmoid, _dphi_sigmoid, saturation=_core.SAT_UNIT, range=(0.0, 1.0),
+    _row("linear", _phi_linear, _dphi_linear, torch_modules=("Identity",)),
+    _row("sigmoid", _phi_sigmoid, _dphi_sigmoid, saturation=_core.SAT_UNIT, range=(0.0, 1.0),
          torch_modules=("Sigmoid",)),
-    _row("tanh", _core.ACT_TANH, _phi_tanh, _dphi_tanh, saturation=_core.SAT_ABS, range=(-1.0, 1.0),
+    _row("tanh", _phi_tanh, _dphi_tanh, saturation=_core.SAT_ABS, range=(-1.0, 1.0),
          torch_modules=("Tanh",)),
-    _row("relu", _core.ACT_RELU, _phi_relu, _dphi_relu, kinks=(0.0,), torch_modules=("ReLU",)),
-    _row("leaky_relu", _core.ACT_LEAKY_RELU, _phi_leaky, _dphi_leaky, alpha=0.01, kinks=(0.0,),
+    _row("relu", _phi_relu, _dphi_relu, kinks=(0.0,), torch_modules=("ReLU",)),
+    _row("leaky_relu", _phi_leaky, _dphi_leaky, alpha=0.01, kinks=(0.0,),
          torch_modules=("LeakyReLU",)),
     # PReLU with its slope fixed at torch's initial 0.25
-    _row("prelu", _core.ACT_LEAKY_RELU, _phi_leaky, _dphi_leaky, alpha=0.25, kinks=(0.0,), torch_modules=("PReLU",)),
-    _row("elu", _core.ACT_ELU, _phi_elu, _dphi_elu, alpha=1.0, kinks=(0.0,), torch_modules=("ELU",)),
-    _row("selu", _core.ACT_SELU, _phi_selu, _dphi_selu, kinks=(0.0,), torch_modules=("SELU",)),
-    _row("gelu", _core.ACT_GELU, _phi_gelu, _dphi_gelu, torch_modules=("GELU",)),
-    _row("silu", _core.ACT_SILU, _phi_silu, _dphi_silu, torch_modules=("SiLU",)),
-    _row("softplus", _core.ACT_SOFTPLUS, _phi_softplus, _dphi_softplus, torch_modules=("Softplus",)),
+    _row("prelu", _phi_leaky, _dphi_leaky, alpha=0.25, kinks=(0.0,), torch_modules=("PReLU",), kernel="leaky_relu"),
+    _row("elu", _phi_elu, _dphi_elu, alpha=1.0, kinks=(0.0,), torch_modules=("ELU",)),
+    _row("selu", _phi_selu, _dphi_selu, kinks=(0.0,), torch_modules=("SELU",)),
+    _row("gelu", _phi_gelu, _dphi_gelu, torch_modules=("GELU",)),
+    _row("silu", _phi_silu, _dphi_silu, torch_modules=("SiLU",)),
+    _row("softplus", _phi_softplus, _dphi_softplus, torch_modules=("Softplus",)),
 )}
 
 
@@ -206,4 +216,3 @@ def get(name):
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(ACTIVATIONS)}") from None
-

@@ -16,6 +16,7 @@ With ``backward=True`` the loss is L = sum(output * G), G ~ N(0, 1) drawn from `
 std 1 at the top, as in ``fastinit.simulate``); the std of dL/d(module output) is recorded per module, and
 |dL/dW| (Frobenius) per module that holds a ``weight``.
 """
+import collections.abc
 import copy
 import dataclasses
 import math
@@ -24,8 +25,10 @@ import re
 import numpy as np
 
 from . import _core
+from . import _validate as V
 from . import activations as _act
 from . import init as _init
+from . import stats as _stats
 from .generator import Generator
 
 __all__ = ["probe", "ProbeResult", "ProbeResults", "FIELDS"]
@@ -60,7 +63,10 @@ def _select(model, modules):
     if isinstance(modules, type) or (isinstance(modules, tuple) and modules and all(isinstance(t, type) for t in modules)):
         return [(n, m) for n, m in model.named_modules() if n and isinstance(m, modules)]
     if isinstance(modules, str):
-        pattern = re.compile(modules)
+        try:
+            pattern = re.compile(modules)
+        except re.error as exc:
+            raise ValueError(f"modules: {modules!r} is not a regular expression: {exc}") from None
         return [(n, m) for n, m in model.named_modules() if n and pattern.search(n)]
     if callable(modules):
         return [(n, m) for n, m in model.named_modules() if n and modules(n, m)]
@@ -95,60 +101,6 @@ def _first_float_tensor(out, path=""):
                 return t, where
         return None, f"{path or 'output'} holds no floating tensor"
     return None, f"{path or 'output'} is a {type(out).__name__}"
-
-
-def _stats_c(t, saturation, bins, hist_range):
-    """Statistics and histogram of a CPU tensor by the C kernels: no copy when it is contiguous."""
-    torch = _torch()
-    flat = t.detach()
-    if not flat.is_contiguous():
-        flat = flat.contiguous()   # (a strided view: one copy, the kernels read contiguous memory)
-    flat = flat.reshape(-1)
-    if flat.dtype in (torch.float16, torch.bfloat16):
-        code = _core.F16 if flat.dtype == torch.float16 else _core.BF16
-        buf = flat.view(torch.int16).numpy().view(np.uint16)
-    else:
-        code = _core.F64 if flat.dtype == torch.float64 else _core.F32
-        buf = flat.numpy()
-    hist = np.zeros(bins, np.int64)
-    st, used = _core.tensor_stats(buf, code, saturation, bins, hist_range or (math.nan, math.nan), hist)
-    return st, hist, used
-
-
-def _stats_torch(t, saturation, bins, hist_range):
-    """The same statistics by torch ops on the tensor's device (CUDA and the rest)."""
-    torch = _torch()
-    x = t.detach().reshape(-1)
-    finite = torch.isfinite(x)
-    v = x[finite].double()
-    count = int(v.numel())
-    st = {"count": count, "zeros": int((x == 0).sum()), "nonfinite": int(x.numel() - count), "saturated": 0,
-          "mean": float(v.mean()) if count else math.nan,
-          "m2": float(((v - v.mean()) ** 2).sum()) if count else 0.0,
-          "min": float(v.min()) if count else math.inf, "max": float(v.max()) if count else -math.inf}
-    if saturation == _core.SAT_ABS:
-        st["saturated"] = int((v.abs() > 0.99).sum())
-    elif saturation == _core.SAT_UNIT:
-        st["saturated"] = int(((v - 0.5).abs() > 0.49).sum())
-    lo, hi = hist_range or (st["min"], st["max"])
-    if not count:
-        lo, hi = 0.0, 1.0
-    elif not hi > lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    hist = torch.histc(v, bins=bins, min=lo, max=hi).cpu().numpy().astype(np.int64) if count else np.zeros(bins, np.int64)
-    return st, hist, (lo, hi)
-
-
-def _std(st):
-    """The population std of the finite values of a statistics record (NaN when there are none)."""
-    return math.sqrt(st["m2"] / st["count"]) if st["count"] else math.nan
-
-
-def _tensor_stats(t, saturation, bins, hist_range):
-    torch = _torch()
-    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-        return _stats_c(t, saturation, bins, hist_range)
-    return _stats_torch(t, saturation, bins, hist_range)
 
 
 @dataclasses.dataclass
@@ -259,20 +211,27 @@ def _reinit(model, scheme, generator):
                 fill(w.T, generator=generator)   # (in, out): its transpose has torch's (out, in) fans
 
 
-def _run(model, inputs):
+def _call(model, inputs):
+    """model(inputs) as the inputs' form says: a mapping of keyword arguments (a dict, a tokenizer's
+    BatchEncoding), a tuple / list of positional ones, or one tensor. TypeError before the call for anything else."""
     torch = _torch()
-    if isinstance(inputs, dict):
-        return model(**inputs)
+    if isinstance(inputs, collections.abc.Mapping):
+        return lambda: model(**inputs)
     if isinstance(inputs, (tuple, list)):
-        return model(*inputs)
+        return lambda: model(*inputs)
     if isinstance(inputs, torch.Tensor):
-        return model(inputs)
-    raise TypeError(f"inputs must be a tensor, a tuple of tensors (positional) or a dict (keyword), got "
-                    f"{type(inputs).__name__}")
+        return lambda: model(inputs)
+    raise TypeError(f"inputs must be a tensor, a tuple of tensors (positional) or a mapping (keyword arguments), "
+                    f"got {type(inputs).__name__}")
+
+
+class _HookFailure(Exception):
+    """An error of the probe's own hook, raised inside the model's forward: passed through unwrapped."""
 
 
 def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label):
     torch = _torch()
+    run = _call(model, inputs)
     calls = {}
     records = []   # (row, output tensor when backward)
     skipped = []
@@ -283,26 +242,28 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
         clamp = _CLAMPS.get(cls)
 
         def hook(mod, args, out):
+            try:
+                record(mod, out)
+            except Exception as exc:   # noqa: BLE001 - ours, not the model's: surfaces as it is
+                raise _HookFailure() from exc
+
+        def record(mod, out):
             calls[name] = calls.get(name, 0) + 1
             call_name = name if calls[name] == 1 else f"{name}#{calls[name]}"
             t, where = _first_float_tensor(out)
             if t is None:
                 skipped.append((call_name, where))
                 return
-            st, hist, used = _tensor_stats(t, saturation, bins, hist_range)
-            n = max(t.numel(), 1)
-            sat = st["saturated"] / n if saturation != _core.SAT_NONE else math.nan
+            st = _stats.of_tensor(t, saturation, bins, hist_range)
+            sat = st.fraction("saturated") if saturation != _core.SAT_NONE else math.nan
             if clamp is not None:
                 lo, hi = clamp(mod)
-                sat = float(((t.detach() <= lo) | (t.detach() >= hi)).sum()) / n
+                sat = float(((t.detach() <= lo) | (t.detach() >= hi)).sum()) / max(t.numel(), 1)
             row = {"name": call_name, "type": cls, "output": where, "shape": list(t.shape), "dtype": str(t.dtype),
-                   "mean": st["mean"] if st["count"] else math.nan, "std": _std(st),
-                   "min": st["min"] if st["count"] else math.nan, "max": st["max"] if st["count"] else math.nan,
-                   "zero_frac": st["zeros"] / n, "saturated_frac": sat, "nonfinite": int(st["nonfinite"]),
+                   "mean": st.mean, "std": st.std, "min": st.min, "max": st.max,
+                   "zero_frac": st.fraction("zeros"), "saturated_frac": sat, "nonfinite": st.nonfinite,
                    "grad_std": math.nan, "grad_nonfinite": 0, "grad_w_norm": math.nan}
-            edges = np.linspace(used[0], used[1], bins + 1) if math.isfinite(used[1] - used[0]) else \
-                np.linspace(used[0] / 2, used[1] / 2, bins + 1) * 2
-            records.append((row, hist, edges, mod, t if backward and t.requires_grad else None))
+            records.append((row, st.hist, st.edges, mod, t if backward and t.requires_grad else None))
         return hook
 
     handles = []
@@ -312,9 +273,14 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
         ctx = torch.enable_grad() if backward else torch.no_grad()
         with ctx:
             try:
-                out = _run(model, inputs)
-            except (TypeError, ValueError, RuntimeError, IndexError) as exc:
-                raise type(exc)(f"the model's forward pass failed on the inputs given: {exc}") from exc
+                out = run()
+            except _HookFailure as failure:
+                raise failure.__cause__ from None
+            except Exception as exc:
+                # the model's own error, unchanged (its type and arguments), said to come from the model
+                if hasattr(exc, "add_note"):
+                    exc.add_note("(raised by the model's forward pass on the inputs given to fastinit.probe)")
+                raise
     finally:
         for h in handles:
             h.remove()
@@ -334,9 +300,9 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
         grads = torch.autograd.grad(loss, targets, allow_unused=True)
         for (i, _), gr in zip(outs, grads[:len(outs)]):
             if gr is not None:
-                st, _, _ = _tensor_stats(gr, _core.SAT_NONE, 1, (0.0, 1.0))
-                records[i][0]["grad_std"] = _std(st)
-                records[i][0]["grad_nonfinite"] = int(st["nonfinite"])
+                st = _stats.of_tensor(gr)   # (no histogram: the gradients record none)
+                records[i][0]["grad_std"] = st.std
+                records[i][0]["grad_nonfinite"] = st.nonfinite
         for (i, _), gr in zip(weights.values(), grads[len(outs):]):
             if gr is not None:
                 records[i][0]["grad_w_norm"] = float(torch.linalg.vector_norm(gr.detach().double()))
@@ -375,18 +341,18 @@ def probe(model, inputs, *, backward=False, modules=None, bins=50, hist_range=No
     torch = _torch()
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    bins = int(bins) if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool) else bins
-    if not isinstance(bins, int) or not 1 <= bins <= _core.MAX_BINS:
-        raise ValueError(f"bins must be an integer in [1, {_core.MAX_BINS}], got {bins!r}")
-    if hist_range is not None:
-        lo, hi = (float(v) for v in hist_range)
-        if not lo < hi or not math.isfinite(hi - lo):
-            raise ValueError(f"hist_range must be (low, high) with low < high, got {hist_range!r}")
-        hist_range = (lo, hi)
+    bins = V.bins(bins)
+    hist_range = V.hist_range(hist_range)
+    seed = V.uint64(seed, "seed")
+    if not isinstance(backward, (bool, np.bool_)):
+        raise TypeError(f"backward must be True or False, got {backward!r}")
     if inits is None:
         return _probe_one(model, inputs, _select(model, modules), backward, bins, hist_range, seed, "as given")
     if isinstance(inits, str):
         inits = [inits]
+    if not isinstance(inits, (list, tuple)) or not inits:
+        raise ValueError(f"inits must be a non-empty list of scheme names ('default': the model as given), got "
+                         f"{inits!r}")
     for scheme in inits:
         if scheme != "default":
             _init.get_scheme(scheme)   # ValueError naming the valid schemes, before any work

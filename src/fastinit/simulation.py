@@ -22,6 +22,7 @@ import numpy as np
 from . import _core
 from . import _validate as V
 from . import activations as _act
+from . import stats as _stats
 from . import theory as _theory
 from . import weights as _weights
 from .activations import ACTIVATIONS
@@ -110,20 +111,8 @@ def _config(depth, width, batch, activation, init, bias, batchnorm, backward, bi
         if dt == np.float32 and input.dtype.kind == "f" and np.abs(input).max(initial=0) > np.finfo(np.float32).max:
             raise ValueError("input has values beyond the float32 range; pass dtype='float64'")
         batch = input.shape[0]
-    bins = V.positive_int(bins, "bins")
-    if bins > _core.MAX_BINS:
-        raise ValueError(f"bins must be at most {_core.MAX_BINS}, got {bins}")
-    if hist_range is not None:
-        if not isinstance(hist_range, (tuple, list)) or len(hist_range) != 2:
-            raise TypeError(f"hist_range must be a (low, high) pair, got {hist_range!r}")
-        lo, hi = V.real(hist_range[0], "hist_range[0]"), V.real(hist_range[1], "hist_range[1]")
-        if not lo < hi:
-            raise ValueError(f"hist_range low must be < high, got {hist_range}")
-        if not math.isfinite(hi - lo):
-            raise ValueError(f"hist_range is wider than the largest float, got {hist_range}")
-        if not (hi - lo) * 2.0 ** -30 > 0 or not math.isfinite(max(abs(lo), abs(hi)) / (hi - lo)):
-            raise ValueError(f"hist_range is too narrow to bin (its width is near the smallest float), got {hist_range}")
-        hist_range = (lo, hi)
+    bins = V.bins(bins)
+    hist_range = V.hist_range(hist_range)
     weights = _weights.resolve(init)   # validates the scheme now, before any work
     bn_eps = V.real(bn_eps, "bn_eps")
     if not bn_eps > 0:
@@ -160,20 +149,6 @@ class _Streams:
     def top_gradient(self):
         cfg = self.cfg
         return Generator(self.children[-1].seed).normal((cfg.batch, cfg.widths[-1]), dtype=cfg.dtype)
-
-
-def _edges(rng, bins):
-    lo, hi = rng
-    if math.isfinite(hi - lo):
-        return np.linspace(lo, hi, bins + 1)
-    return np.linspace(lo / 2, hi / 2, bins + 1) * 2   # a range wider than the largest float
-
-
-def _moments(s):
-    """(mean, std) of a stats dict from the C core (population std over the finite values)."""
-    if s["count"] == 0:
-        return math.nan, math.nan
-    return s["mean"], math.sqrt(max(s["m2"], 0.0) / s["count"])
 
 
 def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_normal", bias=0.0, batchnorm=False,
@@ -248,14 +223,15 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
                                              saturation, cfg.bins, tuple(p_range), tuple(h_range),
                                              p_hist[layer - 1], h_hist[layer - 1])
         i = layer - 1
-        total = cfg.batch * n_out
-        for side, st, rng, edges in (("p", ps, pr, p_edges), ("h", hs, hr, h_edges)):
-            rows[f"{side}_mean"][i], rows[f"{side}_std"][i] = _moments(st)
-            rows[f"{side}_min"][i], rows[f"{side}_max"][i] = (st["min"], st["max"]) if st["count"] else nan2
-            rows[f"{side}_zero_frac"][i] = st["zeros"] / total
-            rows[f"{side}_nonfinite"][i] = st["nonfinite"]
-            edges[i] = _edges(rng, cfg.bins)
-        rows["h_saturated_frac"][i] = hs["saturated"] / total if saturation else math.nan
+        for side, raw, hist, rng, edges in (("p", ps, p_hist, pr, p_edges), ("h", hs, h_hist, hr, h_edges)):
+            st = _stats.from_core(raw, hist[i], rng)
+            rows[f"{side}_mean"][i], rows[f"{side}_std"][i] = st.mean, st.std
+            rows[f"{side}_min"][i], rows[f"{side}_max"][i] = st.min, st.max
+            rows[f"{side}_zero_frac"][i] = st.fraction("zeros")
+            rows[f"{side}_nonfinite"][i] = st.nonfinite
+            edges[i] = st.edges
+            if side == "h":
+                rows["h_saturated_frac"][i] = st.fraction("saturated") if saturation else math.nan
         if cfg.backward:
             saved.append((h, p, h_out, invstd))
         h = h_out
@@ -271,10 +247,11 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
             g_w = np.empty_like(W)
             gh, gp, gw = _core.layer_backward(h_in, W, p, h_out, cfg.batchnorm, invstd, act, cfg.alpha, g, g_in, g_w)
             i = layer - 1
-            grads["grad_h_std"][i] = _moments(gh)[1]
-            grads["grad_p_std"][i] = _moments(gp)[1]
+            gh, gp = _stats.from_core(gh), _stats.from_core(gp)
+            grads["grad_h_std"][i] = gh.std
+            grads["grad_p_std"][i] = gp.std
             grads["grad_w_norm"][i] = gw
-            grads["grad_nonfinite"][i] = gh["nonfinite"] + gp["nonfinite"]
+            grads["grad_nonfinite"][i] = gh.nonfinite + gp.nonfinite
             g = g_in
     config = _public_config(cfg)
     with np.errstate(over="ignore"):
