@@ -34,6 +34,9 @@ def same_rows(a, b):
     for x, y in zip(a, b):
         assert x.keys() == y.keys()
         for k in x:
+            if isinstance(x[k], np.ndarray):   # the per-layer series
+                assert isinstance(y[k], np.ndarray) and np.array_equal(x[k], y[k], equal_nan=True), (k, x, y)
+                continue
             assert x[k] == y[k] or (isinstance(x[k], float) and np.isnan(x[k]) and np.isnan(y[k])), (k, x, y)
 
 
@@ -56,7 +59,12 @@ def test_grid_rows_and_values(full_run):
         sim = fi.simulate(depth=20, width=128, batch=64, activation="relu", init="he_normal")
     assert row["final_h_std"] == sim.layers["h_std"][-1]
     assert row["theory_final_h_std"] == pytest.approx(sim.theory.h_std[-1])
-    assert np.array_equal(journal.floats_parse(row["h_std_layers"]), sim.layers["h_std"])
+    # the per-layer series are arrays in memory (the CSV's text encoding stays in the journal)
+    assert isinstance(row["h_std_layers"], np.ndarray) and row["h_std_layers"].dtype == np.float64
+    assert np.array_equal(row["h_std_layers"], sim.layers["h_std"])
+    assert isinstance(row["theory_h_std_layers"], np.ndarray) and row["theory_h_std_layers"].size == 20
+    read = {journal.row_key(r): r for r in SW.SweepResult.from_csv(path).rows}[journal.row_key(row)]
+    assert np.array_equal(read["h_std_layers"], row["h_std_layers"])   # bit for bit through the CSV
     assert row["final_zero_frac"] == sim.layers["h_zero_frac"][-1]
     # the file holds the same rows as the result, and reads back exactly
     same_rows(SW.SweepResult.from_csv(path).rows, res.rows)
@@ -189,7 +197,7 @@ def test_theory_is_predicted_once_per_kind_at_the_deepest_depth(monkeypatch, sha
     res = fi.sweep(depth=[2, 7, 4], width=[8, 9], activation=["tanh"], batch=5, progress=False, workers=1,
                    share_prefixes=share)
     assert depths == [7, 7]
-    assert [len(journal.floats_parse(r["theory_h_std_layers"])) for r in res.rows] == [2, 2, 7, 7, 4, 4]
+    assert [len(r["theory_h_std_layers"]) for r in res.rows] == [2, 2, 7, 7, 4, 4]
 
 
 def test_backward_configurations_are_not_shared(monkeypatch):
@@ -336,6 +344,12 @@ def test_parquet_out_with_a_resumable_journal(tmp_path):
     df = pd.read_parquet(path)
     assert list(df.columns) == list(SW.COLUMNS) and len(df) == 4
     assert df["final_h_std"].tolist() == [r["final_h_std"] for r in res.rows]
+    # the per-layer series are lists of floats in the Parquet file, not strings
+    import pyarrow.parquet as pq
+    schema = pq.read_schema(path)
+    for name in ("h_std_layers", "theory_h_std_layers"):
+        assert str(schema.field(name).type) in ("list<element: double>", "list<item: double>"), schema.field(name)
+    assert [list(v) for v in df["h_std_layers"]] == [list(r["h_std_layers"]) for r in res.rows]
     journal = SW.SweepResult.from_csv(str(path) + ".rows.csv")
     same_rows(journal.rows, res.rows)
     more = fi.sweep(depth=[2, 3, 4], width=[8], activation=["tanh", "relu"], batch=8, out=path, progress=False)

@@ -1,34 +1,40 @@
 """The journal of a sweep: its rows in a CSV file, appended and flushed as they finish, read back on resume (a
-last line cut by a kill is dropped), and the Parquet copy written at the end.
+last line cut by a kill is dropped; the latest row of a configuration wins), and the Parquet copy written at the
+end.
 
-Columns: ``KEY`` (what identifies a configuration) then ``RESULT_FIELDS``; per-layer series are space-separated
-floats in one cell (``floats_text`` / ``floats_parse``).
+A row is a dict of ``FIELDS``: ``KEY`` (what identifies a configuration) then ``RESULT_FIELDS``, each with its
+type. In memory a row holds Python values and, for the per-layer series, NumPy arrays; only this module encodes
+them for the file (a series is one CSV cell of space-separated floats, written by repr: read back bit for bit) and
+decodes them. Adding a column is one line of ``FIELDS`` (and the code that computes it).
 """
 import csv
+import math
 import os
 
 import numpy as np
 
-__all__ = ["KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "read_rows", "floats_text", "floats_parse",
-           "row_key"]
+__all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "read_rows",
+           "read_latest", "latest", "row_key", "empty_result"]
 
-KEY = ("depth", "width", "activation", "init", "batchnorm", "batch", "seed", "backward")
-RESULT_FIELDS = ("status", "error", "final_h_std", "final_p_std", "final_h_mean", "final_saturated_frac",
-                 "final_zero_frac", "nonfinite", "grad_ratio", "theory_final_h_std", "theory_grad_ratio", "q_star",
-                 "chi_star", "h_std_layers", "theory_h_std_layers", "wall_s")
+# (name, type): int, bool, str, float, or "series" (a float array, one value per layer)
+FIELDS = (
+    ("depth", int), ("width", int), ("activation", str), ("init", str), ("batchnorm", bool), ("batch", int),
+    ("seed", int), ("backward", bool),
+    ("status", str), ("error", str), ("final_h_std", float), ("final_p_std", float), ("final_h_mean", float),
+    ("final_saturated_frac", float), ("final_zero_frac", float), ("nonfinite", int), ("grad_ratio", float),
+    ("theory_final_h_std", float), ("theory_grad_ratio", float), ("q_star", float), ("chi_star", float),
+    ("h_std_layers", "series"), ("theory_h_std_layers", "series"), ("wall_s", float),
+)
+KEY = tuple(name for name, _ in FIELDS[:8])
+RESULT_FIELDS = tuple(name for name, _ in FIELDS[8:])
 COLUMNS = KEY + RESULT_FIELDS
-_INT = {"depth", "width", "batch", "seed", "nonfinite"}
-_BOOL = {"batchnorm", "backward"}
-_STR = {"activation", "init", "status", "error", "h_std_layers", "theory_h_std_layers"}
+_TYPES = dict(FIELDS)
+_EMPTY = {int: 0, bool: False, str: "", float: math.nan}
 
 
-def floats_text(a):
-    """A float series as one CSV cell (repr: read back bit for bit)."""
-    return " ".join(repr(float(v)) for v in a)
-
-
-def floats_parse(text):
-    return np.array([float(v) for v in text.split()]) if text else np.zeros(0)
+def empty_result():
+    """The result fields of a row that has no result (a failed configuration): NaN, 0, "" or an empty series."""
+    return {k: np.zeros(0) if _TYPES[k] == "series" else _EMPTY[_TYPES[k]] for k in RESULT_FIELDS}
 
 
 def row_key(row):
@@ -36,22 +42,36 @@ def row_key(row):
     return tuple(row[k] for k in KEY)
 
 
+def latest(rows):
+    """{key: row}, the latest row of each configuration (a failed row retried is replaced by its retry)."""
+    by_key = {}
+    for r in rows:
+        by_key[row_key(r)] = r
+    return by_key
+
+
+def _decode(k, text):
+    kind = _TYPES[k]
+    if kind == "series":
+        return np.array([float(v) for v in text.split()]) if text else np.zeros(0)
+    if kind is bool:
+        return text == "True"
+    return kind(text)
+
+
+def _encode(k, value):
+    kind = _TYPES[k]
+    if kind == "series":
+        return " ".join(repr(float(v)) for v in value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def _parse_row(raw):
-    row = {}
-    for k, v in raw.items():
-        if k in _INT:
-            row[k] = int(v)
-        elif k in _BOOL:
-            row[k] = v == "True"
-        elif k in _STR:
-            row[k] = v
-        else:
-            row[k] = float(v)
-    return row
+    return {k: _decode(k, v) for k, v in raw.items()}
 
 
 def _format_row(row):
-    return [repr(row[k]) if isinstance(row[k], float) else str(row[k]) for k in COLUMNS]
+    return [_encode(k, row[k]) for k in COLUMNS]
 
 
 def read_rows(path):
@@ -75,6 +95,12 @@ def read_rows(path):
         except (TypeError, ValueError):
             raise ValueError(f"{path}: cannot read row {raw!r}; the file is not a complete fastinit sweep") from None
     return rows, partial
+
+
+def read_latest(path):
+    """The rows of a sweep CSV, the latest row of each configuration only, in the order they were first written."""
+    rows, _ = read_rows(path)
+    return list(latest(rows).values())
 
 
 class JournalBusy(RuntimeError):
@@ -125,8 +151,8 @@ def _rewrite(path, rows):
 class Journal:
     """The CSV file of a sweep, open for appending, and locked: ``<path>.lock`` holds an OS lock while the sweep
     runs, so that a second sweep on the same file refuses to start (JournalBusy) instead of interleaving rows.
-    ``rows``: the rows it held when opened (resume), a later row of the same configuration replacing an earlier
-    one (a failed row retried)."""
+    ``rows``: the rows it held when opened (resume), the latest of each configuration (``latest``: a failed row
+    retried is replaced by its retry)."""
 
     def __init__(self, path, resume):
         self.path = path
@@ -151,9 +177,10 @@ class Journal:
 
     def _open(self, path, resume):
         if resume and os.path.exists(path):
-            self.rows, partial = read_rows(path)
+            rows, partial = read_rows(path)
             if partial:   # drop the half-written line of a killed run, atomically, before appending
-                _rewrite(path, self.rows)
+                _rewrite(path, rows)
+            self.rows = list(latest(rows).values())
         try:
             fresh = not (resume and os.path.exists(path) and os.path.getsize(path) > 0)
             self._handle = open(path, "w" if fresh else "a", newline="")

@@ -1,8 +1,6 @@
 """Figures of simulation results (matplotlib: the optional ``fastinit-philox[plot]`` extra)."""
 import numpy as np
 
-from .journal import floats_parse
-
 
 def pyplot():
     try:
@@ -180,7 +178,7 @@ def plot_sweep(result, path=None):
             if not cands:
                 continue
             best = max(cands, key=lambda r: (r["depth"], -r["seed"]))
-            measured = floats_parse(best["h_std_layers"])
+            measured = np.asarray(best["h_std_layers"])
             curve.semilogy(np.arange(1, measured.size + 1), measured, styles[j % len(styles)], color=f"C{k}",
                            lw=1.3)
     curve.set_xlabel("layer", fontsize=FONT)

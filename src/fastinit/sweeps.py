@@ -21,7 +21,6 @@ import dataclasses
 import itertools
 import math
 import os
-import sys
 import threading
 import time
 
@@ -29,32 +28,14 @@ import numpy as np
 
 from . import activations as _act
 from . import journal as _journal
+from . import runtime as _runtime
 from . import schemes as _schemes
 from . import simulation as _sim
 from . import theory as _theory_mod
-from .generator import get_num_threads, set_num_threads
-from .journal import COLUMNS, KEY, RESULT_FIELDS, row_key as _key
+from .journal import COLUMNS, KEY, row_key as _key
+from .progress import Progress
 
 __all__ = ["sweep", "run_config", "run_group", "SweepResult", "COLUMNS", "KEY"]
-
-
-_PINNED = False
-
-
-def _pin_threads():
-    """One thread for the BLAS and for fastinit in this process; returns the threadpoolctl limiter (to restore).
-    Sweeps run every configuration single-threaded (parallel across configurations): OpenBLAS rounds a product
-    differently with a different thread count, and a row must not depend on where or beside what it ran."""
-    from threadpoolctl import threadpool_limits
-
-    from . import _core
-
-    global _PINNED
-    _core.load_scipy_blas()   # threadpoolctl only sees the BLAS once it is loaded
-    limiter = threadpool_limits(limits=1, user_api="blas")
-    set_num_threads(1)
-    _PINNED = True
-    return limiter
 
 
 _THEORY = {}   # (activation, init, width, batchnorm) -> the deepest Prediction made so far in this process
@@ -84,9 +65,8 @@ def _series_key(config):
 
 def _failed(config, exc, seconds):
     row = {k: config[k] for k in KEY}
-    row.update({k: math.nan for k in RESULT_FIELDS})
-    row.update(status="failed", error=f"{type(exc).__name__}: {exc}", nonfinite=0, h_std_layers="",
-               theory_h_std_layers="", wall_s=seconds)
+    row.update(_journal.empty_result())
+    row.update(status="failed", error=f"{type(exc).__name__}: {exc}", wall_s=seconds)
     return row
 
 
@@ -107,7 +87,7 @@ def _summary(config, res, theory_depth):
         theory_final_h_std=float(theory.h_std[-1]),
         theory_grad_ratio=float(theory.grad_h_std[0] / theory.grad_h_std[-1]),
         q_star=float(theory.q_star), chi_star=float(theory.chi_star),
-        h_std_layers=_journal.floats_text(L["h_std"]), theory_h_std_layers=_journal.floats_text(theory.h_std),
+        h_std_layers=np.array(L["h_std"], dtype=np.float64), theory_h_std_layers=np.array(theory.h_std, np.float64),
         wall_s=float(res.layer_seconds[depth - 1]))
     return row
 
@@ -125,8 +105,8 @@ def run_group(configs, pin=False, theory_depth=0, stop=None):
     BLAS and fastinit threads are set to one, once, and left so. theory_depth: compute the mean-field prediction
     at least that deep (the sweep's deepest of the same activation, init, width and batch norm), once per
     process. stop: a threading.Event that interrupts the simulation between layers (KeyboardInterrupt)."""
-    if pin and not _PINNED:
-        _pin_threads()
+    if pin:
+        _runtime.pin_process()
     deepest = max(configs, key=lambda c: c["depth"])
     if len(configs) > 1 and (deepest["backward"] or len({_series_key(c) for c in configs}) > 1):
         raise ValueError("run_group shares one simulation only between forward configurations that differ only in "
@@ -231,42 +211,6 @@ def _grid(depth, width, activation, init, batchnorm, batch, seeds, backward, con
     return [_check_config(c, i) for i, c in enumerate(out)]
 
 
-class _Progress:
-    """tqdm when installed, else a line on stderr at most once a second; both with an ETA."""
-
-    def __init__(self, total, initial, enabled):
-        self.total, self.done, self.enabled = total, initial, enabled
-        self.start, self.last, self.bar = time.perf_counter(), 0.0, None
-        self.initial = initial
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-                self.bar = tqdm(total=total, initial=initial, unit="config", desc="sweep")
-            except ImportError:
-                pass
-
-    def update(self):
-        self.done += 1
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.update(1)
-            return
-        now = time.perf_counter()
-        if now - self.last >= 1.0 or self.done == self.total:
-            self.last = now
-            rate = (self.done - self.initial) / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else math.inf
-            print(f"\rsweep: {self.done}/{self.total} configurations, {rate:.1f}/s, ETA {eta:.0f} s", end="",
-                  file=sys.stderr, flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-        elif self.enabled:
-            print(file=sys.stderr)
-
-
 def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal",), batchnorm=(False,), batch=256,
           seeds=(0,), backward=False, configs=None, out=None, resume=True, executor=None, workers=None, progress=True,
           share_prefixes=True, retry_failed=True):
@@ -299,8 +243,8 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
         SweepResult, rows in grid order. Each row: the configuration, status ("ok" / "failed") and error,
         final_h_std, final_p_std, final_h_mean, final_saturated_frac, final_zero_frac, nonfinite, grad_ratio
         (std of dL/dH at layer 1 over the top's; NaN without backward), the theory's final_h_std and grad_ratio,
-        q_star, chi_star (``fastinit.theory``), the per-layer h_std (measured and predicted, space-separated) and
-        the wall time in seconds (with shared prefixes, until the row's last layer was done).
+        q_star, chi_star (``fastinit.theory``), the per-layer h_std (measured and predicted: float arrays; the CSV
+        holds them as space-separated floats, the Parquet file as lists) and the wall time in seconds (with shared prefixes, until the row's last layer was done).
     """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
         raise ValueError(f"workers must be an integer >= 1 (or None: one per CPU), got {workers!r}")
@@ -314,10 +258,7 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     for i, c in enumerate(grid):
         index.setdefault(_key(c), i)
     journal, parquet = _journal.open_journal(out, resume) if out is not None else (None, None)
-    done = {}
-    for r in journal.rows if journal is not None else ():
-        if _key(r) in index:   # a later row of the same configuration (a retry) replaces an earlier one
-            done[_key(r)] = r
+    done = {_key(r): r for r in (journal.rows if journal is not None else ()) if _key(r) in index}
     if retry_failed:
         done = {k: r for k, r in done.items() if r["status"] == "ok"}
     # a configuration listed twice runs (and is written) once
@@ -327,7 +268,7 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     for c in pending:
         kind = _theory_key(c)
         theory_depth[kind] = max(theory_depth.get(kind, 0), c["depth"])
-    bar = _Progress(len(index), len(done), progress)
+    bar = Progress(len(index), len(done), progress, desc="sweep", unit="config", units="configurations")
     salvage = []   # rows finished when an interruption came, not yet written
 
     def record(rows):
@@ -353,32 +294,6 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
     if parquet is not None:
         result.to_pandas().to_parquet(parquet, index=False)
     return result
-
-
-_PIN_LOCK = threading.Lock()
-_PIN_STATE = {"count": 0, "limiter": None, "threads": None}
-
-
-@contextlib.contextmanager
-def _pinned_threads():
-    """One BLAS and one fastinit thread in this process while the block runs (a local pool's configurations run
-    beside each other). Sweeps running at once in one process share the pinning: the first pins, the last one
-    to finish restores the settings from before the first (none restores them under another's feet)."""
-    global _PINNED
-    with _PIN_LOCK:
-        if _PIN_STATE["count"] == 0:
-            _PIN_STATE["threads"] = get_num_threads()
-            _PIN_STATE["limiter"] = _pin_threads()
-        _PIN_STATE["count"] += 1
-    try:
-        yield
-    finally:
-        with _PIN_LOCK:
-            _PIN_STATE["count"] -= 1
-            if _PIN_STATE["count"] == 0:
-                _PIN_STATE["limiter"].restore_original_limits()
-                set_num_threads(_PIN_STATE["threads"])
-                _PINNED = False
 
 
 def _as_finished(pool, tasks, theory_depth, pin, salvage, stop=None):
@@ -411,9 +326,8 @@ def _run_tasks(tasks, theory_depth, executor, workers, salvage):
     if executor is not None:
         yield from _as_finished(executor, tasks, theory_depth, True, salvage)
         return
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n_workers = max(1, min(int(workers) if workers else cpus, len(tasks) or 1))
-    with _pinned_threads():
+    n_workers = max(1, min(int(workers) if workers else _runtime.available_cpus(), len(tasks) or 1))
+    with _runtime.single_threaded():
         if n_workers == 1:
             for t in tasks:
                 yield run_group(t, False, theory_depth[_theory_key(t[0])])
@@ -449,11 +363,7 @@ class SweepResult:
     @classmethod
     def from_csv(cls, path):
         """The rows of a sweep's CSV (a retried configuration's later row replacing its earlier one)."""
-        rows, _ = _journal.read_rows(path)
-        by_key = {}
-        for r in rows:
-            by_key[_key(r)] = r
-        return cls(list(by_key.values()))
+        return cls(_journal.read_latest(path))
 
     def __repr__(self):
         ok = len(self.rows) - len(self.failed)
