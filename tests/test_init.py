@@ -1,5 +1,8 @@
 """fastinit.init (PyTorch semantics) on NumPy arrays, against the formulas of reference.py."""
 import math
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -177,11 +180,18 @@ def test_generator_reproducible_and_non_contiguous():
     (lambda: init.uniform_(np.empty((4, 4), np.complex64)), TypeError, "floating"),
     (lambda: init.xavier_normal_(np.empty((4, 4)), gain=0.0), ValueError, "gain"),
     (lambda: init.xavier_normal_(np.empty((4, 4)), gain=-1.0), ValueError, "gain"),
+    (lambda: init.xavier_uniform_(np.empty((4, 4), np.float32), gain=1e300), ValueError,
+     r"gain=1e\+300 gives the bounds"),   # (it said "b - a = inf overflows float32": not the caller's argument)
     (lambda: init.orthogonal_(np.empty((4, 4)), gain=np.nan), ValueError, "gain"),
     (lambda: init.orthogonal_(np.empty(4)), ValueError, "2 or more"),
     (lambda: init.normal_([1.0, 2.0]), TypeError, "tensor"),
     (lambda: init.normal_(np.empty(3), generator=1), TypeError, "generator"),
-    (lambda: init.uniform_(np.empty(3), a=1.0, b=0.0), ValueError, "low must be < high"),
+    (lambda: init.uniform_(np.empty(3), a=1.0, b=0.0), ValueError, "a must be < b, got a=1.0, b=0.0"),
+    (lambda: init.trunc_normal_(np.empty(3, np.float16), a=2.0001, b=2.0002), ValueError,
+     r"no float16 value lies in \[a, b\]"),
+    # (found by the fuzz: an array compared with the names raised NumPy's "truth value ... is ambiguous")
+    (lambda: init.kaiming_uniform_(np.empty((3, 3)), nonlinearity=np.zeros(3)), ValueError,
+     "unsupported nonlinearity array"),
 ])
 def test_bad_input(call, exc, word):
     with pytest.raises(exc, match=word):
@@ -220,3 +230,19 @@ def test_householder_kernel_vs_reference(m, n, dtype, tol):
     q = init.orthogonal_matrix(m, n, dtype, fi.Generator(1))
     gaussian = fi.Generator(1).normal((n, m), dtype=dtype).T
     np.testing.assert_allclose(q, R.haar_orthogonal(gaussian), atol=50 * tol)
+
+
+def test_sparse_out_of_memory_leaves_the_tensor_untouched():
+    code = textwrap.dedent("""
+        import resource, numpy as np, fastinit as fi
+        w = np.full((20000, 3000), 7.0, np.float32)              # 240 MB; its keys would need 480 MB more
+        vsz = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (vsz + 300 * 2**20, resource.RLIM_INFINITY))
+        try:
+            fi.init.sparse_(w, 0.5)
+            print("filled")
+        except MemoryError:
+            print("untouched" if np.all(w == 7.0) else "half-written")
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "untouched", out.stdout + out.stderr   # (it used to be half-written)

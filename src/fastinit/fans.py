@@ -33,20 +33,21 @@ def calculate_gain(nonlinearity, param=None):
         nonlinearity: one of linear, conv1d/2d/3d, conv_transpose1d/2d/3d, sigmoid, tanh, relu, leaky_relu, selu.
         param: the negative slope of leaky_relu.
     """
-    if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
-        return 1.0
-    if nonlinearity == "tanh":
-        return 5.0 / 3
-    if nonlinearity == "relu":
-        return math.sqrt(2.0)
-    if nonlinearity == "leaky_relu":
-        if param is None:
-            slope = 0.01
-        else:
-            slope = V.real(param, "param")
-        return math.sqrt(2.0 / (1 + slope**2))
-    if nonlinearity == "selu":
-        return 3.0 / 4
+    if isinstance(nonlinearity, str):   # (an array compared with the names would raise NumPy's truth error)
+        if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
+            return 1.0
+        if nonlinearity == "tanh":
+            return 5.0 / 3
+        if nonlinearity == "relu":
+            return math.sqrt(2.0)
+        if nonlinearity == "leaky_relu":
+            if param is None:
+                slope = 0.01
+            else:
+                slope = V.real(param, "param")
+            return math.sqrt(2.0 / (1 + slope**2))
+        if nonlinearity == "selu":
+            return 3.0 / 4
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}; valid names: {', '.join(NONLINEARITIES)}")
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from . import _validate as V
 from . import rounding as R
 
-__all__ = ["FillSpec", "PARAMS", "KINDS", "DTYPES", "position", "check_range", "uniform", "normal",
+__all__ = ["BoundsError", "FillSpec", "PARAMS", "KINDS", "DTYPES", "position", "check_range", "uniform", "normal",
            "truncated_normal", "truncation_params", "storage_dtype", "element_type"]
 
 KINDS = ("raw", "uniform", "normal", "truncated_normal")
@@ -32,6 +32,11 @@ DTYPES = ("uint32", "float32", "float64", "float16", "bfloat16")
 _DEFAULTS = {"low": 0.0, "scale": 1.0, "upper": 1.0, "mean": 0.0, "std": 1.0, "p_lo": 0.0, "q_hi": 0.0, "mass": 1.0,
              "clamp_lo": 0.0, "clamp_hi": 0.0, "narrow_lo": -math.inf, "narrow_hi": math.inf}
 PARAMS = types.MappingProxyType(_DEFAULTS)
+
+
+class BoundsError(ValueError):
+    """Bounds the output dtype cannot draw between (no value of it lies inside them, or their span overflows it):
+    a ValueError, told apart so that a caller that computed the bounds can say what they came from."""
 
 
 class FillSpec(NamedTuple):
@@ -75,53 +80,63 @@ def check_range(offset, count, dtype):
 
 # ------------------------------------------------------------------------------------------ 16-bit bounds
 
-def _narrow(dtype, low, high, open_high):
+def _interval(names, low, high, open_high):
+    """'[a, b) = [0.5, 0.25)': the interval as the caller named its bounds, for error messages."""
+    close = ")" if open_high else "]"
+    return f"[{names[0]}, {names[1]}{close} = [{low}, {high}{close}"
+
+
+def _narrow(dtype, low, high, open_high, names):
     """narrow_lo / narrow_hi of a 16-bit output: the values of the format the float32 draws are held in,
     [low, high) or [low, high]."""
     lo, hi = R.at_least16(low, dtype), R.at_most16(high, dtype)
     if open_high and hi >= high:
         hi = R.step16(hi, False, dtype)
     if not lo <= hi or math.isinf(lo) and lo > 0 or math.isinf(hi) and hi < 0:
-        raise ValueError(f"no {dtype} value lies in [low, high{')' if open_high else ']'} = [{low}, {high}"
-                         f"{')' if open_high else ']'}")
+        raise BoundsError(f"no {dtype} value lies in {_interval(names, low, high, open_high)}")
     return {"narrow_lo": lo, "narrow_hi": hi}
 
 
-def _uniform_bounds(low, high, dtype):
+def _uniform_bounds(low, high, dtype, names):
     """low rounded up to the draw's dtype, scale = high - low, upper = the largest value of it below high."""
     if dtype != "float64":   # float32 draws, also under 16-bit outputs
         lo, up = R.f32_at_least(low), R.f32_at_most(high)
         if up >= high:
             up = R.f32_step(up, False)
         if not (math.isfinite(lo) and math.isfinite(up) and lo <= up):
-            raise ValueError(f"no float32 value lies in [low, high) = [{low}, {high})")
+            raise BoundsError(f"no float32 value lies in {_interval(names, low, high, True)}")
         scale = high - low
         if not math.isfinite(R.f32_nearest(scale)):
-            raise ValueError(f"high - low = {scale} overflows float32; use dtype=float64")
+            raise BoundsError(f"{names[1]} - {names[0]} = {scale} overflows float32; use dtype=float64")
         return {"low": lo, "scale": scale, "upper": up}
     scale = high - low
     if not math.isfinite(scale):
-        raise ValueError(f"high - low = {scale} overflows float64")
+        raise BoundsError(f"{names[1]} - {names[0]} = {scale} overflows float64")
     return {"low": low, "scale": scale, "upper": math.nextafter(high, -math.inf)}
 
 
 # ------------------------------------------------------------------------------------------ builders
 
-def uniform(low, high, dtype):
-    """(kind, params) of U[low, high) in the output dtype: every value in [low, high) as the dtype holds them."""
-    low, high = V.real(low, "low"), V.real(high, "high")
+def _ordered(low, high, names):
     if not low < high:
-        raise ValueError(f"low must be < high, got low={low}, high={high}")
+        raise ValueError(f"{names[0]} must be < {names[1]}, got {names[0]}={low}, {names[1]}={high}")
+
+
+def uniform(low, high, dtype, names=("low", "high")):
+    """(kind, params) of U[low, high) in the output dtype: every value in [low, high) as the dtype holds them.
+    ``names``: what the caller calls the bounds (torch's ``a``, ``b``), for the error messages."""
+    low, high = V.real(low, names[0]), V.real(high, names[1])
+    _ordered(low, high, names)
     # the signs of zero are part of the key: a cache keyed by the floats alone would take -0.0 for 0.0
-    return _uniform(low, high, dtype, math.copysign(1.0, low), math.copysign(1.0, high))
+    return _uniform(low, high, dtype, math.copysign(1.0, low), math.copysign(1.0, high), names)
 
 
 @functools.lru_cache(maxsize=1024)
-def _uniform(low, high, dtype, low_sign, high_sign):
+def _uniform(low, high, dtype, low_sign, high_sign, names):
     """The parameters of a valid uniform, cached: model code asks for the same bounds layer after layer, and
     rounding them to the dtype is most of a small tensor's cost."""
-    narrow = _narrow(dtype, low, high, open_high=True) if dtype in R.NARROW_FORMATS else {}
-    return "uniform", _params(**_uniform_bounds(low, high, dtype), **narrow)
+    narrow = _narrow(dtype, low, high, True, names) if dtype in R.NARROW_FORMATS else {}
+    return "uniform", _params(**_uniform_bounds(low, high, dtype, names), **narrow)
 
 
 def _mean_std(mean, std):
@@ -186,28 +201,27 @@ def _nearly_flat(alpha, beta, bits):
     return levels < 2.0 ** (bits + 2) and delta * levels < 1.0
 
 
-def truncated_normal(mean, std, low, high, dtype):
+def truncated_normal(mean, std, low, high, dtype, names=("low", "high")):
     """(kind, params) of N(mean, std^2) truncated to [low, high] (default mean -/+ 2 std): the inverse CDF, or
     where that would lose digits the distribution it equals there (a point mass for std 0, the uniform where the
-    density is flat to the output's precision)."""
+    density is flat to the output's precision). ``names``: the caller's names of the bounds, for messages."""
     mean, std = _mean_std(mean, std)
-    low = mean - 2.0 * std if low is None else V.real(low, "low", finite=False)
-    high = mean + 2.0 * std if high is None else V.real(high, "high", finite=False)
+    low = mean - 2.0 * std if low is None else V.real(low, names[0], finite=False)
+    high = mean + 2.0 * std if high is None else V.real(high, names[1], finite=False)
     narrow16 = dtype in R.NARROW_FORMATS
     if std == 0.0:
         if not low <= mean <= high:
-            raise ValueError(f"std is 0 and mean={mean} is outside [low, high] = [{low}, {high}]: "
+            raise ValueError(f"std is 0 and mean={mean} is outside {_interval(names, low, high, False)}: "
                              "the truncated distribution has no probability mass")
         # A point mass: the normal fill with std 0 writes mean everywhere.
-        narrow = _narrow(dtype, low, high, open_high=False) if narrow16 else {}
+        narrow = _narrow(dtype, low, high, False, names) if narrow16 else {}
         return "normal", _params(mean=mean, std=0.0, **narrow)
-    if not low < high:
-        raise ValueError(f"low must be < high, got low={low}, high={high}")
-    narrow = _narrow(dtype, low, high, open_high=False) if narrow16 else {}
+    _ordered(low, high, names)
+    narrow = _narrow(dtype, low, high, False, names) if narrow16 else {}
     if dtype != "float64":
         clamp_lo, clamp_hi = R.f32_at_least(low), R.f32_at_most(high)
         if clamp_lo > clamp_hi:
-            raise ValueError(f"no float32 value lies in [low, high] = [{low}, {high}]")
+            raise BoundsError(f"no float32 value lies in {_interval(names, low, high, False)}")
     else:
         clamp_lo, clamp_hi = low, high
     alpha, beta = (low - mean) / std, (high - mean) / std
@@ -226,7 +240,7 @@ def truncated_normal(mean, std, low, high, dtype):
         return "uniform", _params(low=lo, scale=high - low, upper=up, **narrow)
     p_lo, q_hi, mass = truncation_params(alpha, beta)
     if not mass > _MIN_MASS:
-        raise ValueError(f"the bounds [low, high] = [{low}, {high}] leave no probability mass "
+        raise ValueError(f"the bounds {_interval(names, low, high, False)} leave no probability mass "
                          f"({alpha:.6g} to {beta:.6g} standard deviations from the mean)")
     return "truncated_normal", _params(mean=mean, std=std, p_lo=p_lo, q_hi=q_hi, mass=mass, clamp_lo=clamp_lo,
                                        clamp_hi=clamp_hi, **narrow)

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _validate as V
 from . import fans as _fans
+from . import fillspec as _fillspec
 from . import schemes as _schemes
 from . import targets as _targets
 from .generator import Generator, default_generator
@@ -75,7 +76,7 @@ def _gain(gain):
 @_meta_noop
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b), in every dtype). ``torch.nn.init.uniform_``."""
-    return _targets.fill(tensor, _generator(generator), "uniform", a, b)
+    return _targets.fill(tensor, _generator(generator), "uniform", a, b, names=("a", "b"))
 
 
 @_meta_noop
@@ -88,7 +89,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]` (absolute bounds, as in
     ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails."""
-    return _targets.fill(tensor, _generator(generator), "truncated_normal", mean, std, a, b)
+    return _targets.fill(tensor, _generator(generator), "truncated_normal", mean, std, a, b, names=("a", "b"))
 
 
 @_meta_noop
@@ -165,7 +166,10 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     if _empty_warning(tensor):
         return tensor
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -a, a, generator)
+    try:
+        return uniform_(tensor, -a, a, generator)
+    except _fillspec.BoundsError as exc:   # (its message names uniform_'s a and b, not the caller's gain)
+        raise ValueError(f"gain={gain} gives the bounds -/+{a}, beyond what the tensor's dtype holds: {exc}") from None
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):

@@ -190,10 +190,10 @@ def check_writable(torch, tensor):
 _BUILDERS = {"uniform": _fillspec.uniform, "normal": _fillspec.normal, "truncated_normal": _fillspec.truncated_normal}
 
 
-def fill(tensor, generator, kind, *args):
-    """Draw ``fillspec.<kind>(*args, dtype)`` into ``tensor`` (a NumPy array or torch tensor, a DTensor at its
-    shard's place in the stream) from ``generator``'s next stream, by torch's write rules. Returns the tensor."""
+def fill(tensor, generator, kind, *args, **names):
+    """Draw ``fillspec.<kind>(*args, dtype, **names)`` into ``tensor`` (a NumPy array or torch tensor, a DTensor at
+    its shard's place in the stream) from ``generator``'s next stream, by torch's write rules. Returns the tensor."""
     t = Target(tensor, direct16=True)
     dtype = t.dtype
-    generator.fill(_BUILDERS[kind](*args, dtype), dtype, t.array, **t.where)
+    generator.fill(_BUILDERS[kind](*args, dtype, **names), dtype, t.array, **t.where)
     return t.finish()
