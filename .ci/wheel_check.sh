@@ -35,7 +35,7 @@ git -C "$REPO" archive --format=tar HEAD | (mkdir -p "$WORK/src" && tar -x -C "$
 ls -l "$WORK/dist"
 SDIST="$(ls "$WORK"/dist/*.tar.gz)"
 WHEEL="$(ls "$WORK"/dist/*.whl)"
-# the published name (pyproject, README's install line and the wheel agree: tests/test_packaging.py checks the
+# the published name (pyproject, README's install line and the wheel agree: tests/test_readme.py checks the
 # first two, this the wheel)
 case "$(basename "$WHEEL")" in fastinit_philox-*) ;; *) echo "wheel $(basename "$WHEEL") is not fastinit_philox-*"; exit 1 ;; esac
 case "$(basename "$SDIST")" in fastinit_philox-*) ;; *) echo "sdist $(basename "$SDIST") is not fastinit_philox-*"; exit 1 ;; esac

@@ -1,12 +1,18 @@
+"""The command line (fastinit info / bench / simulate / sweep / probe): what each command prints and writes,
+usage errors that name the option before any work, and a fuzz of argument lists."""
 import json
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fastinit as fi
-from fastinit import _core, cli
+from fastinit import _core, cli, journal
+from fastinit import sweeps as SW
 
 
 def test_info(capsys):
@@ -116,3 +122,100 @@ def test_plot_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path, capsy
     with pytest.raises(ImportError, match="fastinit-philox\\[plot\\]"):
         res.plot(tmp_path / "y.png")
     assert not (tmp_path / "y.png").exists()
+
+
+# --- sweep ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["1:0", "a:b", "1:5:0", "3:", "x", ""])
+def test_malformed_ranges(text):
+    with pytest.raises(ValueError, match="--depth"):
+        cli.parse_int_list(text, "depth")
+
+
+def test_ranges():
+    assert cli.parse_int_list("1:5") == [1, 2, 3, 4, 5]
+    assert cli.parse_int_list("2:10:4,64") == [2, 6, 10, 64]
+
+
+def test_cli_sweep(tmp_path, capsys):
+    out, png = tmp_path / "c.csv", tmp_path / "c.png"
+    assert cli.main(["sweep", "--depth", "2:6:2", "--width", "8,16", "--activation", "tanh,relu", "--init",
+                     "he_normal", "--batch", "8", "--out", str(out), "--plot", str(png), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "SweepResult(12 rows, 12 ok, 0 failed)" in text
+    assert len(SW.SweepResult.from_csv(out)) == 12 and png.exists()
+    alone = tmp_path / "alone.csv"
+    assert cli.main(["sweep", "--depth", "2:6:2", "--width", "8,16", "--activation", "tanh,relu", "--init",
+                     "he_normal", "--batch", "8", "--out", str(alone), "--no-progress", "--no-share-prefixes"]) == 0
+    # the same rows as the run that shares prefixes of depth between configurations
+    shared = {journal.row_key(r): r for r in SW.SweepResult.from_csv(out).rows}
+    separate = {journal.row_key(r): r for r in SW.SweepResult.from_csv(alone).rows}
+    assert shared.keys() == separate.keys()
+    for key, row in separate.items():
+        np.testing.assert_array_equal(row["h_std_layers"], shared[key]["h_std_layers"])
+        assert row["final_h_std"] == shared[key]["final_h_std"], key
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["sweep", "--depth", "1:0"], "--depth: cannot read '1:0'"),
+    (["sweep", "--width", "a:b"], "--width: cannot read 'a:b'"),
+    (["sweep", "--init", "nope"], "unknown init 'nope'"),
+    (["sweep", "--batchnorm", "maybe"], "--batchnorm"),
+])
+def test_cli_sweep_bad_arguments(argv, match, cli_usage_error):
+    assert match in cli_usage_error(argv + ["--no-progress"])
+
+
+# --- probe ---------------------------------------------------------------------------------------------------
+
+
+def test_cli_probe(tmp_path, capsys):
+    png, js = tmp_path / "probe.png", tmp_path / "probe.json"
+    assert cli.main(["probe", "hf:ResNetConfig", "--set", "embedding_size=16", "--set", "hidden_sizes=[16,32]",
+                     "--set", "depths=[1,1]", "--input-shape", "2,3,32,32", "--backward", "--plot", str(png),
+                     "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert "ProbeResult(ResNetModel" in out and png.read_bytes()[:4] == b"\x89PNG"
+    assert cli.main(["probe", "torch.nn:Linear", "--set", "in_features=8", "--set", "out_features=4",
+                     "--input-shape", "3,8"]) == 0
+    assert "Linear" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["probe", "nope"], "expected MODULE:CALLABLE or hf:ConfigClass"),
+    (["probe", "hf:NopeConfig"], "transformers has no config class"),
+    (["probe", "torch.nn:Linear", "--set", "in_features=8", "--set", "out_features=4"], "--input-shape is needed"),
+    (["probe", "hf:GPT2Config", "--set", "colour=1"], "GPT2Config has no attribute 'colour'"),
+])
+def test_cli_probe_bad_arguments(argv, match, cli_usage_error):
+    assert match in cli_usage_error(argv)
+
+
+# --- a fuzz of the command line ------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(argv=st.lists(st.sampled_from(["simulate", "sweep", "bench", "info", "--depth", "0", "-3", "1e11", "2:1",
+                                       "--threads", "99999999999", "--width", "x", "--init", "nope", "--max-layers",
+                                       "--seeds", "18446744073709551616", "--plot", "/nonexistent/p.png", "--bins",
+                                       "--batchnorm", "maybe", "--dtype", "float16", "3", "5"]), max_size=6))
+def test_cli_arguments(argv, capsys):
+    """Bad command lines end in a usage error (exit 2) or a one-line message, never a traceback."""
+    if argv[:1] == ["bench"] or "bench" in argv[:1]:
+        argv = ["info"]   # (bench is timed work: its arguments are covered by test_cli)
+    safe = [a if a not in ("3", "5") or i == 0 or argv[i - 1] not in ("--depth", "--width") else "2"
+            for i, a in enumerate(argv)]
+    if "sweep" in safe[:1] or "simulate" in safe[:1]:
+        safe += ["--depth", "2", "--width", "4", "--batch", "4"] if "--batch" not in safe else []
+        safe += ["--no-progress"] if safe[0] == "sweep" else []
+    try:
+        code = cli.main(safe)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert code in (0, 1, 2, None), (safe, code, err)
+    if code == 2:
+        assert "error:" in err

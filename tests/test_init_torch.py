@@ -1,4 +1,5 @@
-"""fastinit.init against torch.nn.init itself (CI installs torch==2.13.0; skipped where torch is missing)."""
+"""fastinit.init against torch.nn.init itself (CI installs torch==2.13.0; skipped where torch is missing): the same
+values' distributions, torch's autograd and in-place write rules, 16-bit bounds, dirac_ on odd shapes."""
 import math
 
 import numpy as np
@@ -160,3 +161,53 @@ def test_init_module_with_scheme():
         init.init_module(model, "glorot")
     with pytest.raises(TypeError, match="nn.Module"):
         init.init_module(np.empty(3))
+
+
+def test_torch_autograd_rules_side_by_side():
+    """What torch.nn.init does, fastinit.init does: a fill of a tensor autograd saved moves its version counter
+    (backward then raises), an inference tensor refuses the write outside inference mode, an expanded tensor
+    refuses it, and they raise torch's own errors."""
+    for init_fn in (torch.nn.init.normal_, fi.init.normal_):
+        w = torch.randn(4, 4, requires_grad=True)
+        y = (w * w).sum()
+        with torch.no_grad():
+            init_fn(w)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.backward()
+        w2 = torch.randn(4, 4, requires_grad=True)
+        y2 = (w2 * w2).sum()
+        init_fn(w2)   # the init functions run under no_grad themselves
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y2.backward()
+        with torch.inference_mode():
+            inf = torch.empty(3)
+        with pytest.raises(RuntimeError, match="Inplace update to inference tensor outside InferenceMode"):
+            init_fn(inf)
+        expanded = torch.empty(1, 3).expand(4, 3)
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            init_fn(expanded)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_torch_16_bit_uniform_stays_below_high(dtype):
+    t = torch.empty(10**6, dtype=getattr(torch, dtype))
+    for low, high in ((0.0, 1.0), (-0.1, 0.1)):
+        fi.init.uniform_(t, low, high, generator=fi.Generator(4))
+        assert t.min().item() >= low and t.max().item() < high
+    fi.init.trunc_normal_(t, 0.0, 1.0, -0.3, 0.7, generator=fi.Generator(4))
+    assert t.min().item() >= -0.3 and t.max().item() <= 0.7
+
+
+def test_dirac_with_an_empty_dimension_and_huge_groups_returns_at_once():
+    """Found by the fuzz: 0 rows are divisible by any groups, and dirac_ looped over all 2**50 groups."""
+    import time
+
+    t0 = time.perf_counter()
+    w = np.zeros((0, 3, 3), np.float32)
+    fi.init.dirac_(w, groups=2**50)
+    assert time.perf_counter() - t0 < 1
+    w = np.zeros((8, 3, 3), np.float32)
+    fi.init.dirac_(w, groups=2)
+    torch_w = torch.zeros(8, 3, 3)
+    torch.nn.init.dirac_(torch_w, groups=2)
+    np.testing.assert_array_equal(w, torch_w.numpy())

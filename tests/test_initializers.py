@@ -141,6 +141,7 @@ def test_get(alias, cls):
     (lambda: I.HeNormal(seed=-1), ValueError, "seed"),
     (lambda: I.RandomUniform(1.0, 0.0), ValueError, "minval"),
     (lambda: I.RandomNormal(stddev=-1.0), ValueError, "stddev"),
+    (lambda: I.VarianceScaling(batch_axis=1.5), TypeError, "batch_axis must be an int"),
 ])
 def test_bad_input(call, exc, word):
     with pytest.raises(exc, match=word):

@@ -68,3 +68,5 @@ def test_bad_rounds():
         fi.philox4x32(np.zeros(4, np.uint32), np.zeros(2, np.uint32), rounds=-1)
     with pytest.raises(TypeError, match="rounds"):
         fi.philox4x32(np.zeros(4, np.uint32), np.zeros(2, np.uint32), rounds=2.5)
+    with pytest.raises(ValueError, match="rounds must be in"):
+        fi.philox4x32(np.zeros(4, np.uint32), np.zeros(2, np.uint32), rounds=2**40)

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import fastinit as fi  # noqa: E402
-from fastinit import cli, reference as R  # noqa: E402
+from fastinit import reference as R  # noqa: E402
 
 
 def simulation_mlp(depth, width, seed, init_fn, act=nn.Tanh):
@@ -259,25 +259,3 @@ def test_hf_gpt2_backward_and_inits():
     assert c_attn and all(r["std"] < 0.5 for r in c_attn)   # Conv1D re-initialized with N(0, 0.01^2)
     fig = results.plot()
     assert len(fig.axes) >= 2 * 6
-
-
-def test_cli_probe(tmp_path, capsys):
-    png, js = tmp_path / "probe.png", tmp_path / "probe.json"
-    assert cli.main(["probe", "hf:ResNetConfig", "--set", "embedding_size=16", "--set", "hidden_sizes=[16,32]",
-                     "--set", "depths=[1,1]", "--input-shape", "2,3,32,32", "--backward", "--plot", str(png),
-                     "--json", str(js)]) == 0
-    out = capsys.readouterr().out
-    assert "ProbeResult(ResNetModel" in out and png.read_bytes()[:4] == b"\x89PNG"
-    assert cli.main(["probe", "torch.nn:Linear", "--set", "in_features=8", "--set", "out_features=4",
-                     "--input-shape", "3,8"]) == 0
-    assert "Linear" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("argv, match", [
-    (["probe", "nope"], "expected MODULE:CALLABLE or hf:ConfigClass"),
-    (["probe", "hf:NopeConfig"], "transformers has no config class"),
-    (["probe", "torch.nn:Linear", "--set", "in_features=8", "--set", "out_features=4"], "--input-shape is needed"),
-    (["probe", "hf:GPT2Config", "--set", "colour=1"], "GPT2Config has no attribute 'colour'"),
-])
-def test_cli_probe_bad_arguments(argv, match, cli_usage_error):
-    assert match in cli_usage_error(argv)

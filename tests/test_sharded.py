@@ -1,6 +1,7 @@
 """Sharded init on torch.distributed (gloo, localhost): every rank fills only its shard, with the values the
 unsharded tensor holds there, so the assembled model is the one-process build bit for bit, for every world size.
-Each test spawns the ranks as processes (tests/dist_worker.py) with a free port and a timeout."""
+Each test spawns the ranks as processes (tests/dist_worker.py) with a free port and a timeout; those are marked
+`slow` (`pytest -m "not slow"` leaves them out of the edit loop; CI runs them)."""
 import os
 import socket
 import subprocess
@@ -57,6 +58,7 @@ def assert_same(path, expected):
 
 @pytest.mark.parametrize("case, worlds", [("mlp_fsdp", (2, 3, 4)), ("mlp_tp", (2, 3)), ("mlp_init_module", (3,)),
                                           ("mlp_2d", (4,))])
+@pytest.mark.slow
 def test_mlp_sharded_equals_one_process_build(case, worlds, tmp_path):
     expected = dist_worker.build_unsharded(case)
     for world in worlds:
@@ -65,6 +67,7 @@ def test_mlp_sharded_equals_one_process_build(case, worlds, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["llama_fsdp", "llama_tp"])
+@pytest.mark.slow
 def test_llama_equals_one_process_build(case, tmp_path):
     pytest.importorskip("transformers")
     expected = dist_worker.build_unsharded(case)
@@ -73,6 +76,7 @@ def test_llama_equals_one_process_build(case, tmp_path):
         assert_same(path, expected)
 
 
+@pytest.mark.slow
 def test_partial_placement_is_refused_before_writing(tmp_path):
     _, outs = spawn("partial", 2, tmp_path)
     for out in outs:
@@ -80,6 +84,7 @@ def test_partial_placement_is_refused_before_writing(tmp_path):
         assert "untouched=True" in out
 
 
+@pytest.mark.slow
 def test_ranks_that_disagree_are_detected(tmp_path):
     _, outs = spawn("disagree", 2, tmp_path)
     assert all("RuntimeError: ranks disagree on the fastinit stream" in out for out in outs)

@@ -283,6 +283,9 @@ def test_result_views(tmp_path):
     (dict(input=np.full((5, 10), np.nan)), ValueError, "non-finite"),
     (dict(input=[[1.0] * 10]), TypeError, "input"),
     (dict(activation="elu", alpha=0), ValueError, "alpha"),
+    (dict(batchnorm=True, bn_eps=0.0), ValueError, "bn_eps must be > 0"),
+    (dict(input=np.full((3, 10), 1e300)), ValueError, "beyond the float32 range"),
+    (dict(hist_range=(0.0, 5e-324)), ValueError, "too narrow to bin"),
 ])
 def test_bad_input(kw, exc, match):
     base = dict(depth=3, width=10, batch=5)
@@ -394,3 +397,8 @@ print(bool((p == -7).all() and (ho == -7).all()), int(p_hist.any() or h_hist.any
     lines = run.stdout.splitlines()
     assert lines[0].startswith("MemoryError: out of memory for the scratch of a layer step"), run.stdout
     assert lines[1] == "True 0"
+
+
+def test_repr_of_a_result_with_a_huge_uniform_init():
+    res = fi.simulate(depth=2, width=4, batch=4, dtype="float64", init=fi.initializers.RandomUniform(-1e300, 1e300))
+    assert "SimulationResult(depth=2" in repr(res)

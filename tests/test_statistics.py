@@ -1,5 +1,8 @@
 """Distribution tests with fixed seeds (deterministic, so not flaky): moments 1-4 within 5 standard errors on
-10**7 draws, Kolmogorov-Smirnov on 10**6 draws, tail frequencies, truncation bounds."""
+10**7 draws, Kolmogorov-Smirnov on 10**6 draws, tail frequencies, truncation bounds, and the truncated normal
+in every regime (from intervals where the density is flat to the tails) against its density."""
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -83,3 +86,45 @@ def test_float32_normal_has_no_hole_near_zero():
     """Box-Muller on 32-bit words: many exact small values and no gap at 0 (the radius reaches 1.4e-5)."""
     z = fi.Generator(5).normal(N_KS)
     assert np.count_nonzero(np.abs(z) < 1e-3) > 0.5 * N_KS * 2 * stats.norm.pdf(0) * 1e-3
+
+
+def truncnorm_reference(a, b, grid=20001):
+    """The CDF of N(0, 1) truncated to [a, b] as a function of t = (x - a) / (b - a) on a fine grid, and the mean and
+    std of x, in float64 from the density itself (scipy's truncnorm loses its digits on intervals this narrow)."""
+    t = np.linspace(0.0, 1.0, grid)
+    x = a + (b - a) * t
+    logd = -0.5 * x * x
+    d = np.exp(logd - logd.max())
+    cdf = np.concatenate([[0.0], np.cumsum((d[1:] + d[:-1]) / 2)])
+    total = cdf[-1]
+    cdf /= total
+    pdf_t = d / (total / (grid - 1))
+    mean_t = np.trapezoid(t * pdf_t, t)
+    var_t = np.trapezoid((t - mean_t) ** 2 * pdf_t, t)
+    return t, cdf, a + (b - a) * mean_t, (b - a) * math.sqrt(var_t)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a, b", [(-1e-16, 1e-16), (0.0, 1e-14), (0.0, 1e-9), (0.0, 1e-6), (0.0, 1e-3), (1.0, 1.001),
+                                  (-0.05, 0.05), (3.0, 3.5), (-2.0, 2.0), (6.0, 9.0)])
+def test_truncated_normal_in_every_regime(a, b, dtype):
+    """From intervals so narrow that the density is flat (the uniform is exact there, where inverting the CDF
+    loses the digits: std=1e16 on [-1, 1] gave mean -0.64, [0, 1e-14] 109 distinct values) through the boundary
+    between the two methods to the tails: the draws' CDF against the density's (KS) and their mean."""
+    x = fi.Generator(2).truncated_normal(200_000, 0.0, 1.0, a, b, dtype=dtype).astype(np.float64)
+    lo = float(np.float32(a)) if dtype == np.float32 and np.float32(a) >= a else a
+    assert x.min() >= min(lo, a) - 1e-30 and x.max() <= b
+    t_grid, cdf, mean, std = truncnorm_reference(a, b)
+    width = b - a
+    resolution = np.spacing(np.float32(max(abs(a), abs(b)))) if dtype == np.float32 else np.spacing(max(abs(a), abs(b)))
+    if width > 1000 * resolution:   # (the output dtype can hold the interval's detail)
+        u = np.interp((x - a) / width, t_grid, cdf)
+        assert stats.kstest(u, "uniform").pvalue > 1e-3
+        assert len(np.unique(x)) > min(100_000, 0.5 * width / resolution)   # no coarse quantization
+    assert abs(x.mean() - mean) < 6 * std / math.sqrt(x.size) + 2 * resolution
+
+
+@pytest.mark.parametrize("std", [1e16, 1e17, 1e300])
+def test_truncated_normal_huge_std_is_uniform(std):
+    x = fi.Generator(0).truncated_normal(10**6, 0.0, std, -1.0, 1.0, dtype=np.float32)
+    assert abs(x.mean()) < 0.003 and abs(x.std() - 1 / math.sqrt(3)) < 0.003

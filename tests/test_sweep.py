@@ -1,4 +1,5 @@
-"""fi.sweep: rows, resume after a kill or Ctrl-C, a dask.distributed executor, failures, bad input, CLI, plot."""
+"""fi.sweep: rows, resume after a kill or Ctrl-C, a dask.distributed executor, failures, bad input, plot (the CLI's
+sweep command: test_cli.py)."""
 import csv
 import os
 import signal
@@ -11,7 +12,6 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import fastinit as fi
-from fastinit import cli
 from fastinit import journal
 from fastinit import simulation as S
 from fastinit import sweeps as SW
@@ -280,21 +280,13 @@ def test_plot(full_run, tmp_path):
     (dict(configs=[dict(depth=2, width=3, activation="tanh")]), ValueError, "missing \\['init'\\]"),
     (dict(workers=0), ValueError, "workers must be an integer >= 1"),
     (dict(configs=[dict(depth=2, width=3, activation="tanh", init="he_normal", colour=1)]), ValueError, "colour"),
+    (dict(executor=5), TypeError, "executor must be"),
+    (dict(out=open(os.devnull, "wb")), TypeError, "out must be a file path"),
+    (dict(seeds=[2**64]), ValueError, r"seed must be an integer in \[0, 2\*\*64\)"),
 ])
 def test_bad_grids(kw, exc, match):
     with pytest.raises(exc, match=match):
         fi.sweep(**kw, progress=False)
-
-
-@pytest.mark.parametrize("text", ["1:0", "a:b", "1:5:0", "3:", "x", ""])
-def test_malformed_ranges(text):
-    with pytest.raises(ValueError, match="--depth"):
-        cli.parse_int_list(text, "depth")
-
-
-def test_ranges():
-    assert cli.parse_int_list("1:5") == [1, 2, 3, 4, 5]
-    assert cli.parse_int_list("2:10:4,64") == [2, 6, 10, 64]
 
 
 def test_out_file_of_another_kind_is_left_untouched(tmp_path):
@@ -311,29 +303,6 @@ def test_unwritable_out(tmp_path):
         fi.sweep(depth=[2], width=[8], out=tmp_path / "missing-dir" / "s.csv", progress=False)
     with pytest.raises(OSError, match="cannot write its rows to"):
         fi.sweep(depth=[2], width=[8], out=tmp_path, progress=False)   # a directory
-
-
-def test_cli_sweep(tmp_path, capsys):
-    out, png = tmp_path / "c.csv", tmp_path / "c.png"
-    assert cli.main(["sweep", "--depth", "2:6:2", "--width", "8,16", "--activation", "tanh,relu", "--init",
-                     "he_normal", "--batch", "8", "--out", str(out), "--plot", str(png), "--no-progress"]) == 0
-    text = capsys.readouterr().out
-    assert "SweepResult(12 rows, 12 ok, 0 failed)" in text
-    assert len(SW.SweepResult.from_csv(out)) == 12 and png.exists()
-    alone = tmp_path / "alone.csv"
-    assert cli.main(["sweep", "--depth", "2:6:2", "--width", "8,16", "--activation", "tanh,relu", "--init",
-                     "he_normal", "--batch", "8", "--out", str(alone), "--no-progress", "--no-share-prefixes"]) == 0
-    same_rows(SW.SweepResult.from_csv(alone).rows, SW.SweepResult.from_csv(out).rows)
-
-
-@pytest.mark.parametrize("argv,match", [
-    (["sweep", "--depth", "1:0"], "--depth: cannot read '1:0'"),
-    (["sweep", "--width", "a:b"], "--width: cannot read 'a:b'"),
-    (["sweep", "--init", "nope"], "unknown init 'nope'"),
-    (["sweep", "--batchnorm", "maybe"], "--batchnorm"),
-])
-def test_cli_sweep_bad_arguments(argv, match, cli_usage_error):
-    assert match in cli_usage_error(argv + ["--no-progress"])
 
 
 def test_parquet_out_with_a_resumable_journal(tmp_path):

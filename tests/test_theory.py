@@ -170,6 +170,12 @@ def test_bad_input():
         T.predict(activation="swish")
     with pytest.raises(ValueError, match="depth \\+ 1"):
         T.predict(depth=3, widths=[10, 10])
+    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
+        T.predict(depth=0)
+    with pytest.raises(ValueError, match="width must be an integer >= 1"):
+        T.predict(width=0)
+    with pytest.raises(ValueError, match="unknown init 'nope'"):
+        T.predict(init="nope")
 
 
 def test_truncate_is_the_shallower_prediction():

@@ -1,0 +1,77 @@
+"""The C-core backend (fastinit.backends -> _core.fill): long fills go in pieces of about _core.PIECE draws
+with a signal check between them (Ctrl-C takes effect), and the pieces give the numbers of one fill."""
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastinit as fi
+from fastinit import _core
+
+
+def test_a_long_fill_stops_on_ctrl_c():
+    """2**31 float32 normals took 3 s and 2**30 float64 truncated normals on [3, 8] 84 s before Ctrl-C took
+    effect; a fill now checks for signals between pieces of 2**22 draws."""
+    code = textwrap.dedent("""
+        import os, signal, threading, time, numpy as np, fastinit as fi
+        out = np.zeros(1 << 30, np.float64)
+        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        t0 = time.perf_counter()
+        try:
+            fi.Generator(0).truncated_normal(out=out, low=3, high=8)
+        except KeyboardInterrupt:
+            n = int(np.count_nonzero(out))
+            whole = fi.Generator(0).truncated_normal(n, low=3, high=8, dtype=np.float64)
+            print(round(time.perf_counter() - t0, 2), n, n % (1 << 22), np.array_equal(out[:n], whole))
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=200,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seconds, written, rest, same = out.stdout.split()
+    assert float(seconds) < 10 and 0 < int(written) < 1 << 30 and rest == "0" and same == "True", out.stderr
+
+
+def test_pieces_give_the_numbers_of_one_fill():
+    n = _core.PIECE * 2 + 1000
+    g = fi.Generator(3)
+    whole = g.normal(n, stream=0, offset=5)
+    tail = g.normal(3000, stream=0, offset=5 + n - 3000)
+    np.testing.assert_array_equal(whole[-3000:], tail)
+
+
+def test_a_long_row_fill_stops_on_ctrl_c():
+    """A shard made of row pieces (row_offsets) was one C call: 2**30 float64 truncated normals on [3, 8] in rows
+    of 2**20 ran to the end (84 s) before Ctrl-C took effect; row fills now go in pieces of about 2**22 draws."""
+    code = textwrap.dedent("""
+        import os, signal, threading, time, numpy as np, fastinit as fi
+        row = 1 << 20
+        out = np.zeros(1 << 30, np.float64)
+        offsets = np.arange(1 << 10, dtype=np.uint64) * np.uint64(row + 3) + np.uint64(5)
+        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        t0 = time.perf_counter()
+        try:
+            fi.Generator(0).truncated_normal(out=out, low=3, high=8, stream=0, row_offsets=offsets)
+        except KeyboardInterrupt:
+            n = int(np.count_nonzero(out))
+            first = fi.Generator(0).truncated_normal(row, low=3, high=8, dtype=np.float64, stream=0, offset=5)
+            print(round(time.perf_counter() - t0, 2), n, n % row, np.array_equal(out[:row], first))
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=200,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seconds, written, rest, same = out.stdout.split()
+    assert float(seconds) < 10 and 0 < int(written) < 1 << 30 and rest == "0" and same == "True", out.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, "bfloat16"])
+def test_row_fills_in_pieces_give_the_numbers_of_each_row(dtype):
+    """Rows longer than a piece (each filled in pieces) and many short rows (several calls of whole rows)."""
+    g = fi.Generator(5)
+    for row_len, rows in ((_core.PIECE + 37, 2), (1000, 2 * (_core.PIECE // 1000) + 5)):
+        offsets = np.arange(rows, dtype=np.uint64) * np.uint64(row_len + 3) + np.uint64(11)
+        out = np.empty((rows, row_len), np.uint16 if dtype == "bfloat16" else dtype)
+        g.normal(out=out, dtype=dtype if dtype == "bfloat16" else None, stream=0, row_offsets=offsets)
+        for r in (0, 1, rows // 2, rows - 1):
+            one = g.normal(row_len, dtype=dtype, stream=0, offset=int(offsets[r]))
+            np.testing.assert_array_equal(out[r], one)
