@@ -104,3 +104,17 @@ def test_the_core_stub_names_what_the_core_exports():
     assert exported - stub == set()
     assert stub - exported == {"CoreStats", "Range"}   # the stub's own type names
     assert "FillSpec" in open(stub_path).read()
+
+
+def test_fill_parameters_are_the_c_structs_fields():
+    """A distribution parameter is a field of fi_dist (csrc/fastinit.h, mirrored in _core.pyx, whose names
+    _core.DIST_FIELDS reads) with its default in fillspec.PARAMS: a field added on one side only fails here."""
+    from fastinit import fillspec
+
+    assert list(fillspec.PARAMS) == list(_core.DIST_FIELDS)
+    assert {"low", "mean", "std", "narrow_lo"} <= set(_core.DIST_FIELDS)
+    for kind in fillspec.KINDS[1:]:
+        spec_kind, params = {"uniform": lambda: fillspec.uniform(0.0, 1.0, "float32"),
+                             "normal": lambda: fillspec.normal(0.0, 1.0, "float32"),
+                             "truncated_normal": lambda: fillspec.truncated_normal(0.0, 1.0, -1.0, 2.0, "float32")}[kind]()
+        assert spec_kind == kind and set(params) == set(_core.DIST_FIELDS)

@@ -50,8 +50,8 @@ cdef extern from "fastinit.h" nogil:
 # The C codes of a FillSpec's kind and element type names (fastinit.fillspec), and of tensor_stats' dtypes.
 KIND_CODES = {"raw": FI_RAW, "uniform": FI_UNIFORM, "normal": FI_NORMAL, "truncated_normal": FI_TRUNCNORM}
 DTYPE_CODES = {"float32": FI_F32, "float64": FI_F64, "uint32": FI_U32, "float16": FI_F16, "bfloat16": FI_BF16}
-DIST_FIELDS = ("low", "scale", "upper", "mean", "std", "p_lo", "q_hi", "mass", "clamp_lo", "clamp_hi", "narrow_lo",
-               "narrow_hi")   # fi_dist's fields, in order
+cdef fi_dist _dist_layout   # (static: zeros) read as a dict for its member names, so they are written only above
+DIST_FIELDS = tuple(_dist_layout)   # fi_dist's fields, in order: the keys a FillSpec's params must hold
 SIMD_NAMES = ("baseline", "avx2")
 
 
