@@ -5,8 +5,9 @@
 
 compare: raw words and uniforms must be bit-identical; with --exact (the same SIMD path, e.g. an OpenMP-less
 build) everything must be; otherwise normals and truncated normals must agree to the stream format's stated
-rounding (float32 2e-6 absolute, float64 1e-12) and simulation statistics to 1e-4 (float32) / 1e-9 (float64)
-relative, histogram counts to 0.2% of the values. Exits 1 with the first difference.
+rounding (float32 2e-6 absolute, float64 1e-12), their float16 / bfloat16 roundings to one step of the format,
+and simulation statistics to 1e-4 (float32) / 1e-9 (float64) relative, histogram counts to 0.2% of the values.
+The fills include pieces at a stream offset and rows at their own offsets. Exits 1 with the first difference.
 """
 import sys
 
@@ -32,6 +33,15 @@ def dump(path):
         out[f"normal_{t}"] = g.normal(n, dtype=dtype)
         out[f"truncated_{t}"] = g.truncated_normal(n, low=-1, high=2.5, dtype=dtype)
         out[f"truncated_tail_{t}"] = g.truncated_normal(n, low=3, high=8, dtype=dtype)
+        # a piece at an offset of a stream, and rows at their own offsets (a column shard)
+        out[f"normal_offset_{t}"] = g.normal(4099, dtype=dtype, stream=5, offset=12345)
+        rows = np.empty((7, 333), dtype)
+        g.truncated_normal(out=rows, low=-1, high=2, stream=6, row_offsets=np.arange(7, dtype=np.uint64) * 1000 + 3)
+        out[f"truncated_rows_{t}"] = rows
+    for t in ("float16", "bfloat16"):   # the float32 draws rounded to the 16-bit format (bfloat16: its bits)
+        out[f"narrow16_uniform_{t}"] = g.uniform(n, low=-2, high=3, dtype=t)
+        out[f"narrow16_normal_{t}"] = g.normal(n, dtype=t)
+        out[f"narrow16_truncated_{t}"] = g.truncated_normal(n, low=-1, high=2.5, dtype=t)
     out["uniform_init"] = fi.init.xavier_uniform_(np.empty((256, 128), np.float32), generator=fi.Generator(1))
     out["normal_init"] = fi.init.kaiming_normal_(np.empty((256, 128), np.float32), generator=fi.Generator(1))
     out["orthogonal"] = fi.init.orthogonal_(np.empty((64, 64), np.float64), generator=fi.Generator(2))
@@ -68,6 +78,11 @@ def dump(path):
     print(f"{path}: {len(out)} arrays, {out['build'][0]}")
 
 
+def _bf16(bits):
+    """bfloat16 bit patterns (uint16) as float32 values."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
 def compare(a_path, b_path, exact):
     a, b = np.load(a_path), np.load(b_path)
     assert set(a.files) == set(b.files), "different contents"
@@ -75,8 +90,14 @@ def compare(a_path, b_path, exact):
         if k == "build":
             continue
         x, y = a[k], b[k]
-        if exact or k == "raw" or k.startswith(("uniform", "theory_")):
+        if exact or k == "raw" or k.startswith(("uniform", "theory_", "narrow16_uniform")):
             ok = np.array_equal(x, y, equal_nan=True)   # (the theory draws nothing: NumPy arithmetic only)
+        elif k.startswith("narrow16_"):
+            # float32 draws within the float32 rounding above, then rounded to 16 bits: one 16-bit step apart
+            # where the float32 values straddle a rounding boundary
+            xf, yf = (_bf16(x), _bf16(y)) if k.endswith("bfloat16") else (x.astype(np.float32), y.astype(np.float32))
+            step = np.maximum(np.abs(xf), np.abs(yf)) * (2.0 ** -7 if k.endswith("bfloat16") else 2.0 ** -10)
+            ok = np.all(np.abs(xf - yf) <= np.maximum(step, 2.0 ** -24))
         elif k.startswith(("normal", "truncated", "orthogonal", "scheme_", "keras_")):
             # draws of the fill kernels (and the orthogonal matrices made from them: a QR moves their ulps a bit)
             tol = (2e-5 if "orthogonal" in k else 2e-6) if x.dtype == np.float32 else 1e-12
