@@ -9,7 +9,8 @@ once and compute the parameters the kernels read (bounds rounded to the output's
 tail-safe CDF values, the regime it is drawn in); a backend only checks its buffer.
 
 Adding a distribution parameter: a field of ``fi_dist`` (csrc/fastinit.h) and of its Cython mirror
-(_core.pyx), its default in ``PARAMS`` below, and the builder that sets it.
+(_core.pyx), its default in ``PARAMS`` below, the builder that sets it and the kernels that read it
+(``p->dist.<name>``); tests/test_structure.py checks that PARAMS and the mirror name the same fields.
 """
 import functools
 import math
