@@ -134,6 +134,35 @@ def main():
             except ValueError as exc:
                 same = bool(torch.all(t.to_local() == 5.0))
                 print(f"ValueError: {exc} | untouched={same}")
+        elif case == "orthogonal_in_context":
+            # fastinit's own initializer inside the context, without generator=: the context's generator (the
+            # same seed on every rank), so the shards make one orthogonal matrix
+            from torch.distributed.device_mesh import init_device_mesh
+            from torch.distributed.tensor import Shard, distribute_tensor
+
+            mesh = init_device_mesh("cpu", (world,))
+            w = distribute_tensor(torch.empty(8, 6), mesh, [Shard(0)])
+            with fi.fast_init(seed=SEED):
+                fi.init.orthogonal_(w)
+                check_ranks_agree()
+            full = w.full_tensor().double()
+            print(f"orthogonality={float((full.T @ full - torch.eye(6, dtype=torch.float64)).abs().max()):.3g}")
+        elif case == "noncontiguous_shards":
+            # shards whose local tensor is not contiguous: a transposed DTensor and a Shard(1) made from a strided
+            # local tensor, against one fill of the whole tensor
+            from torch.distributed.device_mesh import init_device_mesh
+            from torch.distributed.tensor import DTensor, Shard, distribute_tensor
+
+            mesh = init_device_mesh("cpu", (world,))
+            transposed = distribute_tensor(torch.empty(6, 10), mesh, [Shard(0)]).T
+            strided = DTensor.from_local(torch.empty(5, 6).T, mesh, [Shard(1)])
+            same = []
+            for t in (transposed, strided):
+                assert not t.to_local().is_contiguous()
+                fi.init.normal_(t, generator=fi.Generator(SEED))
+                whole = torch.from_numpy(fi.Generator(SEED).normal(tuple(t.shape)))
+                same.append(bool(torch.equal(t.full_tensor(), whole)))
+            print(f"same={same}")
         elif case == "disagree":
             g = fi.Generator(SEED + rank)   # a rank seeded differently
             try:

@@ -334,3 +334,223 @@ def test_hf_build_is_reproducible_and_bfloat16_direct():
     assert w.dtype == torch.bfloat16 and abs(w.float().std().item() - 0.02) < 0.002
     # bfloat16 fills are the float32 draws rounded: the same stream built in float32 rounds to the same values
     assert torch.equal(w, model.model.layers[0].mlp.up_proj.weight)
+
+
+# ------------------------------------------------------------------------------------------ reliability
+
+def _resnet_cls():
+    return transformers.ResNetForImageClassification(
+        transformers.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1]))
+
+
+def _regnet():
+    return transformers.RegNetForImageClassification(
+        transformers.RegNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1], groups_width=8))
+
+
+def _mamba():
+    return transformers.MambaForCausalLM(
+        transformers.MambaConfig(vocab_size=128, hidden_size=32, num_hidden_layers=2, state_size=8))
+
+
+def _mamba2():
+    return transformers.Mamba2ForCausalLM(transformers.Mamba2Config(
+        vocab_size=128, hidden_size=64, num_hidden_layers=2, state_size=8, num_heads=4, head_dim=32, n_groups=1))
+
+
+def _wav2vec2():
+    return transformers.Wav2Vec2ForPreTraining(transformers.Wav2Vec2Config(
+        vocab_size=32, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        conv_dim=(16, 16), conv_stride=(5, 2), conv_kernel=(10, 3), num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2, codevector_dim=32, proj_codevector_dim=16, num_codevectors_per_group=8,
+        num_codevector_groups=2))
+
+
+def _dac():
+    return transformers.DacModel(transformers.DacConfig(
+        encoder_hidden_size=8, downsampling_ratios=[2, 2], decoder_hidden_size=16, n_codebooks=2, codebook_size=16,
+        codebook_dim=4, hidden_size=16))
+
+
+@pytest.mark.parametrize("build", [_resnet_cls, _regnet, _mamba, _mamba2, _wav2vec2, _dac])
+def test_models_whose_init_passes_mode_as_a_keyword(build):
+    """transformers' kaiming_uniform_ wrapper passes mode= as a keyword; the handlers' first parameter was named
+    mode ("got multiple values for argument 'mode'"). Stock against the context, parameter by parameter: the same
+    names, shapes and dtypes, the stock build's constants, random tensors of the stock scale."""
+    torch.manual_seed(0)
+    stock = state(build())
+    with fi.fast_init(seed=0) as mode:
+        ours = state(build())
+    assert mode.fills > 0 and ours.keys() == stock.keys()
+    for k, mine in ours.items():
+        assert mine.shape == stock[k].shape and mine.dtype == stock[k].dtype, k
+        if mine.dtype.is_floating_point and mine.numel() >= 64 and stock[k].std() > 0:
+            assert 0.5 < mine.double().std() / stock[k].double().std() < 2, k
+        elif mine.dtype.is_floating_point and mine.numel() and torch.all(stock[k] == stock[k].flatten()[0]):
+            assert torch.equal(mine, stock[k]), k   # constants (zeros, ones) stay what the model sets
+
+
+def test_handlers_take_every_argument_by_keyword():
+    w = torch.empty(16, 8)
+    with fi.fast_init(seed=0) as mode:
+        nn.init.kaiming_uniform_(tensor=w, a=0.0, mode="fan_out", nonlinearity="relu")
+        nn.init.uniform_(tensor=torch.empty(3), a=-1.0, b=1.0)
+        nn.init.normal_(tensor=torch.empty(3), mean=0.0, std=2.0)
+    assert mode.fills == 3
+    bound = math.sqrt(2.0) * math.sqrt(3.0 / 16)   # fan_out = 16
+    assert torch.equal(w, torch.from_numpy(fi.Generator(0).uniform((16, 8), -bound, bound, stream=0)))
+
+
+class _Interrupt(nn.Module):
+    def forward(self, x):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_a_forward_leaves_the_context_working():
+    """torch runs the always_call post-hook for Exception only: after a KeyboardInterrupt inside a forward, the
+    in-forward count stayed raised and every later context served nothing (weights from torch's RNG)."""
+    with fi.fast_init(seed=0) as mode:
+        with pytest.raises(KeyboardInterrupt):
+            nn.Sequential(nn.Linear(2, 2), _Interrupt())(torch.zeros(1, 2))
+        nn.Linear(8, 8)   # the same context after the interrupt
+    assert mode.fills == 2 + 2
+    with fi.fast_init(seed=0) as later:
+        nn.Linear(8, 8)
+    assert later.fills == 2
+
+
+def test_a_forward_in_another_thread_when_the_hooks_go_leaves_that_thread_working():
+    """The hooks are process-wide: when the last context exits while another thread is inside a forward, that
+    thread's post-hook never runs and its count stayed above 0."""
+    started, release, seen = threading.Event(), threading.Event(), {}
+
+    class Wait(nn.Module):
+        def forward(self, x):
+            started.set()
+            release.wait(30)
+            return x
+
+    def other():
+        Wait()(torch.zeros(1))   # outside any context, while the main thread's context has the hooks installed
+        with fi.fast_init(seed=0) as mode:
+            nn.Linear(4, 4)
+        seen["fills"] = mode.fills
+
+    with fi.fast_init(seed=1):
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert started.wait(30)
+    release.set()   # the hooks are gone now; the other thread's forward returns
+    thread.join(30)
+    assert not thread.is_alive() and seen["fills"] == 2
+
+
+def test_fastinit_init_inside_the_context_draws_from_the_context():
+    """fastinit.init without generator= drew from the module's default generator (seeded from OS entropy), so
+    `with fi.fast_init(seed=0): fi.init.normal_(w)` differed from run to run."""
+    draws = []
+    for _ in range(2):
+        w = torch.empty(5, 4)
+        with fi.fast_init(seed=0):
+            fi.init.normal_(w)
+            b = nn.Linear(3, 3).bias   # the context's next stream
+        draws.append((w, b.detach().clone()))
+    expected = fi.Generator(0)
+    assert torch.equal(draws[0][0], draws[1][0]) and torch.equal(draws[0][1], draws[1][1])
+    assert torch.equal(draws[0][0], torch.from_numpy(expected.normal((5, 4))))
+    outside = fi.default_generator().next_stream
+    fi.init.normal_(torch.empty(3))   # outside a context: the default generator, as before
+    assert fi.default_generator().next_stream == outside + 1
+
+
+def test_the_default_seed_does_not_move_torchs_stream():
+    """seed=None drew 64 bits from torch's generator when the context was entered, so a forward pass inside the
+    context differed from the same pass outside it (dropout masks shifted). It is drawn at the first fill now."""
+    drop, x = nn.Dropout(0.5), torch.ones(64)
+    torch.manual_seed(4)
+    outside = drop(x)
+    torch.manual_seed(4)
+    with fi.fast_init() as mode:
+        inside = drop(x)
+    assert mode.fills == 0 and torch.equal(inside, outside)
+    # the build stays reproducible from torch's seed, and two contexts in a row draw different weights
+    builds = []
+    for _ in range(2):
+        torch.manual_seed(4)
+        with fi.fast_init():
+            builds.append((nn.Linear(4, 4).weight.detach().clone(), nn.Linear(4, 4).weight.detach().clone()))
+    assert torch.equal(builds[0][0], builds[1][0]) and not torch.equal(builds[0][0], builds[0][1])
+    torch.manual_seed(4)
+    with fi.fast_init():
+        first = nn.Linear(4, 4).weight.detach().clone()
+    with fi.fast_init():
+        second = nn.Linear(4, 4).weight.detach().clone()
+    assert not torch.equal(first, second)
+
+
+def test_the_context_under_meta_and_fake_modes():
+    """The default seed was drawn with torch.randint, which follows torch.device("meta"), set_default_device and
+    FakeTensorMode: int() of it failed."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with torch.device("meta"):
+        with fi.fast_init() as mode:
+            lin = nn.Linear(4, 4)
+            cpu = torch.empty(3, device="cpu").uniform_(0.0, 1.0)   # a CPU fill: the seed is drawn on the CPU
+    assert lin.weight.is_meta and mode.fills == 1 and 0 <= cpu.min() and cpu.max() < 1
+    torch.set_default_device("meta")
+    try:
+        with fi.fast_init() as mode:
+            lin = nn.Linear(4, 4)
+    finally:
+        torch.set_default_device("cpu")
+    assert lin.weight.is_meta and mode.fills == 0
+    with FakeTensorMode():
+        with fi.fast_init() as mode:
+            lin = nn.Linear(4, 4)
+    assert type(lin.weight).__name__ == "FakeTensor" and mode.fills == 0
+
+
+@pytest.mark.parametrize("what", ["module", "init_and_randn"])
+def test_torch_compile_inside_the_context(what):
+    """dynamo traced into the mode and the NumPy view (TorchRuntimeError: data type 'ndarray' not understood);
+    the handler is kept out of the graph and the compiled function gives the eager values."""
+    def build(x):
+        lin = nn.Linear(4, 4)
+        if what == "init_and_randn":
+            nn.init.normal_(lin.weight, std=0.5)
+            return lin(x) + torch.randn(4)
+        return lin(x)
+
+    compiled = torch.compile(build, backend="eager")
+    x = torch.ones(2, 4)
+    with fi.fast_init(seed=3) as mode:
+        got = compiled(x)
+    with fi.fast_init(seed=3) as eager:
+        expected = build(x)
+    assert mode.fills == eager.fills > 0 and torch.equal(got, expected)
+
+
+def test_negative_bit_nested_and_sparse_tensors():
+    """A tensor with the negative bit was served and crashed (.numpy() refuses it); nested and sparse CSR tensors
+    were served too. The first is filled (through a buffer), the others go to torch."""
+    neg = torch.zeros(6, dtype=torch.complex128).conj().imag
+    assert neg.is_neg()
+    with fi.fast_init(seed=2) as mode:
+        neg.normal_(1.0, 2.0)
+    assert mode.fills == 1
+    assert torch.equal(neg, torch.from_numpy(fi.Generator(2).normal(6, 1.0, 2.0, dtype=np.float64)))
+
+    def outcome(make, fill):
+        try:
+            fill(make())
+            return None
+        except Exception as exc:   # torch's own answer for the layout, whatever it is
+            return type(exc)
+    cases = [(lambda: torch.nested.nested_tensor([torch.zeros(2), torch.zeros(3)]), lambda t: t.uniform_(0.0, 1.0)),
+             (lambda: torch.eye(3).to_sparse_csr(), lambda t: t.normal_())]
+    for make, fill in cases:
+        stock = outcome(make, fill)
+        with fi.fast_init(seed=2) as mode:
+            assert outcome(make, fill) is stock
+        assert mode.fills == 0

@@ -90,6 +90,22 @@ def test_ranks_that_disagree_are_detected(tmp_path):
     assert all("RuntimeError: ranks disagree on the fastinit stream" in out for out in outs)
 
 
+@pytest.mark.slow
+def test_fastinit_init_inside_the_context_draws_from_its_generator(tmp_path):
+    """It drew from each rank's default generator (seeded from OS entropy): orthogonal_ on a Shard(0) DTensor made
+    a matrix 0.79 away from orthogonal while check_ranks_agree passed."""
+    _, outs = spawn("orthogonal_in_context", 2, tmp_path)
+    for out in outs:
+        assert float(out.split("orthogonality=")[1].split()[0]) < 1e-5, out
+
+
+@pytest.mark.slow
+def test_non_contiguous_shards_are_filled(tmp_path):
+    """They failed with 'row_offsets needs a C-contiguous out', an argument the caller never passed."""
+    _, outs = spawn("noncontiguous_shards", 2, tmp_path)
+    assert all("same=[True, True]" in out for out in outs), outs
+
+
 def test_row_pieces_of_every_placement_without_processes():
     """The offsets a shard's pieces are drawn at, for shards along every dimension (the arithmetic the ranks
     use), against slices of one fill: a column shard is one C call over its row pieces."""

@@ -303,6 +303,29 @@ def default_generator():
     return _default
 
 
+_contexts = threading.local()   # .stack: zero-argument callables giving a context's generator, innermost last
+
+
+def current_generator():
+    """What ``fastinit.init``'s functions draw from without ``generator=``: the generator of this thread's innermost
+    ``fast_init()`` context, else the default generator."""
+    stack = getattr(_contexts, "stack", None)
+    return stack[-1]() if stack else _default
+
+
+def push_context(generator_of):
+    """Make ``generator_of()`` this thread's current generator until ``pop_context``; ``fast_init()`` uses it so
+    that fastinit's own initializers inside the context draw from the context's generator."""
+    stack = getattr(_contexts, "stack", None)
+    if stack is None:
+        stack = _contexts.stack = []
+    stack.append(generator_of)
+
+
+def pop_context(generator_of):
+    _contexts.stack.remove(generator_of)
+
+
 def manual_seed(seed):
     """Reseed the default generator: the module-level draws that follow are reproducible. Returns it."""
     global _default

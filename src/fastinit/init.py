@@ -3,8 +3,9 @@
 Every function fills its argument in place and returns it. The argument may be a NumPy array (float16, float32,
 float64) or a PyTorch tensor (torch is imported lazily and optional): CPU float32/float64 tensors are filled
 through their NumPy view without a copy (also non-contiguous ones such as ``w.T``); float16/bfloat16 and CUDA
-tensors through a float32 host buffer copied back. ``generator`` is a :class:`fastinit.Generator` (default: the
-module-level generator, see :func:`fastinit.manual_seed`).
+tensors through a float32 host buffer copied back. ``generator`` is a :class:`fastinit.Generator` (default: inside
+a ``fastinit.fast_init()`` block the block's generator, elsewhere the module-level one, see
+:func:`fastinit.manual_seed`).
 
 Fans follow torch's convention for a weight of shape (out, in, *kernel): fan_in = in * prod(kernel),
 fan_out = out * prod(kernel).
@@ -20,7 +21,7 @@ from . import fans as _fans
 from . import fillspec as _fillspec
 from . import schemes as _schemes
 from . import targets as _targets
-from .generator import Generator, default_generator
+from .generator import Generator, current_generator
 from .orthogonal import orthogonal_matrix
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
@@ -44,7 +45,7 @@ def _meta_noop(fn):
 
 def _generator(generator):
     if generator is None:
-        return default_generator()
+        return current_generator()   # inside fast_init(): the context's generator
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
     return generator

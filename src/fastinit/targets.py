@@ -44,7 +44,7 @@ class Target:
         if V.is_dtensor(tensor):
             local, self.where, self._block = shard(tensor)
             self.write = local
-            self._init_torch(local, direct16)
+            self._init_torch(local, direct16, by_rows="row_offsets" in self.where)
             self.global_shape = tuple(tensor.shape)
             return
         if isinstance(tensor, np.ndarray):
@@ -64,26 +64,33 @@ class Target:
         else:
             raise TypeError(f"tensor must be a numpy.ndarray or a torch.Tensor, got {type(tensor).__name__}")
 
-    def _init_torch(self, tensor, direct16):
+    def _init_torch(self, tensor, direct16, by_rows=False):
+        """by_rows: the fill goes by row_offsets, which need C-contiguous memory."""
         torch = sys.modules["torch"]  # imported: tensor is one of its tensors (an import statement costs more)
         if not tensor.is_floating_point():
             raise TypeError(f"tensor must have a floating dtype, got {tensor.dtype}")
         if tensor.is_meta:
             raise NoStorage()
         self.shape = tuple(tensor.shape)
-        if tensor.is_cpu and tensor.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) and (
-                direct16 or tensor.dtype in (torch.float32, torch.float64)):
+        element = _TORCH_ELEMENT.get(str(tensor.dtype))
+        if tensor.is_cpu and tensor.layout == torch.strided and element is not None and (
+                direct16 or element in ("float32", "float64")):
             check_writable(torch, tensor)
-            # A view of the same memory, no copy (detach only when autograd tracks the tensor).
-            plain = tensor.detach() if tensor.requires_grad else tensor
-            if tensor.dtype == torch.bfloat16:
-                self.array = plain.view(torch.int16).numpy().view(np.uint16)
-            else:
-                self.array = plain.numpy()
-            self.torch_view = True
+            if not tensor.is_neg() and not (by_rows and not tensor.is_contiguous()):
+                # A view of the same memory, no copy (detach only when autograd tracks the tensor).
+                plain = tensor.detach() if tensor.requires_grad else tensor
+                if element == "bfloat16":
+                    self.array = plain.view(torch.int16).numpy().view(np.uint16)
+                else:
+                    self.array = plain.numpy()
+                self.torch_view = True
+                return
+            # a negative-bit view (NumPy cannot see it) or a strided shard filled by rows: the same element type
+            # in a C-contiguous buffer, copied in by finish()
+            self.array = np.empty(self.shape, _fillspec.storage_dtype(element))
         else:
             self.array = np.empty(self.shape, np.float32)
-            self.copy_back = True
+        self.copy_back = True
 
     @property
     def dtype(self):
@@ -109,12 +116,19 @@ class Target:
                 self.tensor[...] = self.array
             else:
                 torch = sys.modules["torch"]
+                values = torch.from_numpy(self.array)
+                if self.array.dtype == np.uint16:   # bfloat16 bits
+                    values = values.view(torch.bfloat16)
                 with torch.no_grad():
-                    self.write.copy_(torch.from_numpy(self.array))
+                    self.write.copy_(values)
         elif self.torch_view:
             # written behind autograd's back: tell it, as torch's own in-place ops do
             sys.modules["torch"].autograd.graph.increment_version(self.write)
         return self.tensor
+
+
+_TORCH_ELEMENT = {"torch.float32": "float32", "torch.float64": "float64", "torch.float16": "float16",
+                  "torch.bfloat16": "bfloat16"}   # the fill's element type of each torch dtype fastinit writes
 
 
 def shard(tensor):

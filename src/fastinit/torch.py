@@ -26,7 +26,7 @@ everything built on these: ``xavier_*``, ``kaiming_normal_``, ``orthogonal_`` (Q
 DTensors (FSDP2's ``fully_shard``, tensor-parallel plans) are served on CPU ranks: each rank fills its local shard
 with exactly the values the unsharded tensor holds there (``fastinit.init``'s DTensor support), so the model does
 not depend on the world size. Passed to torch untouched, with torch's result and errors: integer, complex and other
-non-floating tensors; tensors off the CPU, on the meta device (torch's initializers do nothing there), or of a
+non-floating tensors; nested and sparse tensors; tensors off the CPU, on the meta device (torch's initializers do nothing there), or of a
 tensor subclass other than ``nn.Parameter`` and ``DTensor``; calls with an explicit ``generator=torch.Generator`` (the caller asked for torch's stream);
 in-place fills of tensors that require grad while grad mode is on (torch raises); ``out=`` / ``pin_memory`` /
 named factories; anything inside a module's ``forward`` (dropout masks and noise are not init: a forward pass
@@ -37,12 +37,15 @@ one serves its block, the outer one resumes after it. The one module attribute p
 (``torch.nn.init._no_grad_trunc_normal_``, which has no torch-function hook) is restored when the last context
 exits, also after an exception.
 
-Seeding: ``seed=None`` takes 64 bits from torch's default generator when the context is entered, so
-``torch.manual_seed(s)`` before the block makes the build reproducible; the fills of the block are streams 0, 1,
-2, ... of ``fastinit.Generator(seed)`` in call order, so the same code gives bit-identical parameters on every
-run and for every fastinit thread count (within the stream format's float rounding between SIMD paths).
+Seeding: ``seed=None`` takes 64 bits from torch's default generator at the context's first fill, so
+``torch.manual_seed(s)`` before the block makes the build reproducible and a block that fills nothing leaves torch's
+stream alone; the fills of the block are streams 0, 1, 2, ... of ``fastinit.Generator(seed)`` in call order, so the
+same code gives bit-identical parameters on every run and for every fastinit thread count (within the stream
+format's float rounding between SIMD paths). ``fastinit.init``'s functions called in the block without
+``generator=`` draw from the context's generator.
 """
 import math
+import sys
 import threading
 import warnings
 
@@ -51,7 +54,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import _validate as V
 from . import targets as _targets
-from .generator import Generator
+from .generator import Generator, pop_context, push_context
 
 __all__ = ["fast_init", "FastInitMode", "active", "check_ranks_agree"]
 
@@ -70,7 +73,23 @@ def active():
 
 
 def _in_forward():
-    return getattr(_local, "forward", 0) > 0
+    """Whether this thread is inside a module's forward. The hooks' count is a hint that costs nothing when it is
+    0 (the build); above 0 the stack is read, because the count can be stale: torch skips the always_call post-hook
+    on KeyboardInterrupt / SystemExit, and the hooks are removed while another thread is inside a forward."""
+    if getattr(_local, "forward", 0) == 0:
+        return False
+    _local.forward = _forward_depth()
+    return _local.forward > 0
+
+
+def _forward_depth():
+    """How many module calls (``Module._call_impl`` frames) this thread's stack holds."""
+    code = torch.nn.Module._call_impl.__code__
+    frame, depth = sys._getframe(1), 0
+    while frame is not None:
+        depth += frame.f_code is code
+        frame = frame.f_back
+    return depth
 
 
 def _servable(tensor, generator, autograd=True):
@@ -78,7 +97,7 @@ def _servable(tensor, generator, autograd=True):
     ranks: each rank fills its shard with the values the whole tensor holds there), no torch generator, outside
     a forward pass, and (for a bare in-place op) not one that autograd would refuse to change."""
     return (generator is None and (type(tensor) in _PARAMETER_TYPES or V.is_dtensor(tensor))
-            and tensor.device.type == "cpu"
+            and tensor.device.type == "cpu" and tensor.layout == torch.strided and not tensor.is_nested
             and tensor.dtype in _FLOAT_DTYPES and not _in_forward()
             and not (autograd and tensor.requires_grad and torch.is_grad_enabled()))
 
@@ -90,35 +109,65 @@ def _finite(*values):
         return False
 
 
+# The handlers take the context positionally only (``ctx, /``) and bind every argument of the torch call by name,
+# the tensor included: a caller's keyword (transformers passes ``mode=`` to kaiming_uniform_) can never collide.
+_MISSING = object()
+
+
 def _uniform_handler(names, autograd):
     """Tensor.uniform_(from, to) (autograd=True: torch refuses it on a leaf that requires grad) and
     nn.init.uniform_(a, b) (autograd=False: it runs under no_grad)."""
-    def handler(mode, tensor, *args, **kwargs):
-        low, high, gen = _bind(names, (0.0, 1.0, None), args, kwargs)
-        if not _servable(tensor, gen, autograd) or not _finite(low, high) or not float(low) < float(high):
+    def handler(ctx, /, *args, **kwargs):
+        tensor, low, high, gen = _bind(names, (_MISSING, 0.0, 1.0, None), args, kwargs)
+        if tensor is _MISSING or not _servable(tensor, gen, autograd) or not _finite(low, high) \
+                or not float(low) < float(high):
             return NotImplemented   # torch's result (from == to) or torch's error
-        return mode._uniform(tensor, float(low), float(high))
+        return ctx._uniform(tensor, float(low), float(high))
     return handler
 
 
-def _normal_handler(autograd):
+def _normal_handler(names, autograd):
     """Tensor.normal_(mean, std) and nn.init.normal_(mean, std), as _uniform_handler."""
-    def handler(mode, tensor, *args, **kwargs):
-        mean, std, gen = _bind(("mean", "std", "generator"), (0.0, 1.0, None), args, kwargs)
-        if not _servable(tensor, gen, autograd) or not _finite(mean, std) or float(std) < 0:
+    def handler(ctx, /, *args, **kwargs):
+        tensor, mean, std, gen = _bind(names, (_MISSING, 0.0, 1.0, None), args, kwargs)
+        if tensor is _MISSING or not _servable(tensor, gen, autograd) or not _finite(mean, std) or float(std) < 0:
             return NotImplemented
-        return mode._normal(tensor, float(mean), float(std))
+        return ctx._normal(tensor, float(mean), float(std))
     return handler
+
+
+def _kaiming_uniform_handler(ctx, /, *args, **kwargs):
+    """nn.init.kaiming_uniform_(tensor, a, mode, nonlinearity, generator): U(-bound, bound) with torch's own
+    arithmetic for the bound (and its errors for a bad mode or nonlinearity)."""
+    tensor, a, mode, nonlinearity, gen = _bind(("tensor", "a", "mode", "nonlinearity", "generator"),
+                                               (_MISSING, 0, "fan_in", "leaky_relu", None), args, kwargs)
+    if tensor is _MISSING or not _servable(tensor, gen, autograd=False):
+        return NotImplemented
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
+        return tensor
+    fan = torch.nn.init._calculate_correct_fan(tensor, mode)
+    gain = torch.nn.init.calculate_gain(nonlinearity, a)
+    bound = math.sqrt(3.0) * gain / math.sqrt(fan)
+    return ctx._uniform(tensor, -bound, bound)
 
 
 class FastInitMode(TorchFunctionMode):
     """The torch function mode behind ``fast_init``: it routes the calls listed in ``fastinit.torch``'s docstring
     to ``generator`` and passes everything else to torch."""
 
-    def __init__(self, generator):
+    def __init__(self, generator=None):
         super().__init__()
-        self.generator = generator
+        self._generator = generator
         self.fills = 0   # how many fills this context served (tests and the benchmark read it)
+
+    @property
+    def generator(self):
+        """The context's generator; with seed=None it is made at the first fill served (or first asked for), from
+        64 bits of torch's default generator: a context that fills nothing leaves torch's stream where it was."""
+        if self._generator is None:
+            self._generator = Generator(_seed_from_torch())
+        return self._generator
 
     # -- the fills, on a tensor already judged servable: the fill primitive itself (no public wrapper)
     def _uniform(self, tensor, low, high):
@@ -132,27 +181,6 @@ class FastInitMode(TorchFunctionMode):
     def trunc_normal(self, tensor, mean, std, a, b):
         self.fills += 1
         return _targets.fill(tensor, self.generator, "truncated_normal", mean, std, a, b)
-
-    # -- handlers: each returns NotImplemented to let torch do the call
-    _tensor_uniform = _uniform_handler(("from", "to", "generator"), autograd=True)
-    _init_uniform = _uniform_handler(("a", "b", "generator"), autograd=False)
-    _tensor_normal = _normal_handler(autograd=True)
-    _init_normal = _normal_handler(autograd=False)
-
-    def _init_kaiming_uniform(self, tensor, *args, **kwargs):
-        a, mode, nonlinearity, gen = _bind(("a", "mode", "nonlinearity", "generator"),
-                                           (0, "fan_in", "leaky_relu", None), args, kwargs)
-        if not _servable(tensor, gen, autograd=False):
-            return NotImplemented
-        if 0 in tensor.shape:
-            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
-            return tensor
-        # torch's own arithmetic for the bound (and its errors for a bad mode or nonlinearity)
-        fan = torch.nn.init._calculate_correct_fan(tensor, mode)
-        gain = torch.nn.init.calculate_gain(nonlinearity, a)
-        std = gain / math.sqrt(fan)
-        bound = math.sqrt(3.0) * std
-        return self._uniform(tensor, -bound, bound)
 
     def _factory(self, like, fill, args, kwargs):
         """torch.rand / randn (like=False) and rand_like / randn_like (like=True)."""
@@ -171,6 +199,9 @@ class FastInitMode(TorchFunctionMode):
         fill(tensor)
         return tensor.requires_grad_(requires_grad) if requires_grad else tensor
 
+    # dynamo (torch.compile) must not trace into the handlers: it would run them on fake tensors, whose NumPy view
+    # fails; a compiled function breaks its graph here and the fill runs as it does eagerly
+    @torch.compiler.disable
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         handler = _HANDLERS.get(func)
@@ -197,15 +228,17 @@ def _bind(names, defaults, args, kwargs):
 def _factory_handler(like, draw):
     """The handler of torch.rand / randn (like=False) or rand_like / randn_like (like=True): an empty tensor made by
     torch from the call's arguments, filled by ``draw`` ("_uniform" on [0, 1) or "_normal" N(0, 1))."""
-    def handler(mode, *args, **kwargs):
-        return mode._factory(like, lambda t: getattr(mode, draw)(t, 0.0, 1.0), args, kwargs)
+    def handler(ctx, /, *args, **kwargs):
+        return ctx._factory(like, lambda t: getattr(ctx, draw)(t, 0.0, 1.0), args, kwargs)
     return handler
 
 
+_INIT_UNIFORM = _uniform_handler(("tensor", "a", "b", "generator"), autograd=False)
+_INIT_NORMAL = _normal_handler(("tensor", "mean", "std", "generator"), autograd=False)
 _INIT_HANDLERS = {
-    "uniform_": FastInitMode._init_uniform,
-    "normal_": FastInitMode._init_normal,
-    "kaiming_uniform_": FastInitMode._init_kaiming_uniform,
+    "uniform_": _INIT_UNIFORM,
+    "normal_": _INIT_NORMAL,
+    "kaiming_uniform_": _kaiming_uniform_handler,
 }
 
 
@@ -219,19 +252,20 @@ def _init_wrapper_handler(func):
         return None
     serve = _INIT_HANDLERS[name]
 
-    def handler(mode, tensor, *args, **kwargs):
+    def handler(ctx, /, *args, **kwargs):
+        tensor = args[0] if args else kwargs.get("tensor")
         if getattr(tensor, "_is_hf_initialized", False):
             return tensor
-        return serve(mode, tensor, *args, **kwargs)
+        return serve(ctx, *args, **kwargs)
     return handler
 
 
 _HANDLERS = {
-    torch.Tensor.uniform_: FastInitMode._tensor_uniform,
-    torch.Tensor.normal_: FastInitMode._tensor_normal,
-    torch.nn.init.uniform_: FastInitMode._init_uniform,
-    torch.nn.init.normal_: FastInitMode._init_normal,
-    torch.nn.init.kaiming_uniform_: FastInitMode._init_kaiming_uniform,
+    torch.Tensor.uniform_: _uniform_handler(("self", "from", "to", "generator"), autograd=True),
+    torch.Tensor.normal_: _normal_handler(("self", "mean", "std", "generator"), autograd=True),
+    torch.nn.init.uniform_: _INIT_UNIFORM,
+    torch.nn.init.normal_: _INIT_NORMAL,
+    torch.nn.init.kaiming_uniform_: _kaiming_uniform_handler,
     torch.rand: _factory_handler(False, "_uniform"),
     torch.randn: _factory_handler(False, "_normal"),
     torch.rand_like: _factory_handler(True, "_uniform"),
@@ -283,8 +317,13 @@ def _uninstall():
 
 
 def _seed_from_torch():
-    """64 bits from torch's default generator (so torch.manual_seed before the block fixes the build)."""
-    words = torch.randint(0, 1 << 32, (2,), dtype=torch.int64)
+    """64 bits from torch's default generator (so torch.manual_seed before the block fixes the build), drawn on
+    the CPU outside every mode: under ``torch.device("meta")``, ``set_default_device`` or FakeTensorMode the draw
+    would follow the mode and give no number."""
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    with torch._C.DisableTorchFunction(), _disable_current_modes():
+        words = torch.randint(0, 1 << 32, (2,), dtype=torch.int64, device="cpu", generator=torch.default_generator)
     return int(words[0]) | (int(words[1]) << 32)
 
 
@@ -294,7 +333,7 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
 
     Args:
         seed: an int in [0, 2**64) for the context's ``fastinit.Generator``; None (default): 64 bits from torch's
-            default generator at entry, so ``torch.manual_seed`` makes the block reproducible.
+            default generator at the first fill, so ``torch.manual_seed`` makes the block reproducible.
         generator: a ``fastinit.Generator`` to draw from instead (its next streams are used); excludes ``seed``.
 
     ``with fast_init(...) as mode``: ``mode.generator`` is the generator, ``mode.fills`` counts the fills served.
@@ -314,8 +353,8 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
     def __enter__(self):
         if self._mode is not None:
             raise RuntimeError("this fast_init context is already active; make a new one to nest")
-        gen = self._generator or Generator(_seed_from_torch() if self._seed is None else self._seed)
-        mode = FastInitMode(gen)
+        gen = self._generator if self._seed is None else Generator(self._seed)
+        mode = FastInitMode(gen)   # (gen None: made from torch's generator at the first fill)
         _install()
         try:
             mode.__enter__()
@@ -326,6 +365,9 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
         if modes is None:
             modes = _local.modes = []
         modes.append(mode)
+        _local.forward = _forward_depth()   # (a count left stale by an interrupted forward starts right)
+        self._generator_of = lambda: mode.generator
+        push_context(self._generator_of)
         self._mode = mode
         return mode
 
@@ -335,6 +377,7 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
             mode.__exit__(*exc)
         finally:
             _local.modes.remove(mode)
+            pop_context(self._generator_of)
             _uninstall()
         return False
 
