@@ -362,3 +362,33 @@ def test_a_failed_call_consumes_no_stream():
         with pytest.raises((MemoryError, ValueError)):
             call()
         assert g.next_stream == 0
+
+
+def test_outputs_whose_elements_overlap_through_non_zero_strides_are_refused():
+    """as_strided(shape=(4, 4), strides=(8, 4)) on float32 makes rows that share half their elements: accepted
+    before (only zero strides were refused)."""
+    base = np.zeros(20, np.float32)
+    rows_overlap = np.lib.stride_tricks.as_strided(base, (4, 4), (8, 4))
+    with pytest.raises(ValueError, match="share memory"):
+        fi.Generator(0).normal(out=rows_overlap)
+    with pytest.raises(ValueError, match="share memory"):
+        fi.init.uniform_(rows_overlap)
+    assert not base.any()
+    interleaved = np.lib.stride_tricks.as_strided(base, (3, 4), (4, 12))   # odd, but distinct: filled
+    fi.Generator(0).normal(out=interleaved)
+    np.testing.assert_array_equal(interleaved.ravel(), fi.Generator(0).normal(12))
+
+
+@pytest.mark.parametrize("spelling", ["e", "f2", "half", "float16", np.float16])
+def test_every_numpy_spelling_of_float16(spelling):
+    """'e', 'f2' and 'half' were refused with 'dtype must be float32 or float64, got float16'."""
+    np.testing.assert_array_equal(fi.Generator(3).normal(50, dtype=spelling), fi.Generator(3).normal(50, dtype="float16"))
+    with pytest.raises(TypeError, match="float32, float64, float16 or 'bfloat16', got 'nope'"):
+        fi.Generator(3).normal(5, dtype="nope")
+
+
+def test_spawn_that_runs_out_of_memory_takes_no_streams():
+    g = fi.Generator(0)
+    with pytest.raises(MemoryError):
+        g.spawn(2**40)
+    assert g.next_stream == 0

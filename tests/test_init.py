@@ -198,6 +198,14 @@ def test_bad_input(call, exc, word):
         call()
 
 
+def test_sparse_with_a_bad_std_takes_no_stream():
+    """The keys were drawn (a stream taken) before std was checked."""
+    g = fi.Generator(0)
+    with pytest.raises(ValueError, match="std must be >= 0"):
+        init.sparse_(np.empty((4, 4), np.float32), 0.5, std=-1.0, generator=g)
+    assert g.next_stream == 0
+
+
 def test_read_only_array_untouched():
     a = np.zeros((4, 4), np.float32)
     a.flags.writeable = False

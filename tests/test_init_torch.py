@@ -211,3 +211,13 @@ def test_dirac_with_an_empty_dimension_and_huge_groups_returns_at_once():
     torch_w = torch.zeros(8, 3, 3)
     torch.nn.init.dirac_(torch_w, groups=2)
     np.testing.assert_array_equal(w, torch_w.numpy())
+
+
+def test_init_module_leaves_uninitialized_lazy_modules_alone():
+    """init_module raised on a LazyLinear before its first forward; torch's reset_parameters does nothing there."""
+    model = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.Linear(4, 2))
+    init.init_module(model, generator=fi.Generator(0))
+    assert isinstance(model[0].weight, nn.parameter.UninitializedParameter)
+    model(torch.zeros(1, 3))   # materialized: now it is initialized like any Linear
+    init.init_module(model, generator=fi.Generator(0))
+    assert model[0].weight.shape == (4, 3) and model[0].weight.abs().max() <= 1 / math.sqrt(3)

@@ -74,15 +74,29 @@ def shape(size, name="size"):
     return dims
 
 
-def float_dtype(dtype, name="dtype"):
-    """float32 or float64 as a np.dtype."""
+def float_dtype(dtype, name="dtype", narrow=False):
+    """float32 or float64 as a np.dtype (narrow=True: the caller also takes float16 and 'bfloat16', and says so)."""
+    valid = "float32, float64, float16 or 'bfloat16'" if narrow else "float32 or float64"
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}") from exc
+        raise TypeError(f"{name} must be {valid}, got {dtype!r}") from exc
     if dt not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be float32 or float64, got {dt}")
+        raise TypeError(f"{name} must be {valid}, got {dt}")
     return dt
+
+
+def narrow_format(dtype):
+    """'float16' / 'bfloat16' when dtype names a 16-bit output (any spelling NumPy takes for float16: np.float16,
+    'e', 'f2', 'half'), else None."""
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return dtype
+    if dtype is None:
+        return None
+    try:
+        return "float16" if np.dtype(dtype) == np.float16 else None
+    except TypeError:
+        return None   # (not a dtype at all: float_dtype says so)
 
 
 def out_array(out, size, dtype, name="out", storage=False):
@@ -103,11 +117,30 @@ def out_array(out, size, dtype, name="out", storage=False):
 
 
 def overlapping(a, name):
-    """ValueError when elements of an array share memory (a zero stride: np.broadcast_to, as_strided): a fill
-    would leave them all holding its last draw."""
-    if a.size > 1 and any(st == 0 and d > 1 for st, d in zip(a.strides, a.shape)):
-        raise ValueError(f"{name} has elements that share memory (a zero stride, shape {a.shape}, strides "
-                         f"{a.strides}): pass an array whose elements are distinct")
+    """ValueError when elements of an array share memory (a zero stride: np.broadcast_to; strides that step by less
+    than the elements they skip: as_strided): a fill would leave them holding its last draw."""
+    if a.size > 1 and not _distinct_elements(a):
+        raise ValueError(f"{name} has elements that share memory (shape {a.shape}, strides {a.strides}): pass an "
+                         "array whose elements are distinct")
+
+
+def _distinct_elements(a):
+    """Whether no two elements of a overlap. Sufficient and O(ndim): with the dimensions sorted by |stride|, each
+    stride steps past everything the smaller ones span (every ordinary layout, transposes and slices included);
+    otherwise the elements' byte offsets are compared (exact; only odd as_strided views get there)."""
+    dims = sorted((abs(st), d) for st, d in zip(a.strides, a.shape) if d > 1)
+    span = a.itemsize
+    for stride, extent in dims:
+        if stride < span:
+            break
+        span = stride * (extent - 1) + span
+    else:
+        return True
+    offsets = np.zeros((), np.int64)
+    for st, d in zip(a.strides, a.shape):
+        offsets = np.add.outer(offsets, np.arange(d, dtype=np.int64) * st)
+    starts = np.sort(offsets.reshape(-1))
+    return bool(np.all(np.diff(starts) >= a.itemsize))
 
 
 def bins(value, name="bins"):

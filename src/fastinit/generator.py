@@ -22,11 +22,7 @@ __all__ = ["Generator", "philox4x32", "uniform", "normal", "truncated_normal", "
 
 def _prepare(size, dtype, out):
     """Validate size/dtype/out and return (shape, output dtype name, scalar_requested)."""
-    fmt = None
-    if isinstance(dtype, str) and dtype in NARROW_FORMATS:
-        fmt = dtype
-    elif dtype is not None and not isinstance(dtype, str) and np.dtype(dtype) == np.float16:
-        fmt = "float16"
+    fmt = V.narrow_format(dtype)
     if out is not None:
         if isinstance(out, np.ndarray) and out.dtype == np.float16 and fmt in (None, "float16"):
             fmt = "float16"
@@ -40,7 +36,7 @@ def _prepare(size, dtype, out):
             V.out_array(out, size, dtype)
             return out.shape, F.element_type(out.dtype), False
         return out.shape, fmt, False
-    name = fmt if fmt is not None else V.float_dtype(np.float32 if dtype is None else dtype).name
+    name = fmt if fmt is not None else V.float_dtype(np.float32 if dtype is None else dtype, narrow=True).name
     if size is None:
         return (1,), name, True
     return V.shape(size), name, False
@@ -241,9 +237,9 @@ class Generator:
         n = V.integer(n, "n")
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
+        counters = np.empty((n, 4), dtype=np.uint32)   # (before the streams are taken: a MemoryError takes none)
         first = self._take_streams(n)
         streams = np.arange(first, first + n, dtype=np.uint64)
-        counters = np.empty((n, 4), dtype=np.uint32)
         counters[:, 0] = counters[:, 1] = 0xFFFFFFFF
         counters[:, 2] = streams & np.uint64(0xFFFFFFFF)
         counters[:, 3] = streams >> np.uint64(32)

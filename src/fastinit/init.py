@@ -264,6 +264,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
     gen = _generator(generator)
+    _fillspec.normal(0.0, std, "float64")   # std checked before any stream is taken
     rows, cols = shape
     t = _targets.Target(tensor)
     num_zeros = int(math.ceil(sparsity * rows))
@@ -354,6 +355,8 @@ def init_module(module, scheme=None, generator=None):
     conv_types = (nn.modules.conv._ConvNd,)
     with torch.no_grad():
         for m in module.modules():
+            if isinstance(getattr(m, "weight", None), nn.parameter.UninitializedParameter):
+                continue   # a lazy module before its first forward: torch's reset_parameters does nothing there
             if isinstance(m, (nn.Linear, nn.Bilinear) + conv_types):
                 if isinstance(m, nn.Bilinear):
                     bound = 1 / math.sqrt(m.weight.size(1))
