@@ -54,7 +54,9 @@ void fi_stats_merge(const fi_stats *part, size_t n, fi_stats *out)
     out->nonfinite = bad;
     out->shift = mean;
     out->sum = 0.0;
-    out->sumsq = m2 > 0 ? m2 : 0.0;
+    /* NaN: the squares of finite values overflowed double (|x| > ~1e154, an exploding float64 network); say inf,
+     * which the Python record takes from the data again, not 0, which would read as a collapsed network */
+    out->sumsq = m2 > 0 ? m2 : (m2 == m2 ? 0.0 : INFINITY);
     out->min = mn;
     out->max = mx;
 }

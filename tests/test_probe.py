@@ -259,3 +259,27 @@ def test_hf_gpt2_backward_and_inits():
     assert c_attn and all(r["std"] < 0.5 for r in c_attn)   # Conv1D re-initialized with N(0, 0.01^2)
     fig = results.plot()
     assert len(fig.axes) >= 2 * 6
+
+
+@pytest.mark.parametrize("dtype, scale", [(torch.float32, 3e38), (torch.float64, 1e300), (torch.bfloat16, 3e38),
+                                          (torch.float16, 6e4)])
+def test_statistics_at_the_extremes_of_each_dtype(dtype, scale):
+    """Finite values near the top of their dtype gave std 0 (float64 above ~1e150, float32 near 3e38: mean -inf)."""
+    from fastinit import stats
+
+    values = ((torch.rand(10000, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+              * scale).to(dtype)
+    record = stats.of_tensor(values)
+    exact = values.double() / scale
+    assert abs(record.mean / scale - float(exact.mean())) < 1e-7
+    assert abs(record.std / scale - float(exact.std(unbiased=False))) < 1e-7
+
+
+def test_probe_of_an_exploded_float64_model():
+    model = nn.Sequential(nn.Linear(4, 4)).double()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(4, dtype=torch.float64))
+        model[0].bias.zero_()
+    x = torch.randn(64, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 1e200
+    std = fi.probe(model, x).column("std")[0]
+    assert std / 1e200 == pytest.approx(float((x / 1e200).std(unbiased=False)), rel=1e-9)

@@ -402,3 +402,15 @@ print(bool((p == -7).all() and (ho == -7).all()), int(p_hist.any() or h_hist.any
 def test_repr_of_a_result_with_a_huge_uniform_init():
     res = fi.simulate(depth=2, width=4, batch=4, dtype="float64", init=fi.initializers.RandomUniform(-1e300, 1e300))
     assert "SimulationResult(depth=2" in repr(res)
+
+
+@pytest.mark.parametrize("dtype, scale", [("float64", 1e160), ("float32", 1e18)])
+def test_statistics_of_values_whose_squares_overflow(dtype, scale):
+    """An exploding network must not read as a collapsed one: float64 values above ~1e154 have squares beyond
+    double, and the merge turned their NaN M2 into std = 0 (h_std 2.8e149 at layer 176, exactly 0 at layer 181 of a
+    depth-200 relu run). The first layer is linear in its input, so its statistics scale exactly."""
+    x = np.random.default_rng(0).standard_normal((64, 16))
+    small = fi.simulate(depth=2, width=16, input=x, dtype=dtype, seed=1, activation="relu")
+    large = fi.simulate(depth=2, width=16, input=x * scale, dtype=dtype, seed=1, activation="relu")
+    for key in ("p_std", "h_std", "p_mean", "h_mean"):
+        np.testing.assert_allclose(large.layers[key] / scale, small.layers[key], rtol=1e-5, err_msg=key)

@@ -223,8 +223,9 @@ def simulate(depth=10, width=500, batch=1000, activation="tanh", init="xavier_no
                                              saturation, cfg.bins, tuple(p_range), tuple(h_range),
                                              p_hist[layer - 1], h_hist[layer - 1])
         i = layer - 1
-        for side, raw, hist, rng, edges in (("p", ps, p_hist, pr, p_edges), ("h", hs, h_hist, hr, h_edges)):
-            st = _stats.from_core(raw, hist[i], rng)
+        for side, raw, hist, rng, edges, data in (("p", ps, p_hist, pr, p_edges, p),
+                                                  ("h", hs, h_hist, hr, h_edges, h_out)):
+            st = _stats.from_core(raw, hist[i], rng, data)
             rows[f"{side}_mean"][i], rows[f"{side}_std"][i] = st.mean, st.std
             rows[f"{side}_min"][i], rows[f"{side}_max"][i] = st.min, st.max
             rows[f"{side}_zero_frac"][i] = st.fraction("zeros")

@@ -56,24 +56,43 @@ def edges(rng, bins):
     return np.linspace(lo / 2, hi / 2, bins + 1) * 2
 
 
-def _record(count, zeros, saturated, nonfinite, mean, m2, mn, mx, hist=None, rng=None):
-    """The one constructor: moments (mean, M2) to the record, NaN where there are no finite values."""
+def _record(count, zeros, saturated, nonfinite, mean, m2, mn, mx, hist=None, rng=None, data=None):
+    """The one constructor: moments (mean, M2) to the record, NaN where there are no finite values. Moments that
+    overflowed although every value counted is finite (sums of squares beyond the dtype: values above ~1e154 in
+    float64, ~1e19 in a float32 block) are taken again from ``data`` scaled by its largest magnitude; without
+    data the std is reported as inf, never as the 0 that max(-inf, 0) would give."""
     count = int(count)
     empty = count == 0
+    std = math.nan if empty else math.sqrt(max(m2, 0.0) / count)
+    if not empty and not (math.isfinite(mean) and math.isfinite(m2)):
+        mean, std = _rescaled_moments(data, max(abs(mn), abs(mx))) if data is not None else (mean, math.inf)
     return Stats(count=count, zeros=int(zeros), saturated=int(saturated), nonfinite=int(nonfinite),
-                 mean=math.nan if empty else float(mean), std=math.nan if empty else math.sqrt(max(m2, 0.0) / count),
+                 mean=math.nan if empty else float(mean), std=std,
                  min=math.nan if empty else float(mn), max=math.nan if empty else float(mx), hist=hist,
                  edges=None if hist is None else edges(rng, hist.shape[0]))
 
 
-def from_core(raw, hist=None, rng=None):
+def _rescaled_moments(data, scale):
+    """(mean, std) of the finite values of data (a NumPy array or a torch tensor) computed as scale * moments of
+    data / scale in float64, where nothing overflows (|data / scale| <= 1)."""
+    if not isinstance(data, np.ndarray):
+        data = data.detach().double().cpu().numpy()
+    x = np.asarray(data, np.float64).reshape(-1)
+    x = x[np.isfinite(x)] / scale
+    return scale * float(x.mean()), scale * float(x.std())
+
+
+def from_core(raw, hist=None, rng=None, data=None):
     """The record of a C ``fi_stats`` (a dict: count, zeros, saturated, nonfinite, shift, sum, sumsq, min, max: the
-    sums are of x - shift) and, when given, its histogram and the range it was binned over."""
+    sums are of x - shift) and, when given, its histogram and the range it was binned over; ``data``: the values
+    themselves, read again only where the C sums overflowed."""
     n = raw["count"]
     s = raw["sum"]
-    mean = raw["shift"] + (s / n if n else 0.0)
-    m2 = raw["sumsq"] - (s * s / n if n else 0.0)
-    return _record(n, raw["zeros"], raw["saturated"], raw["nonfinite"], mean, m2, raw["min"], raw["max"], hist, rng)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = raw["shift"] + (s / n if n else 0.0)
+        m2 = raw["sumsq"] - (s * s / n if n else 0.0)
+    return _record(n, raw["zeros"], raw["saturated"], raw["nonfinite"], mean, m2, raw["min"], raw["max"], hist, rng,
+                   data)
 
 
 _NAN2 = (math.nan, math.nan)
@@ -95,7 +114,7 @@ def of_tensor(t, saturation=_core.SAT_NONE, bins=0, hist_range=None):
         buf = x.view(torch.int16).numpy().view(np.uint16) if x.dtype in (torch.float16, torch.bfloat16) else x.numpy()
         hist = np.zeros(bins, np.int64) if bins else None
         raw, used = _core.tensor_stats(buf, c_dtypes[x.dtype], saturation, bins, hist_range or _NAN2, hist)
-        return from_core(raw, hist, used)
+        return from_core(raw, hist, used, data=x)
     x = x.reshape(-1)
     finite = torch.isfinite(x)
     v = x[finite].double()
@@ -105,6 +124,7 @@ def of_tensor(t, saturation=_core.SAT_NONE, bins=0, hist_range=None):
     record = dict(count=count, zeros=int((x == 0).sum()), saturated=0 if sat is None else int(sat.sum()),
                   nonfinite=int(x.numel() - count), mean=mean, m2=float(((v - mean) ** 2).sum()) if count else 0.0,
                   mn=float(v.min()) if count else math.inf, mx=float(v.max()) if count else -math.inf)
+    record["data"] = v
     if not bins:
         return _record(**record)
     lo, hi = _core.hist_range(hist_range or _NAN2, count, record["mn"], record["mx"])
