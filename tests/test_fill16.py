@@ -1,5 +1,7 @@
 """float16 and bfloat16 fills: the float32 draws, held inside the distribution's bounds and rounded to nearest
 even, written by the C core on both SIMD paths."""
+import re
+
 import numpy as np
 import pytest
 
@@ -106,6 +108,8 @@ def test_no_value_in_the_interval():
     with pytest.raises(ValueError, match="no bfloat16 value lies in"):
         fi.Generator(0).uniform(4, 1.001, 1.002, dtype="bfloat16")
     with pytest.raises(ValueError, match="no float16 value lies in"):
+        fi.Generator(0).uniform(4, 2.0001, 2.0002, dtype="float16")
+    with pytest.raises(ValueError, match="low=70000.0 is beyond the float16 range"):
         fi.Generator(0).uniform(4, 70000.0, 80000.0, dtype="float16")
 
 
@@ -131,3 +135,26 @@ def test_pieces_threads_and_strided_outputs():
 def test_bfloat16_out_must_be_uint16():
     with pytest.raises(TypeError, match="uint16"):
         fi.Generator(0).normal(out=np.zeros(4, np.float32), dtype="bfloat16")
+
+
+@pytest.mark.parametrize("dtype, high", [("float16", 1e5), ("float16", 65505.0), ("bfloat16", 3.4e38)])
+def test_uniform_bounds_beyond_the_16_bit_range_are_refused(dtype, high):
+    """They were clamped: uniform(0, 1e5, dtype="float16") put 35% of the values at 65504. torch refuses such
+    bounds ("to is out of bounds for c10::Half"); fastinit's API says which bound, fast_init passes the call to
+    torch for torch's error."""
+    with pytest.raises(ValueError, match=re.escape(f"high={high} is beyond the {dtype} range")):
+        fi.Generator(0).uniform(10, 0.0, high, dtype=dtype)
+    with pytest.raises(ValueError, match=re.escape(f"low=-{high} is beyond")):
+        fi.Generator(0).uniform(10, -high, 0.0, dtype=dtype)
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(10, dtype=getattr(torch, dtype))
+    with pytest.raises(ValueError, match=re.escape(f"b={high} is beyond")):
+        fi.init.uniform_(t, 0.0, high)
+    with fi.fast_init(seed=0) as mode:
+        with pytest.raises(RuntimeError, match="out of bounds"):
+            t.uniform_(0.0, high)
+    assert mode.fills == 0 and not t.any()
+    largest = 65504.0 if dtype == "float16" else float(torch.finfo(torch.bfloat16).max)
+    x = fi.Generator(0).uniform(10_000, 0.0, largest, dtype=dtype)   # the largest value itself is a fine bound
+    values = x.astype(np.float32) if dtype == "float16" else (x.astype(np.uint32) << 16).view(np.float32)
+    assert np.isfinite(values).all() and values.max() < largest

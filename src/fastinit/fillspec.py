@@ -90,6 +90,11 @@ def _interval(names, low, high, open_high):
 def _narrow(dtype, low, high, open_high, names):
     """narrow_lo / narrow_hi of a 16-bit output: the values of the format the float32 draws are held in,
     [low, high) or [low, high]."""
+    if open_high:   # a uniform's bounds must be values of the format's range, as torch requires ("to is out of bounds")
+        largest = R.max16(dtype)
+        for name, bound in zip(names, (low, high)):
+            if not -largest <= bound <= largest:
+                raise BoundsError(f"{name}={bound} is beyond the {dtype} range [-{largest:g}, {largest:g}]")
     lo, hi = R.at_least16(low, dtype), R.at_most16(high, dtype)
     if open_high and hi >= high:
         hi = R.step16(hi, False, dtype)

@@ -70,6 +70,11 @@ def _value16(bits, fmt):
     return _F32.unpack(_U32.pack(bits << 16))[0]
 
 
+def max16(fmt):
+    """The largest finite value of the 16-bit format (float16 65504, bfloat16 3.3895e38)."""
+    return _value16(0x7BFF if fmt == "float16" else 0x7F7F, fmt)
+
+
 def step16(x, up, fmt):
     """The value of the 16-bit format next to x (a value of it) towards +inf (up) or -inf."""
     if x == 0.0:

@@ -53,6 +53,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from . import _validate as V
+from . import fillspec as _fillspec
 from . import targets as _targets
 from .generator import Generator, pop_context, push_context
 
@@ -171,8 +172,12 @@ class FastInitMode(TorchFunctionMode):
 
     # -- the fills, on a tensor already judged servable: the fill primitive itself (no public wrapper)
     def _uniform(self, tensor, low, high):
+        try:
+            filled = _targets.fill(tensor, self.generator, "uniform", low, high)
+        except _fillspec.BoundsError:
+            return NotImplemented   # bounds the tensor's dtype cannot hold: torch's own answer (its error)
         self.fills += 1
-        return _targets.fill(tensor, self.generator, "uniform", low, high)
+        return filled
 
     def _normal(self, tensor, mean, std):
         self.fills += 1
