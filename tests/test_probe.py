@@ -283,3 +283,37 @@ def test_probe_of_an_exploded_float64_model():
     x = torch.randn(64, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 1e200
     std = fi.probe(model, x).column("std")[0]
     assert std / 1e200 == pytest.approx(float((x / 1e200).std(unbiased=False)), rel=1e-9)
+
+
+def test_gradient_of_a_module_followed_by_an_in_place_op():
+    """Linear -> ReLU(inplace=True) -> Linear gave the first Linear the ReLU's grad_std (0.2957 against the true
+    0.2012): the in-place op rebases the output's grad_fn. Against the same model without in-place ops and against
+    retain_grad() of the Linear's output."""
+    torch.manual_seed(0)
+    inplace = nn.Sequential(nn.Linear(16, 32), nn.ReLU(inplace=True), nn.Linear(32, 8))
+    plain = nn.Sequential(inplace[0], nn.ReLU(), inplace[2])
+    x = torch.randn(64, 16)
+    got = fi.probe(inplace, x, backward=True).column("grad_std")
+    np.testing.assert_allclose(got, fi.probe(plain, x, backward=True).column("grad_std"), rtol=1e-6)
+    h = plain[0](x)
+    h.retain_grad()
+    g = torch.from_numpy(fi.Generator(0).normal((64, 8), dtype=np.float32))
+    (plain[2](torch.relu(h)) * g).sum().backward()
+    assert got[0] == pytest.approx(float(h.grad.double().std(unbiased=False)), rel=1e-6)
+
+
+@pytest.mark.parametrize("parametrization", ["weight_norm", "spectral_norm"])
+def test_inits_reach_parametrized_weights(parametrization):
+    """inits=[...] did nothing on weight_norm / spectral_norm weights (m.weight is recomputed from its
+    originals): every init gave the same statistics."""
+    torch.manual_seed(0)
+    wrap = getattr(nn.utils.parametrizations, parametrization)
+    model = nn.Sequential(wrap(nn.Linear(64, 64)), nn.Tanh())
+    if parametrization == "weight_norm":
+        results = fi.probe(model, torch.randn(128, 64), inits=["small_normal", "large_normal"])
+        small, large = (r.column("std")[0] for r in results)
+        assert large / small == pytest.approx(100, rel=0.05)   # N(0, 1) against N(0, 0.01^2) weights
+    else:   # spectral_norm divides by the top singular value, so only the matrices' shapes of spectrum show
+        results = fi.probe(model, torch.randn(128, 64), inits=["xavier_uniform", "orthogonal"])
+        xavier, orthogonal = (r.column("std")[0] for r in results)
+        assert orthogonal / xavier > 1.2   # all singular values 1 against a spread spectrum

@@ -199,16 +199,25 @@ def _reinit(model, scheme, generator):
     """Every Linear / Conv (and transformers' Conv1D, whose weight is (in, out)) weight drawn from a scheme of the
     scheme table; everything else as the model made it."""
     torch = _torch()
+    from torch.nn.utils import parametrize
+
     fill = _init.get_scheme(scheme)
     with torch.no_grad():
         for m in model.modules():
             w = getattr(m, "weight", None)
             if not isinstance(w, torch.Tensor) or w.dim() < 2:
                 continue
+            # a parametrized weight (weight_norm, spectral_norm) is computed from its originals on every access:
+            # the scheme's matrix goes in through the parametrization's right_inverse, as `m.weight = W` does
+            target = torch.empty_like(w) if parametrize.is_parametrized(m, "weight") else w
             if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd)):
-                fill(w, generator=generator)
+                fill(target, generator=generator)
             elif type(m).__name__ == "Conv1D":
-                fill(w.T, generator=generator)   # (in, out): its transpose has torch's (out, in) fans
+                fill(target.T, generator=generator)   # (in, out): its transpose has torch's (out, in) fans
+            else:
+                continue
+            if target is not w:
+                m.weight = target
 
 
 def _call(model, inputs):
@@ -234,6 +243,7 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
     run = _call(model, inputs)
     calls = {}
     records = []   # (row, output tensor when backward)
+    output_grads = {}   # record index -> dL/d(output), from the tensor hooks
     skipped = []
 
     def hook_for(name, module):
@@ -263,7 +273,13 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
                    "mean": st.mean, "std": st.std, "min": st.min, "max": st.max,
                    "zero_frac": st.fraction("zeros"), "saturated_frac": sat, "nonfinite": st.nonfinite,
                    "grad_std": math.nan, "grad_nonfinite": 0, "grad_w_norm": math.nan}
-            records.append((row, st.hist, st.edges, mod, t if backward and t.requires_grad else None))
+            tracked = backward and t.requires_grad
+            if tracked:
+                # dL/d(output) as the module made it: an in-place op after the module (ReLU(inplace=True)) rebases
+                # the tensor's grad_fn, and its gradient then is the later op's; a hook registered now keeps this one
+                slot = len(records)
+                t.register_hook(lambda g: output_grads.__setitem__(slot, g.detach()))
+            records.append((row, st.hist, st.edges, mod, t if tracked else None))
         return hook
 
     handles = []
@@ -299,6 +315,7 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
         targets = [t for _, t in outs] + [w for _, w in weights.values()]
         grads = torch.autograd.grad(loss, targets, allow_unused=True)
         for (i, _), gr in zip(outs, grads[:len(outs)]):
+            gr = output_grads.get(i, gr)
             if gr is not None:
                 st = _stats.of_tensor(gr)   # (no histogram: the gradients record none)
                 records[i][0]["grad_std"] = st.std
