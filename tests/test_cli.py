@@ -219,3 +219,26 @@ def test_cli_arguments(argv, capsys):
     assert code in (0, 1, 2, None), (safe, code, err)
     if code == 2:
         assert "error:" in err
+
+
+# --- errors that printed a traceback ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["probe", "torch.nn:Linear", "--set", "in_features=3", "--set", "out_features=2", "--input-shape", "2,4"], 1,
+     "fastinit probe: the model's forward pass raised RuntimeError: mat1 and mat2 shapes cannot be multiplied"),
+    (["probe", "hf:GPT2Config", "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=2", "--input-shape",
+      "2,5000"], 1, "fastinit probe: the model's forward pass raised IndexError"),
+    (["probe", "os:getcwd", "--input-shape", "2,3"], 2, "model: os:getcwd() returned a str, not a torch.nn.Module"),
+    (["simulate", "--depth", "2", "--width", "50000000"], 1, "fastinit simulate: out of memory"),
+    (["sweep", "--depth", "1:200000000", "--no-progress"], 2, "--depth: '1:200000000' lists more than 100000 values"),
+    (["sweep", "--depth", "2", "--width", "8", "--scheduler-timeout", "-1", "--no-progress"], 2,
+     "--scheduler-timeout must be > 0 seconds, got -1.0"),
+])
+def test_failures_are_one_line_and_a_status(argv, code, message, capsys):
+    try:
+        got = cli.main(argv)
+    except SystemExit as exc:
+        got = exc.code
+    err = capsys.readouterr().err
+    assert got == code and message in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()[-1]) > 0

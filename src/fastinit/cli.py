@@ -66,6 +66,9 @@ def _bench_cmd(args):
     return 0
 
 
+MAX_LIST = 100_000   # the most values a range on the command line may list
+
+
 def parse_int_list(text, name="value"):
     """'1:100' (inclusive), '2:100:4', '64,256,1024' or a mix ('2,4,8:32:8') -> list of ints; ValueError naming
     the argument otherwise."""
@@ -83,12 +86,17 @@ def parse_int_list(text, name="value"):
                 step = bits[2] if len(bits) == 3 else 1
                 if step < 1 or stop < start:
                     raise ValueError
+                count = (stop - start) // step + 1
+                if len(values) + count > MAX_LIST:
+                    raise OverflowError
                 values.extend(range(start, stop + 1, step))
             else:
                 values.append(int(part))
         except ValueError:
             raise ValueError(f"--{name}: cannot read {part!r}: expected integers, 'start:stop' (inclusive, "
                              f"start <= stop) or 'start:stop:step' (step >= 1)") from None
+        except OverflowError:   # (before the list is built: '1:200000000' would take seconds and gigabytes)
+            raise ValueError(f"--{name}: {text!r} lists more than {MAX_LIST} values") from None
     if not values:
         raise ValueError(f"--{name}: no values in {text!r}")
     return values
@@ -175,6 +183,10 @@ def _set_value(text):
         return key.strip(), value.strip()
 
 
+class _CommandFailed(Exception):
+    """A command that cannot finish for a reason that is not a bad argument: one line, exit status 1."""
+
+
 def _probe_model(spec, settings):
     """(model, kind) from MODULE:CALLABLE (any importable function returning a torch module) or hf:ConfigClass (a
     transformers model built from that config's defaults and --set values, no download)."""
@@ -203,7 +215,13 @@ def _probe_model(spec, settings):
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"model: cannot load {spec!r}: {exc}") from None
+    if not callable(factory):
+        raise ValueError(f"model: {spec!r} is a {type(factory).__name__}, not a function returning a torch module")
     model = factory(**dict(settings))
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model: {spec}() returned a {type(model).__name__}, not a torch.nn.Module")
     return model, None
 
 
@@ -232,7 +250,14 @@ def _probe_cmd(args):
     model, config = _probe_model(args.model, settings)
     model.eval()
     inputs = _probe_inputs(model, config, args)
-    res = fi.probe(model, inputs, backward=args.backward, bins=args.bins, seed=args.seed, inits=inits)
+    try:
+        res = fi.probe(model, inputs, backward=args.backward, bins=args.bins, seed=args.seed, inits=inits)
+    except Exception as exc:
+        if fi.probes.MODEL_ERROR_NOTE not in getattr(exc, "__notes__", ()):
+            raise
+        # the model's own error on these inputs (a shape that does not fit, a token id past the vocabulary)
+        raise _CommandFailed(f"the model's forward pass raised {type(exc).__name__}: {exc} (check --input-shape "
+                             "and --set)") from None
     print(repr(res))
     if args.json:
         with open(args.json, "w") as f:
@@ -337,6 +362,8 @@ def main(argv=None):
         fi.set_num_threads(args.threads)
     if getattr(args, "max_layers", None) is not None and args.max_layers < 1:
         usage.error(f"--max-layers must be >= 1, got {args.max_layers}")
+    if getattr(args, "scheduler_timeout", None) is not None and not args.scheduler_timeout > 0:
+        usage.error(f"--scheduler-timeout must be > 0 seconds, got {args.scheduler_timeout}")
     if args.command in ("simulate", "sweep", "bench", "probe") and args.plot:
         from .plotting import pyplot
         try:   # before the work: a missing matplotlib or an unwritable path should not cost the user a long run
@@ -350,8 +377,11 @@ def main(argv=None):
         return args.func(args)
     except (TypeError, ValueError) as exc:
         usage.error(str(exc))
-    except (JournalBusy, OSError) as exc:   # another sweep on --out, a full disk: one line, not a traceback
+    except (JournalBusy, OSError, _CommandFailed) as exc:   # another sweep on --out, a full disk: one line
         print(f"fastinit {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except MemoryError as exc:   # a size this machine cannot hold (--width 50000000): one line, not a traceback
+        print(f"fastinit {args.command}: out of memory ({exc or 'no details'}); try smaller sizes", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if args.command == "sweep" and args.out:

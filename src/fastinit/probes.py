@@ -31,7 +31,7 @@ from . import init as _init
 from . import stats as _stats
 from .generator import Generator
 
-__all__ = ["probe", "ProbeResult", "ProbeResults", "FIELDS"]
+__all__ = ["probe", "ProbeResult", "ProbeResults", "FIELDS", "MODEL_ERROR_NOTE"]
 
 FIELDS = ("mean", "std", "min", "max", "zero_frac", "saturated_frac", "nonfinite", "grad_std", "grad_nonfinite",
           "grad_w_norm")
@@ -238,6 +238,10 @@ class _HookFailure(Exception):
     """An error of the probe's own hook, raised inside the model's forward: passed through unwrapped."""
 
 
+# The note on an error of the model's own forward pass (its type and arguments kept): how a caller tells it apart
+MODEL_ERROR_NOTE = "(raised by the model's forward pass on the inputs given to fastinit.probe)"
+
+
 def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label):
     torch = _torch()
     run = _call(model, inputs)
@@ -295,7 +299,7 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
             except Exception as exc:
                 # the model's own error, unchanged (its type and arguments), said to come from the model
                 if hasattr(exc, "add_note"):
-                    exc.add_note("(raised by the model's forward pass on the inputs given to fastinit.probe)")
+                    exc.add_note(MODEL_ERROR_NOTE)
                 raise
     finally:
         for h in handles:
