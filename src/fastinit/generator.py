@@ -14,7 +14,6 @@ from . import _core
 from . import _validate as V
 from . import backends
 from . import fillspec as F
-from .rounding import NARROW_FORMATS
 
 __all__ = ["Generator", "philox4x32", "uniform", "normal", "truncated_normal", "manual_seed",
            "default_generator"]
