@@ -242,3 +242,13 @@ def test_failures_are_one_line_and_a_status(argv, code, message, capsys):
     err = capsys.readouterr().err
     assert got == code and message in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()[-1]) > 0
+
+
+def test_ctrl_c_in_a_parquet_sweep_names_the_journal_that_holds_the_rows(tmp_path, monkeypatch, capsys):
+    """It said the rows were in x.parquet; until the sweep ends they are in x.parquet.rows.csv."""
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(SW, "sweep", interrupted)
+    out = tmp_path / "x.parquet"
+    assert cli.main(["sweep", "--depth", "2", "--width", "8", "--out", str(out), "--no-progress"]) == 130
+    assert f"the finished rows are in {out}.rows.csv" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """fi.sweep: rows, resume after a kill or Ctrl-C, a dask.distributed executor, failures, bad input, plot (the CLI's
 sweep command: test_cli.py)."""
 import csv
+import math
 import os
 import signal
 import subprocess
@@ -335,49 +336,39 @@ def test_a_configuration_listed_twice_runs_once(tmp_path):
 
 # ------------------------------------------------------------------------------------------ reliability
 
-REWRITE_KILL = r"""
-import os, sys, csv
+REPAIR_KILL = r"""
+import os, sys
 from fastinit import journal
 point = sys.argv[2]
-real_replace, real_fsync, real_writerows = os.replace, os.fsync, None
+real_ftruncate = os.ftruncate
 
 def die(*a, **k):
     os._exit(9)
 
-if point == "mid-write":          # after part of the rows reached the file beside it
-    class Half:
-        def __init__(self, f):
-            self.w = csv.writer(f)
-        def writerow(self, r):
-            self.w.writerow(r)
-        def writerows(self, rows):
-            rows = list(rows)
-            self.w.writerows(rows[: len(rows) // 2])
-            os._exit(9)
-    journal.csv = type("M", (), {"writer": Half, "reader": csv.reader, "DictReader": csv.DictReader})
-elif point == "before-sync":
+if point == "before-truncate":
+    os.ftruncate = die
+elif point == "before-sync":      # the cut record dropped, not yet synced
     os.fsync = die
-elif point == "before-rename":
-    os.replace = die
-elif point == "after-rename":
-    def replace_then_die(a, b):
-        real_replace(a, b)
+elif point == "after-truncate":
+    def truncate_then_die(fd, n):
+        real_ftruncate(fd, n)
         os._exit(9)
-    os.replace = replace_then_die
+    os.ftruncate = truncate_then_die
 journal.Journal(sys.argv[1], True).close()
 """
 
 
-@pytest.mark.parametrize("point", ["mid-write", "before-sync", "before-rename", "after-rename"])
+@pytest.mark.parametrize("point", ["before-truncate", "after-truncate", "before-sync"])
 def test_a_kill_while_a_cut_line_is_repaired_loses_no_row(full_run, tmp_path, point):
-    """Resuming a file that ends in a cut line rewrites it; a kill at any point of the rewrite keeps every finished
-    row (the old file stays until the new one is complete and renamed over it), and the next resume completes the
-    sweep to the uninterrupted rows. (It used to rewrite in place: a kill truncated the file.)"""
+    """Resuming a file that ends in a cut record drops that record by truncating the file where the whole
+    records end: one system call that cuts only the tail, on the same inode (whose lock the sweep holds), so a
+    kill at any point keeps every finished row and the next resume completes the sweep to the uninterrupted rows.
+    (A rewrite that emptied the file first lost rows to a kill; a rename beside it would have moved the lock.)"""
     path = tmp_path / "cut.csv"
     lines = full_run[1].read_text().splitlines(keepends=True)
     path.write_text("".join(lines[:151]) + lines[151][:30])   # 150 rows and a cut line
     before = SW.SweepResult.from_csv(path).rows
-    out = subprocess.run([sys.executable, "-c", REWRITE_KILL, str(path), point], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", REPAIR_KILL, str(path), point], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 9, out.stderr
     same_rows(SW.SweepResult.from_csv(path).rows, before)
@@ -476,3 +467,45 @@ fi.sweep(configs=configs, out={str(path)!r}, progress=False, workers=2, share_pr
     assert stopped_in < 5, stopped_in
     rows = SW.SweepResult.from_csv(path).rows
     assert len([r for r in rows if r["width"] == 64]) == 8 and all(r["status"] == "ok" for r in rows)
+
+
+def test_a_link_to_a_busy_journal_is_the_same_journal(tmp_path):
+    """The lock was taken on the string path + '.lock': a second sweep through a symlink or a hard link to the
+    same CSV was not refused, both appended, and the interleaved half-rows made the file unreadable."""
+    path = tmp_path / "busy.csv"
+    holder = journal.Journal(str(path), True)
+    try:
+        for link, make in ((tmp_path / "soft.csv", os.symlink), (tmp_path / "hard.csv", os.link)):
+            make(path, link)
+            with pytest.raises(journal.JournalBusy, match="another sweep is writing"):
+                fi.sweep(depth=2, width=8, batch=4, out=link, progress=False)
+    finally:
+        holder.close()
+    assert len(fi.sweep(depth=2, width=8, batch=4, out=tmp_path / "soft.csv", progress=False)) == 1
+    assert not list(tmp_path.glob("*.lock"))   # no lock files left behind
+
+
+def test_resume_after_a_cut_inside_a_multi_line_error(tmp_path):
+    """A journal cut just after a newline inside a quoted error field could not be resumed: the 'last line is
+    partial' test saw a complete line, and the half record then failed to parse."""
+    path = tmp_path / "errors.csv"
+    done = fi.sweep(depth=[2, 3], width=8, batch=4, out=path, progress=False).rows
+    failed = dict(done[0], depth=4, status="failed", error="Traceback:\nValueError: boom", final_h_std=math.nan)
+    j = journal.Journal(str(path), True)
+    j.append([failed])
+    j.close()
+    text = path.read_bytes()
+    cut = text.index(b"Traceback:\n") + len(b"Traceback:\n")
+    path.write_bytes(text[:cut])   # killed just after the newline inside the quoted field
+    rows, complete = journal.read_rows(str(path))
+    assert len(rows) == 2 and complete == text.rindex(b"\n", 0, text.index(b"Traceback")) + 1   # where it starts
+    res = fi.sweep(depth=[2, 3, 4], width=8, batch=4, out=path, progress=False)
+    assert len(res) == 3 and [r["status"] for r in res.rows] == ["ok"] * 3
+    assert len(SW.SweepResult.from_csv(path)) == 3
+
+
+def test_an_empty_out_is_refused_and_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="out must be a file path, got ''"):
+        fi.sweep(depth=2, width=8, batch=4, out="", progress=False)
+    assert list(tmp_path.iterdir()) == []   # (it left ./.lock)

@@ -9,6 +9,7 @@ import numpy as np
 import fastinit as fi
 from fastinit import _bench, _core, activations
 from fastinit.journal import JournalBusy
+from fastinit.journal import csv_path as journal_csv_path
 
 
 def _info(args):
@@ -385,8 +386,8 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt:
         if args.command == "sweep" and args.out:
-            print(f"\ninterrupted: the finished rows are in {args.out}; run the same command again to resume",
-                  file=sys.stderr)
+            print(f"\ninterrupted: the finished rows are in {journal_csv_path(args.out)}; run the same command "
+                  "again to resume", file=sys.stderr)
         else:
             print("\ninterrupted", file=sys.stderr)
         return 130

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-__all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "read_rows",
+__all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "csv_path", "read_rows",
            "read_latest", "latest", "row_key", "empty_result"]
 
 # (name, type): int, bool, str, float, or "series" (a float array, one value per layer)
@@ -75,26 +75,42 @@ def _format_row(row):
 
 
 def read_rows(path):
-    """(rows, partial) of an existing sweep CSV: partial when its last line was cut (a run killed mid-write),
-    that line left out. Raises ValueError, leaving the file untouched, when its columns are not a sweep's."""
-    with open(path, newline="") as f:
-        text = f.read()
-    if not text:
-        return [], False
-    lines = text.splitlines(keepends=True)
-    header = next(csv.reader([lines[0]]))
+    """(rows, complete) of an existing sweep CSV: complete is None when every record is whole, else the byte length
+    of its whole records (a run killed mid-write cut the last one, possibly inside a quoted field that holds a
+    newline), that record left out. Raises ValueError, leaving the file untouched, when its columns are not a
+    sweep's."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        return [], None
+    lines = data.splitlines(keepends=True)
+    header = next(csv.reader([lines[0].decode("utf-8", "replace")]))
     if tuple(header) != COLUMNS:
         raise ValueError(f"{path} has columns {header[:6]}{'...' if len(header) > 6 else ''}, not a fastinit sweep's "
                          f"({', '.join(COLUMNS[:6])}, ...); choose another out or remove the file")
-    partial = not lines[-1].endswith("\n")
-    body = lines[1:-1] if partial else lines[1:]
+    reader = csv.reader((line.decode("utf-8") for line in lines[1:]), strict=True)
+    records, ends = [], []   # each record, and the body line it ends on
+    try:
+        for record in reader:
+            records.append(record)
+            ends.append(reader.line_num)
+        cut = not data.endswith(b"\n")   # the last record's line was cut
+    except csv.Error:   # the file ends inside a quoted field: that record was cut after one of its newlines
+        cut = True
+    if cut and ends and ends[-1] == len(lines) - 1:
+        records.pop()
+        ends.pop()
     rows = []
-    for raw in csv.DictReader(body, fieldnames=COLUMNS):
+    for i, record in enumerate(records):
+        if len(record) != len(COLUMNS):
+            raise ValueError(f"{path}: row {i + 1} has {len(record)} fields, not {len(COLUMNS)}; the file is not a "
+                             "complete fastinit sweep")
         try:
-            rows.append(_parse_row(raw))
+            rows.append(_parse_row(dict(zip(COLUMNS, record))))
         except (TypeError, ValueError):
-            raise ValueError(f"{path}: cannot read row {raw!r}; the file is not a complete fastinit sweep") from None
-    return rows, partial
+            raise ValueError(f"{path}: cannot read row {record!r}; the file is not a complete fastinit sweep") from None
+    complete = sum(len(line) for line in lines[:1 + (ends[-1] if ends else 0)]) if cut else None
+    return rows, complete
 
 
 def read_latest(path):
@@ -119,40 +135,11 @@ def _lock(handle):
     fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-def _fsync_dir(path):
-    try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    except OSError:   # Windows cannot open a directory: its rename is durable enough
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _rewrite(path, rows):
-    """Replace the file by a complete header + rows, atomically: written beside it, synced, renamed over it, so a
-    kill at any point leaves either the old file or the new one."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "w", newline="") as f:
-            rewrite = csv.writer(f)
-            rewrite.writerow(COLUMNS)
-            rewrite.writerows(_format_row(r) for r in rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    _fsync_dir(path)
-
-
 class Journal:
-    """The CSV file of a sweep, open for appending, and locked: ``<path>.lock`` holds an OS lock while the sweep
-    runs, so that a second sweep on the same file refuses to start (JournalBusy) instead of interleaving rows.
-    ``rows``: the rows it held when opened (resume), the latest of each configuration (``latest``: a failed row
-    retried is replaced by its retry)."""
+    """The CSV file of a sweep, open for appending, and locked: the file itself (its inode, so a symlink or a hard
+    link to it is the same file) holds an OS lock while the sweep runs, so that a second sweep on it refuses to
+    start (JournalBusy) instead of interleaving rows; no lock file is left behind. ``rows``: the rows it held when
+    opened (resume), the latest of each configuration (``latest``: a failed row retried is replaced by its retry)."""
 
     def __init__(self, path, resume):
         self.path = path
@@ -160,32 +147,34 @@ class Journal:
         if os.path.isdir(path):
             raise IsADirectoryError(21, f"sweep cannot write its rows to {path!r}: it is a directory")
         try:
-            self._lock_file = open(path + ".lock", "a")
+            # append mode: writes go to the end, and opening neither truncates the file nor changes its inode
+            self._handle = open(path, "a", newline="", encoding="utf-8")
         except OSError as exc:
             raise OSError(exc.errno, f"sweep cannot write its rows to {path!r}: {exc.strerror}") from None
         try:
-            _lock(self._lock_file)
+            _lock(self._handle)
         except OSError:
-            self._lock_file.close()
-            raise JournalBusy(f"another sweep is writing {path!r} (it holds {path + '.lock'}); wait for it to "
-                              "finish, or choose another out") from None
+            self._handle.close()
+            raise JournalBusy(f"another sweep is writing {path!r}; wait for it to finish, or choose another out") \
+                from None
         try:
             self._open(path, resume)
         except BaseException:
-            self._lock_file.close()
+            self._handle.close()
             raise
 
     def _open(self, path, resume):
-        if resume and os.path.exists(path):
-            rows, partial = read_rows(path)
-            if partial:   # drop the half-written line of a killed run, atomically, before appending
-                _rewrite(path, rows)
+        fd = self._handle.fileno()
+        if resume and os.path.getsize(path) > 0:
+            rows, complete = read_rows(path)
+            if complete is not None:   # drop the record a killed run cut, in place (the locked inode stays)
+                os.ftruncate(fd, complete)
+                os.fsync(fd)
             self.rows = list(latest(rows).values())
-        try:
-            fresh = not (resume and os.path.exists(path) and os.path.getsize(path) > 0)
-            self._handle = open(path, "w" if fresh else "a", newline="")
-        except OSError as exc:
-            raise OSError(exc.errno, f"sweep cannot write its rows to {path!r}: {exc.strerror}") from None
+            fresh = os.path.getsize(path) == 0
+        else:
+            os.ftruncate(fd, 0)
+            fresh = True
         self._writer = csv.writer(self._handle)
         if fresh:
             self._writer.writerow(COLUMNS)
@@ -198,10 +187,14 @@ class Journal:
         self._handle.flush()
 
     def close(self):
-        try:
-            self._handle.close()
-        finally:
-            self._lock_file.close()
+        self._handle.close()   # (the lock goes with it)
+
+
+def csv_path(out):
+    """Where the rows of a sweep's ``out`` are journaled: ``out`` itself (a CSV), or ``<out>.rows.csv`` beside a
+    ``.parquet`` out until the sweep ends."""
+    out = os.fspath(out)
+    return out + ".rows.csv" if out.endswith(".parquet") else out
 
 
 def open_journal(out, resume):
@@ -209,6 +202,8 @@ def open_journal(out, resume):
     is ``<out>.rows.csv`` (the Parquet file is written when the sweep ends)."""
     parquet = None
     out = os.fspath(out)
+    if not out:
+        raise ValueError("out must be a file path, got ''")
     if out.endswith(".parquet"):
         try:
             import pandas  # noqa: F401
@@ -216,5 +211,5 @@ def open_journal(out, resume):
         except ImportError:
             raise ImportError("out=*.parquet needs pandas and pyarrow (pip install pandas pyarrow); "
                               "or write a .csv") from None
-        parquet, out = out, out + ".rows.csv"
-    return Journal(out, resume), parquet
+        parquet = out
+    return Journal(csv_path(out), resume), parquet
