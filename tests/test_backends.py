@@ -75,3 +75,43 @@ def test_row_fills_in_pieces_give_the_numbers_of_each_row(dtype):
         for r in (0, 1, rows // 2, rows - 1):
             one = g.normal(row_len, dtype=dtype, stream=0, offset=int(offsets[r]))
             np.testing.assert_array_equal(out[r], one)
+
+
+def test_ctrl_c_during_a_strided_fill_leaves_the_pieces_drawn():
+    """Through a strided out nothing was written (the pieces were drawn into a temporary that was dropped); the
+    README says the pieces drawn are left in out and the rest as it was."""
+    code = textwrap.dedent("""
+        import os, signal, threading, numpy as np, fastinit as fi
+        base = np.zeros((1 << 25, 2), np.float64)
+        out = base[:, 0]                               # every other element: strided (a ~3 s fill)
+        threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        try:
+            fi.Generator(0).truncated_normal(out=out, low=3, high=8)
+        except KeyboardInterrupt:
+            n = int(np.count_nonzero(out))
+            first = fi.Generator(0).truncated_normal(n, low=3, high=8, dtype=np.float64)
+            print(n, n % (1 << 22), np.array_equal(out[:n], first), not out[n:].any(), not base[:, 1].any())
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=200,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    written, rest, same, untouched, other = out.stdout.split()
+    assert 0 < int(written) < 1 << 25 and rest == "0", out.stderr
+    assert same == untouched == other == "True", out.stdout
+
+
+def test_ctrl_c_during_a_torch_fill_moves_its_version_counter():
+    """A tensor left partly written by Ctrl-C kept its version counter: autograd could not see the change."""
+    pytest.importorskip("torch")
+    code = textwrap.dedent("""
+        import os, signal, threading, torch, fastinit as fi
+        t = torch.zeros(1 << 27, dtype=torch.float64)
+        before = t._version
+        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        try:
+            fi.init.trunc_normal_(t, 0.0, 1.0, 3.0, 8.0, generator=fi.Generator(0))
+        except KeyboardInterrupt:
+            print(int(torch.count_nonzero(t)) > 0, t._version > before)
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=200,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert out.stdout.split() == ["True", "True"], out.stdout + out.stderr

@@ -112,10 +112,13 @@ class Generator:
         if flags.c_contiguous and flags.aligned:
             backends.fill(spec, out.view(np.ndarray))   # (np.matrix and other subclasses: a plain view)
         else:
-            # Element i of the stream goes to the i-th element of out in C order, whatever out's strides.
-            flat = np.empty(out.size, dtype=out.dtype)
-            backends.fill(spec, flat)
-            out[...] = flat.reshape(out.shape)
+            # Element i of the stream goes to the i-th element of out in C order, whatever out's strides: through
+            # a copy of out, which goes back also when Ctrl-C stops the fill (the pieces drawn, the rest as it was)
+            flat = out.flatten()
+            try:
+                backends.fill(spec, flat)
+            finally:
+                out[...] = flat.reshape(out.shape)
         return out
 
     def _fill_rows(self, kind, params, dtype, out, stream, row_offsets):

@@ -105,6 +105,12 @@ class Target:
         self._whole = np.zeros(self.global_shape, np.float64 if self.array.dtype == np.float64 else np.float32)
         return self._whole
 
+    def abandon(self):
+        """After a fill that stopped part way (Ctrl-C between its pieces): a tensor written through its own memory
+        holds the pieces drawn, so autograd is told, as finish() does; a buffer is not copied back."""
+        if self.torch_view:
+            sys.modules["torch"].autograd.graph.increment_version(self.write)
+
     def finish(self):
         if self._whole is not None:
             torch = sys.modules["torch"]
@@ -209,5 +215,10 @@ def fill(tensor, generator, kind, *args, **names):
     its shard's place in the stream) from ``generator``'s next stream, by torch's write rules. Returns the tensor."""
     t = Target(tensor, direct16=True)
     dtype = t.dtype
-    generator.fill(_BUILDERS[kind](*args, dtype, **names), dtype, t.array, **t.where)
+    spec = _BUILDERS[kind](*args, dtype, **names)
+    try:
+        generator.fill(spec, dtype, t.array, **t.where)
+    except BaseException:
+        t.abandon()
+        raise
     return t.finish()
