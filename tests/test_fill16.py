@@ -158,3 +158,29 @@ def test_uniform_bounds_beyond_the_16_bit_range_are_refused(dtype, high):
     x = fi.Generator(0).uniform(10_000, 0.0, largest, dtype=dtype)   # the largest value itself is a fine bound
     values = x.astype(np.float32) if dtype == "float16" else (x.astype(np.uint32) << 16).view(np.float32)
     assert np.isfinite(values).all() and values.max() < largest
+
+
+def test_16_bit_normals_across_paths_are_at_most_one_step_apart_and_the_readme_says_so():
+    """The float32 tolerance between SIMD paths becomes, after rounding, one 16-bit step where a value straddles a
+    rounding boundary (4 in 4.2 million float16 normals); the stream format promised the same numbers."""
+    import os
+
+    if "avx2" not in _core.simd_available():
+        pytest.skip("one SIMD path only")
+    before = _core.get_simd()
+    try:
+        draws = {}
+        for path in ("baseline", "avx2"):
+            _core.set_simd(path)
+            draws[path] = {t: fi.Generator(9).normal(1 << 22, dtype=t) for t in ("float16", "bfloat16")}
+    finally:
+        _core.set_simd(before)
+    for t in ("float16", "bfloat16"):
+        a, b = draws["baseline"][t], draws["avx2"][t]
+        bits_a, bits_b = (x.view(np.uint16).astype(np.int32) for x in (a, b))
+        assert np.abs(bits_a - bits_b).max() <= 1, t   # (same signs: the bit patterns are one apart)
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    if os.path.exists(readme):
+        text = open(readme, encoding="utf-8").read()
+        section = text[text.index("## Stream format"):]
+        assert "one step of the format apart" in section[:section.index("\n## ", 5)]
