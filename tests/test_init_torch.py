@@ -193,7 +193,8 @@ def test_torch_16_bit_uniform_stays_below_high(dtype):
     t = torch.empty(10**6, dtype=getattr(torch, dtype))
     for low, high in ((0.0, 1.0), (-0.1, 0.1)):
         fi.init.uniform_(t, low, high, generator=fi.Generator(4))
-        assert t.min().item() >= low and t.max().item() < high
+        lo, hi = (torch.tensor(v).to(t.dtype).item() for v in (low, high))   # the bounds as torch casts them
+        assert t.min().item() >= lo and t.max().item() < hi
     fi.init.trunc_normal_(t, 0.0, 1.0, -0.3, 0.7, generator=fi.Generator(4))
     assert t.min().item() >= -0.3 and t.max().item() <= 0.7
 
@@ -221,3 +222,34 @@ def test_init_module_leaves_uninitialized_lazy_modules_alone():
     model(torch.zeros(1, 3))   # materialized: now it is initialized like any Linear
     init.init_module(model, generator=fi.Generator(0))
     assert model[0].weight.shape == (4, 3) and model[0].weight.abs().max() <= 1 / math.sqrt(3)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_16_bit_uniform_casts_its_bounds_as_torch_does(dtype):
+    """fastinit.init.uniform_ returned b as the dtype represents it in 157 of 287 random ranges (torch only when
+    dtype(a) == dtype(b)), and raised 'no bfloat16 value lies in [low, high)' where torch returns values:
+    torch casts the bounds to the dtype first."""
+    tdtype = getattr(torch, dtype)
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        a, b = sorted(rng.uniform(-3, 3, 2))
+        lo, hi = (torch.tensor(v, dtype=torch.float32).to(tdtype).item() for v in (a, b))
+        t = init.uniform_(torch.empty(4000, dtype=tdtype), a, b, generator=fi.Generator(1))
+        ref = torch.empty(4000, dtype=tdtype).uniform_(a, b)
+        if lo == hi:
+            assert torch.all(t == lo) and torch.all(ref == lo)
+        else:
+            assert lo <= t.min().item() and t.max().item() < hi, (a, b)
+            assert lo <= ref.min().item() and ref.max().item() <= hi
+    if dtype == "bfloat16":   # no bfloat16 value in [1.001, 1.005): both bounds cast to 1.0
+        assert torch.all(init.uniform_(torch.empty(8, dtype=tdtype), 1.001, 1.005) == 1.0)
+        assert torch.all(torch.empty(8, dtype=tdtype).uniform_(1.001, 1.005) == 1.0)
+
+
+def test_uniform_with_equal_bounds_fills_the_bound():
+    """torch accepts uniform_(a, a) and fills a; fastinit raised 'a must be < b'."""
+    for dtype in (torch.float32, torch.float64, torch.bfloat16):
+        ours, theirs = torch.empty(5, dtype=dtype), torch.empty(5, dtype=dtype)
+        init.uniform_(ours, 0.25, 0.25)
+        nn.init.uniform_(theirs, 0.25, 0.25)
+        assert torch.equal(ours, theirs) and torch.all(ours == 0.25)

@@ -22,7 +22,7 @@ import numpy as np
 from . import _validate as V
 from . import rounding as R
 
-__all__ = ["BoundsError", "FillSpec", "PARAMS", "KINDS", "DTYPES", "position", "check_range", "uniform", "normal",
+__all__ = ["BoundsError", "FillSpec", "torch_uniform", "PARAMS", "KINDS", "DTYPES", "position", "check_range", "uniform", "normal",
            "truncated_normal", "truncation_params", "storage_dtype", "element_type"]
 
 KINDS = ("raw", "uniform", "normal", "truncated_normal")
@@ -90,11 +90,8 @@ def _interval(names, low, high, open_high):
 def _narrow(dtype, low, high, open_high, names):
     """narrow_lo / narrow_hi of a 16-bit output: the values of the format the float32 draws are held in,
     [low, high) or [low, high]."""
-    if open_high:   # a uniform's bounds must be values of the format's range, as torch requires ("to is out of bounds")
-        largest = R.max16(dtype)
-        for name, bound in zip(names, (low, high)):
-            if not -largest <= bound <= largest:
-                raise BoundsError(f"{name}={bound} is beyond the {dtype} range [-{largest:g}, {largest:g}]")
+    if open_high:
+        _in_range16(dtype, (low, high), names)
     lo, hi = R.at_least16(low, dtype), R.at_most16(high, dtype)
     if open_high and hi >= high:
         hi = R.step16(hi, False, dtype)
@@ -143,6 +140,30 @@ def _uniform(low, high, dtype, low_sign, high_sign, names):
     rounding them to the dtype is most of a small tensor's cost."""
     narrow = _narrow(dtype, low, high, True, names) if dtype in R.NARROW_FORMATS else {}
     return "uniform", _params(**_uniform_bounds(low, high, dtype, names), **narrow)
+
+
+def torch_uniform(low, high, dtype, names=("a", "b")):
+    """(kind, params) of torch's ``uniform_(a, b)``: ``uniform`` for float32 / float64; for float16 and bfloat16 the
+    bounds cast to the format first, as torch does (``static_cast<scalar_t>(from)``), so every value lies in
+    [dtype(a), dtype(b)), and ``a == b`` (or bounds that cast to one value) fills that value."""
+    low, high = V.real(low, names[0]), V.real(high, names[1])
+    if not low <= high:
+        raise ValueError(f"{names[0]} must be <= {names[1]}, got {names[0]}={low}, {names[1]}={high}")
+    if dtype in R.NARROW_FORMATS:
+        _in_range16(dtype, (low, high), names)
+        low, high = R.nearest16(low, dtype), R.nearest16(high, dtype)
+    if low == high:   # one value: torch's from + (to - from) * u
+        narrow = {"narrow_lo": low, "narrow_hi": low} if dtype in R.NARROW_FORMATS else {}
+        return "normal", _params(mean=low, std=0.0, **narrow)
+    return uniform(low, high, dtype, names)
+
+
+def _in_range16(dtype, bounds, names):
+    """A uniform's bounds must be values of the 16-bit format's range, as torch requires ("to is out of bounds")."""
+    largest = R.max16(dtype)
+    for name, bound in zip(names, bounds):
+        if not -largest <= bound <= largest:
+            raise BoundsError(f"{name}={bound} is beyond the {dtype} range [-{largest:g}, {largest:g}]")
 
 
 def _mean_std(mean, std):

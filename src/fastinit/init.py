@@ -76,8 +76,11 @@ def _gain(gain):
 
 @_meta_noop
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b), in every dtype). ``torch.nn.init.uniform_``."""
-    return _targets.fill(tensor, _generator(generator), "uniform", a, b, names=("a", "b"))
+    r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b), in every dtype). ``torch.nn.init.uniform_``.
+
+    As torch does, float16 / bfloat16 tensors get the bounds cast to their dtype first (values in
+    [dtype(a), dtype(b))), and ``a == b`` fills ``a``."""
+    return _targets.fill(tensor, _generator(generator), "torch_uniform", a, b, names=("a", "b"))
 
 
 @_meta_noop

@@ -70,6 +70,11 @@ def _value16(bits, fmt):
     return _F32.unpack(_U32.pack(bits << 16))[0]
 
 
+def nearest16(x, fmt):
+    """x cast to the 16-bit format as torch casts a bound (double to float32, then to nearest even)."""
+    return _value16(_bits16(f32_nearest(x), fmt), fmt)
+
+
 def max16(fmt):
     """The largest finite value of the 16-bit format (float16 65504, bfloat16 3.3895e38)."""
     return _value16(0x7BFF if fmt == "float16" else 0x7F7F, fmt)

@@ -207,7 +207,8 @@ def check_writable(torch, tensor):
         raise RuntimeError("torch refuses in-place writes to this tensor")   # in case a torch version does not
 
 
-_BUILDERS = {"uniform": _fillspec.uniform, "normal": _fillspec.normal, "truncated_normal": _fillspec.truncated_normal}
+_BUILDERS = {"uniform": _fillspec.uniform, "torch_uniform": _fillspec.torch_uniform, "normal": _fillspec.normal,
+             "truncated_normal": _fillspec.truncated_normal}
 
 
 def fill(tensor, generator, kind, *args, **names):

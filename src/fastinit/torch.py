@@ -173,7 +173,7 @@ class FastInitMode(TorchFunctionMode):
     # -- the fills, on a tensor already judged servable: the fill primitive itself (no public wrapper)
     def _uniform(self, tensor, low, high):
         try:
-            filled = _targets.fill(tensor, self.generator, "uniform", low, high)
+            filled = _targets.fill(tensor, self.generator, "torch_uniform", low, high)
         except _fillspec.BoundsError:
             return NotImplemented   # bounds the tensor's dtype cannot hold: torch's own answer (its error)
         self.fills += 1
