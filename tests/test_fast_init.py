@@ -503,7 +503,7 @@ def test_the_context_under_meta_and_fake_modes():
         with fi.fast_init() as mode:
             lin = nn.Linear(4, 4)
     finally:
-        torch.set_default_device("cpu")
+        torch.set_default_device(None)   # (not "cpu": that leaves a device mode installed for later tests)
     assert lin.weight.is_meta and mode.fills == 0
     with FakeTensorMode():
         with fi.fast_init() as mode:

@@ -43,8 +43,10 @@ def calculate_gain(nonlinearity, param=None):
         if nonlinearity == "leaky_relu":
             if param is None:
                 slope = 0.01
+            elif not isinstance(param, bool) and isinstance(param, (int, float)):   # torch's rule, and its error
+                slope = param
             else:
-                slope = V.real(param, "param")
+                raise ValueError(f"negative_slope {param} not a valid number")
             return math.sqrt(2.0 / (1 + slope**2))
         if nonlinearity == "selu":
             return 3.0 / 4

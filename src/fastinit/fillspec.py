@@ -149,8 +149,12 @@ def torch_uniform(low, high, dtype, names=("a", "b")):
     low, high = V.real(low, names[0]), V.real(high, names[1])
     if not low <= high:
         raise ValueError(f"{names[0]} must be <= {names[1]}, got {names[0]}={low}, {names[1]}={high}")
+    if dtype == "float32":   # torch: "from is out of bounds for float"
+        _in_range(dtype, _FLOAT32_MAX, (low, high), names)
     if dtype in R.NARROW_FORMATS:
         _in_range16(dtype, (low, high), names)
+        if high - low > R.max16(dtype):   # torch: "uniform_ expects to-from <= std::numeric_limits<Half>::max()"
+            raise BoundsError(f"{names[1]} - {names[0]} = {high - low} exceeds the largest {dtype} value")
         low, high = R.nearest16(low, dtype), R.nearest16(high, dtype)
     if low == high:   # one value: torch's from + (to - from) * u
         narrow = {"narrow_lo": low, "narrow_hi": low} if dtype in R.NARROW_FORMATS else {}
@@ -158,9 +162,15 @@ def torch_uniform(low, high, dtype, names=("a", "b")):
     return uniform(low, high, dtype, names)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _in_range16(dtype, bounds, names):
     """A uniform's bounds must be values of the 16-bit format's range, as torch requires ("to is out of bounds")."""
-    largest = R.max16(dtype)
+    _in_range(dtype, R.max16(dtype), bounds, names)
+
+
+def _in_range(dtype, largest, bounds, names):
     for name, bound in zip(names, bounds):
         if not -largest <= bound <= largest:
             raise BoundsError(f"{name}={bound} is beyond the {dtype} range [-{largest:g}, {largest:g}]")
@@ -243,6 +253,9 @@ def truncated_normal(mean, std, low, high, dtype, names=("low", "high")):
         # A point mass: the normal fill with std 0 writes mean everywhere.
         narrow = _narrow(dtype, low, high, False, names) if narrow16 else {}
         return "normal", _params(mean=mean, std=0.0, **narrow)
+    if low == high and math.isfinite(low):   # torch's trunc_normal_(a == b): every value a
+        narrow = _narrow(dtype, low, high, False, names) if narrow16 else {}
+        return "normal", _params(mean=low, std=0.0, **narrow)
     _ordered(low, high, names)
     narrow = _narrow(dtype, low, high, False, names) if narrow16 else {}
     if dtype != "float64":

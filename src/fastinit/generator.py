@@ -5,6 +5,7 @@ every fill call of a Generator takes the next stream id t = 0, 1, 2, ...; the wo
 of blocks b = 0, 1, 2, ... at counter (b & 0xffffffff, b >> 32, t & 0xffffffff, t >> 32); element i of a fill
 reads only the words fixed by i. Two calls never share words, and a fill is identical for every thread count.
 """
+import math
 import secrets
 import threading
 
@@ -140,7 +141,10 @@ class Generator:
         if out is None:
             if row_offsets is not None:
                 raise ValueError("row_offsets needs a C-contiguous out")
-            out = np.empty(shape, dtype=F.storage_dtype(dtype))
+            try:
+                out = np.empty(shape, dtype=F.storage_dtype(dtype))
+            except MemoryError:   # (NumPy's message names a shape, not the argument that asked for it)
+                raise MemoryError(f"size={shape}: {math.prod(shape)} {dtype} values do not fit in memory") from None
         self.fill(draw, dtype, out, stream=stream, offset=offset, row_offsets=row_offsets)
         return out[0] if scalar else out
 

@@ -32,15 +32,54 @@ calculate_gain = _fans.calculate_gain   # (its home is fastinit.fans, with the f
 NONLINEARITIES = _fans.NONLINEARITIES
 
 
-def _meta_noop(fn):
-    """torch's rule for tensors on the meta device: an initializer checks its arguments and does nothing."""
+def _torch_rules(fn=None, *, refusals_to_torch=True):
+    """torch's rules where fastinit does not fill a torch tensor itself: on the meta device torch's initializer
+    checks its arguments and does nothing, and a call fastinit refuses (TypeError / ValueError: an integer, bool or
+    complex tensor, a torch.Generator, a tensor-valued or non-finite argument, a gain or sparsity outside the
+    range fastinit draws for, bounds without probability mass) goes to torch's initializer of the same name, which
+    gives torch's result or torch's own error. fastinit refuses before it writes, so torch sees the tensor as it
+    was. NumPy arrays and DTensors keep fastinit's errors (README, "Stricter than torch"); so do the functions marked
+    refusals_to_torch=False."""
+    import inspect
+
+    if fn is None:
+        return functools.partial(_torch_rules, refusals_to_torch=refusals_to_torch)
+
+    signature = inspect.signature(fn)
+    name = fn.__name__
+
     @functools.wraps(fn)
     def wrapper(tensor, *args, **kwargs):
         try:
             return fn(tensor, *args, **kwargs)
         except _targets.NoStorage:
-            return tensor
+            if not hasattr(_torch_init(), name):
+                return tensor
+            return _as_torch(name, signature, tensor, args, kwargs)
+        except (TypeError, ValueError):
+            if not (refusals_to_torch and _targets.is_torch(tensor) and not V.is_dtensor(tensor)
+                    and hasattr(_torch_init(), name)):
+                raise
+            return _as_torch(name, signature, tensor, args, kwargs)
     return wrapper
+
+
+def _torch_init():
+    import torch
+
+    return torch.nn.init
+
+
+def _as_torch(name, signature, tensor, args, kwargs):
+    """torch.nn.init.<name> on the same arguments (a fastinit Generator left out: torch draws from its own)."""
+    try:
+        bound = signature.bind(tensor, *args, **kwargs)
+    except TypeError:
+        return getattr(_torch_init(), name)(tensor, *args, **kwargs)   # (torch's error for the same arguments)
+    arguments = dict(bound.arguments)
+    if isinstance(arguments.get("generator"), Generator):
+        del arguments["generator"]
+    return getattr(_torch_init(), name)(**arguments)
 
 
 def _generator(generator):
@@ -74,7 +113,7 @@ def _gain(gain):
 
 # ------------------------------------------------------------------------------------------ basic fills
 
-@_meta_noop
+@_torch_rules
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b), in every dtype). ``torch.nn.init.uniform_``.
 
@@ -83,23 +122,27 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     return _targets.fill(tensor, _generator(generator), "torch_uniform", a, b, names=("a", "b"))
 
 
-@_meta_noop
+@_torch_rules
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` (Box-Muller). ``torch.nn.init.normal_``."""
     return _targets.fill(tensor, _generator(generator), "normal", mean, std)
 
 
-@_meta_noop
+# torch's trunc_normal_ draws far or massless bounds by a rejection loop that can run without end (torch 2.13:
+# trunc_normal_(t, 0, 1, 1, 2**50) hangs): what fastinit refuses there stays refused
+@_torch_rules(refusals_to_torch=False)
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]` (absolute bounds, as in
     ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails."""
     return _targets.fill(tensor, _generator(generator), "truncated_normal", mean, std, a, b, names=("a", "b"))
 
 
-@_meta_noop
+@_torch_rules
 def constant_(tensor, val):
     """Fill with the value ``val``. Constant weights never break the symmetry between units: every unit of a
     layer computes the same function and receives the same gradient, so they stay identical in training."""
+    if _targets.is_torch(tensor):   # nothing is drawn: torch's own fill, with its rules for every dtype and value
+        return _torch_init().constant_(tensor, val)
     v = V.real(val, "val", finite=False)
     t = _targets.Target(tensor)
     t.array[...] = v
@@ -118,7 +161,7 @@ def zeros_(tensor):
     return constant_(tensor, 0.0)
 
 
-@_meta_noop
+@_torch_rules
 def eye_(tensor):
     """Fill a 2-D tensor with the identity matrix (ones on the main diagonal of a rectangle), preserving the
     identity of the inputs in Linear layers. ``torch.nn.init.eye_``."""
@@ -132,7 +175,7 @@ def eye_(tensor):
     return t.finish()
 
 
-@_meta_noop
+@_torch_rules
 def dirac_(tensor, groups=1):
     """Fill a 3-, 4- or 5-D tensor (out, in, *kernel) with the Dirac delta: each of the first min(out/groups, in)
     output channels of every group copies one input channel through the kernel's centre, so the convolution is
@@ -158,6 +201,15 @@ def dirac_(tensor, groups=1):
 
 # ------------------------------------------------------------------------------------------ fan-based schemes
 
+def _fan_sum(tensor, total):
+    """Xavier divides by fan_in + fan_out: 0 for a tensor with no elements along its fans (torch then raises
+    ZeroDivisionError, which a torch tensor gets through _torch_rules)."""
+    if total == 0:
+        raise ValueError(f"tensor of shape {tuple(_shape_of(tensor))} has fan_in + fan_out = 0: Xavier's scale "
+                         "is undefined")
+
+
+@_torch_rules
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     r"""Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks":
     :math:`\mathcal{U}(-a, a)` with :math:`a = \text{gain} \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`.
@@ -167,6 +219,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     gain = _gain(gain)
+    _fan_sum(tensor, fan_in + fan_out)
     if _empty_warning(tensor):
         return tensor
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
@@ -176,17 +229,20 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
         raise ValueError(f"gain={gain} gives the bounds -/+{a}, beyond what the tensor's dtype holds: {exc}") from None
 
 
+@_torch_rules
 def xavier_normal_(tensor, gain=1.0, generator=None):
     r"""Glorot & Bengio (2010): :math:`\mathcal{N}(0, \sigma^2)` with
     :math:`\sigma = \text{gain} \sqrt{2 / (\text{fan\_in} + \text{fan\_out})}`. ``torch.nn.init.xavier_normal_``
     (Keras's ``GlorotNormal`` is the truncated variant, see ``fastinit.initializers``)."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     gain = _gain(gain)
+    _fan_sum(tensor, fan_in + fan_out)
     if _empty_warning(tensor):
         return tensor
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
+@_torch_rules
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     r"""He et al. (2015), "Delving deep into rectifiers": :math:`\mathcal{U}(-b, b)` with
     :math:`b = \text{gain} \sqrt{3 / \text{fan\_mode}}`, gain = ``calculate_gain(nonlinearity, a)``.
@@ -202,6 +258,7 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", ge
     return uniform_(tensor, -bound, bound, generator)
 
 
+@_torch_rules
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     r"""He et al. (2015): :math:`\mathcal{N}(0, \sigma^2)` with :math:`\sigma = \text{gain} / \sqrt{\text{fan\_mode}}`,
     gain = ``calculate_gain(nonlinearity, a)``. ``torch.nn.init.kaiming_normal_``."""
@@ -231,7 +288,7 @@ def lecun_normal_(tensor, generator=None):
     return normal_(tensor, 0.0, 1.0 / math.sqrt(fan_in), generator)
 
 
-@_meta_noop
+@_torch_rules
 def orthogonal_(tensor, gain=1.0, generator=None):
     r"""Saxe, McClelland & Ganguli (2013), "Exact solutions to the nonlinear dynamics of learning in deep linear
     neural networks": a (semi-)orthogonal matrix times gain. The tensor is viewed as (shape[0], prod(shape[1:]));
@@ -255,7 +312,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     return t.finish()
 
 
-@_meta_noop
+@_torch_rules
 def sparse_(tensor, sparsity, std=0.01, generator=None):
     r"""Martens (2010), "Deep learning via Hessian-free optimization": a 2-D tensor with
     :math:`\lceil \text{sparsity} \cdot \text{rows} \rceil` zeros in every column and

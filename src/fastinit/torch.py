@@ -53,7 +53,6 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from . import _validate as V
-from . import fillspec as _fillspec
 from . import targets as _targets
 from .generator import Generator, pop_context, push_context
 
@@ -171,21 +170,24 @@ class FastInitMode(TorchFunctionMode):
         return self._generator
 
     # -- the fills, on a tensor already judged servable: the fill primitive itself (no public wrapper)
-    def _uniform(self, tensor, low, high):
+    # (a fill fastinit refuses, before writing: bounds the dtype cannot hold, a NaN bound from a NaN gain, bounds
+    # without probability mass; returns NotImplemented so that torch gives its own result or error)
+    def _serve(self, tensor, kind, *args):
         try:
-            filled = _targets.fill(tensor, self.generator, "torch_uniform", low, high)
-        except _fillspec.BoundsError:
-            return NotImplemented   # bounds the tensor's dtype cannot hold: torch's own answer (its error)
+            filled = _targets.fill(tensor, self.generator, kind, *args)
+        except (TypeError, ValueError):
+            return NotImplemented
         self.fills += 1
         return filled
 
+    def _uniform(self, tensor, low, high):
+        return self._serve(tensor, "torch_uniform", low, high)
+
     def _normal(self, tensor, mean, std):
-        self.fills += 1
-        return _targets.fill(tensor, self.generator, "normal", mean, std)
+        return self._serve(tensor, "normal", mean, std)
 
     def trunc_normal(self, tensor, mean, std, a, b):
-        self.fills += 1
-        return _targets.fill(tensor, self.generator, "truncated_normal", mean, std, a, b)
+        return self._serve(tensor, "truncated_normal", mean, std, a, b)
 
     def _factory(self, like, fill, args, kwargs):
         """torch.rand / randn (like=False) and rand_like / randn_like (like=True)."""
@@ -285,10 +287,13 @@ def _trunc_normal_patched(tensor, mean, std, a, b, generator=None):
     if (mode is None or not _servable(tensor, generator, autograd=False) or not _finite(mean, std, a, b)
             or not float(std) > 0 or not float(a) < float(b)):
         return _patch["original"](tensor, mean, std, a, b, generator=generator)
+    out = mode.trunc_normal(tensor, float(mean), float(std), float(a), float(b))
+    if out is NotImplemented:   # (bounds fastinit refuses: torch's own code, its warning and its values)
+        return _patch["original"](tensor, mean, std, a, b, generator=generator)
     if (mean < a - 2 * std) or (mean > b + 2 * std):
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=3)
-    return mode.trunc_normal(tensor, float(mean), float(std), float(a), float(b))
+    return out
 
 
 def _forward_pre(module, args):
