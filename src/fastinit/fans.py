@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 
-from . import _validate as V
 from . import targets as _targets
 
 __all__ = ["NONLINEARITIES", "calculate_gain", "fan_in_and_fan_out", "correct_fan", "shape_of"]
