@@ -149,7 +149,7 @@ def torch_uniform(low, high, dtype, names=("a", "b")):
     low, high = V.real(low, names[0]), V.real(high, names[1])
     if not low <= high:
         raise ValueError(f"{names[0]} must be <= {names[1]}, got {names[0]}={low}, {names[1]}={high}")
-    if dtype == "float32":   # torch: "from is out of bounds for float"
+    if dtype == "float32" and not (-_FLOAT32_MAX <= low and high <= _FLOAT32_MAX):   # torch: "out of bounds"
         _in_range(dtype, _FLOAT32_MAX, (low, high), names)
     if dtype in R.NARROW_FORMATS:
         _in_range16(dtype, (low, high), names)
@@ -159,7 +159,7 @@ def torch_uniform(low, high, dtype, names=("a", "b")):
     if low == high:   # one value: torch's from + (to - from) * u
         narrow = {"narrow_lo": low, "narrow_hi": low} if dtype in R.NARROW_FORMATS else {}
         return "normal", _params(mean=low, std=0.0, **narrow)
-    return uniform(low, high, dtype, names)
+    return _uniform(low, high, dtype, math.copysign(1.0, low), math.copysign(1.0, high), names)   # (checked above)
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
