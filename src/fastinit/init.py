@@ -10,7 +10,6 @@ a ``fastinit.fast_init()`` block the block's generator, elsewhere the module-lev
 Fans follow torch's convention for a weight of shape (out, in, *kernel): fan_in = in * prod(kernel),
 fan_out = out * prod(kernel).
 """
-import functools
 import math
 import warnings
 
@@ -30,56 +29,6 @@ __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_"
 
 calculate_gain = _fans.calculate_gain   # (its home is fastinit.fans, with the fans)
 NONLINEARITIES = _fans.NONLINEARITIES
-
-
-def _torch_rules(fn=None, *, refusals_to_torch=True):
-    """torch's rules where fastinit does not fill a torch tensor itself: on the meta device torch's initializer
-    checks its arguments and does nothing, and a call fastinit refuses (TypeError / ValueError: an integer, bool or
-    complex tensor, a torch.Generator, a tensor-valued or non-finite argument, a gain or sparsity outside the
-    range fastinit draws for, bounds without probability mass) goes to torch's initializer of the same name, which
-    gives torch's result or torch's own error. fastinit refuses before it writes, so torch sees the tensor as it
-    was. NumPy arrays and DTensors keep fastinit's errors (README, "Stricter than torch"); so do the functions marked
-    refusals_to_torch=False."""
-    import inspect
-
-    if fn is None:
-        return functools.partial(_torch_rules, refusals_to_torch=refusals_to_torch)
-
-    signature = inspect.signature(fn)
-    name = fn.__name__
-
-    @functools.wraps(fn)
-    def wrapper(tensor, *args, **kwargs):
-        try:
-            return fn(tensor, *args, **kwargs)
-        except _targets.NoStorage:
-            if not hasattr(_torch_init(), name):
-                return tensor
-            return _as_torch(name, signature, tensor, args, kwargs)
-        except (TypeError, ValueError):
-            if not (refusals_to_torch and _targets.is_torch(tensor) and not V.is_dtensor(tensor)
-                    and hasattr(_torch_init(), name)):
-                raise
-            return _as_torch(name, signature, tensor, args, kwargs)
-    return wrapper
-
-
-def _torch_init():
-    import torch
-
-    return torch.nn.init
-
-
-def _as_torch(name, signature, tensor, args, kwargs):
-    """torch.nn.init.<name> on the same arguments (a fastinit Generator left out: torch draws from its own)."""
-    try:
-        bound = signature.bind(tensor, *args, **kwargs)
-    except TypeError:
-        return getattr(_torch_init(), name)(tensor, *args, **kwargs)   # (torch's error for the same arguments)
-    arguments = dict(bound.arguments)
-    if isinstance(arguments.get("generator"), Generator):
-        del arguments["generator"]
-    return getattr(_torch_init(), name)(**arguments)
 
 
 def _generator(generator):
@@ -113,7 +62,7 @@ def _gain(gain):
 
 # ------------------------------------------------------------------------------------------ basic fills
 
-@_torch_rules
+@_targets.torch_rules
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b), in every dtype). ``torch.nn.init.uniform_``.
 
@@ -122,7 +71,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     return _targets.fill(tensor, _generator(generator), "torch_uniform", a, b, names=("a", "b"))
 
 
-@_torch_rules
+@_targets.torch_rules
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` (Box-Muller). ``torch.nn.init.normal_``."""
     return _targets.fill(tensor, _generator(generator), "normal", mean, std)
@@ -130,19 +79,19 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 # torch's trunc_normal_ draws far or massless bounds by a rejection loop that can run without end (torch 2.13:
 # trunc_normal_(t, 0, 1, 1, 2**50) hangs): what fastinit refuses there stays refused
-@_torch_rules(refusals_to_torch=False)
+@_targets.torch_rules(refusals_to_torch=False)
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]` (absolute bounds, as in
     ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails."""
     return _targets.fill(tensor, _generator(generator), "truncated_normal", mean, std, a, b, names=("a", "b"))
 
 
-@_torch_rules
+@_targets.torch_rules
 def constant_(tensor, val):
     """Fill with the value ``val``. Constant weights never break the symmetry between units: every unit of a
     layer computes the same function and receives the same gradient, so they stay identical in training."""
     if _targets.is_torch(tensor):   # nothing is drawn: torch's own fill, with its rules for every dtype and value
-        return _torch_init().constant_(tensor, val)
+        return _targets.torch_init().constant_(tensor, val)
     v = V.real(val, "val", finite=False)
     t = _targets.Target(tensor)
     t.array[...] = v
@@ -161,7 +110,7 @@ def zeros_(tensor):
     return constant_(tensor, 0.0)
 
 
-@_torch_rules
+@_targets.torch_rules
 def eye_(tensor):
     """Fill a 2-D tensor with the identity matrix (ones on the main diagonal of a rectangle), preserving the
     identity of the inputs in Linear layers. ``torch.nn.init.eye_``."""
@@ -175,7 +124,7 @@ def eye_(tensor):
     return t.finish()
 
 
-@_torch_rules
+@_targets.torch_rules
 def dirac_(tensor, groups=1):
     """Fill a 3-, 4- or 5-D tensor (out, in, *kernel) with the Dirac delta: each of the first min(out/groups, in)
     output channels of every group copies one input channel through the kernel's centre, so the convolution is
@@ -203,13 +152,13 @@ def dirac_(tensor, groups=1):
 
 def _fan_sum(tensor, total):
     """Xavier divides by fan_in + fan_out: 0 for a tensor with no elements along its fans (torch then raises
-    ZeroDivisionError, which a torch tensor gets through _torch_rules)."""
+    ZeroDivisionError, which a torch tensor gets through targets.torch_rules)."""
     if total == 0:
         raise ValueError(f"tensor of shape {tuple(_shape_of(tensor))} has fan_in + fan_out = 0: Xavier's scale "
                          "is undefined")
 
 
-@_torch_rules
+@_targets.torch_rules
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     r"""Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks":
     :math:`\mathcal{U}(-a, a)` with :math:`a = \text{gain} \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`.
@@ -229,7 +178,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
         raise ValueError(f"gain={gain} gives the bounds -/+{a}, beyond what the tensor's dtype holds: {exc}") from None
 
 
-@_torch_rules
+@_targets.torch_rules
 def xavier_normal_(tensor, gain=1.0, generator=None):
     r"""Glorot & Bengio (2010): :math:`\mathcal{N}(0, \sigma^2)` with
     :math:`\sigma = \text{gain} \sqrt{2 / (\text{fan\_in} + \text{fan\_out})}`. ``torch.nn.init.xavier_normal_``
@@ -242,7 +191,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
-@_torch_rules
+@_targets.torch_rules
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     r"""He et al. (2015), "Delving deep into rectifiers": :math:`\mathcal{U}(-b, b)` with
     :math:`b = \text{gain} \sqrt{3 / \text{fan\_mode}}`, gain = ``calculate_gain(nonlinearity, a)``.
@@ -258,7 +207,7 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", ge
     return uniform_(tensor, -bound, bound, generator)
 
 
-@_torch_rules
+@_targets.torch_rules
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     r"""He et al. (2015): :math:`\mathcal{N}(0, \sigma^2)` with :math:`\sigma = \text{gain} / \sqrt{\text{fan\_mode}}`,
     gain = ``calculate_gain(nonlinearity, a)``. ``torch.nn.init.kaiming_normal_``."""
@@ -288,7 +237,7 @@ def lecun_normal_(tensor, generator=None):
     return normal_(tensor, 0.0, 1.0 / math.sqrt(fan_in), generator)
 
 
-@_torch_rules
+@_targets.torch_rules
 def orthogonal_(tensor, gain=1.0, generator=None):
     r"""Saxe, McClelland & Ganguli (2013), "Exact solutions to the nonlinear dynamics of learning in deep linear
     neural networks": a (semi-)orthogonal matrix times gain. The tensor is viewed as (shape[0], prod(shape[1:]));
@@ -312,7 +261,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     return t.finish()
 
 
-@_torch_rules
+@_targets.torch_rules
 def sparse_(tensor, sparsity, std=0.01, generator=None):
     r"""Martens (2010), "Deep learning via Hessian-free optimization": a 2-D tensor with
     :math:`\lceil \text{sparsity} \cdot \text{rows} \rceil` zeros in every column and

@@ -3,8 +3,10 @@ float32 buffer copied back), where its values lie in the stream of the whole ten
 a piece of it), and torch's rules for in-place writes (errors, the version counter).
 
 ``fill(tensor, generator, kind, *args)`` is the primitive behind ``fastinit.init``'s draws and ``fast_init()``: a
-``fastinit.fillspec`` distribution drawn into a tensor's memory from the generator's next stream.
+``fastinit.fillspec`` distribution drawn into a tensor's memory from the generator's next stream. ``torch_rules``
+wraps ``fastinit.init``'s functions so that a torch tensor fastinit does not fill itself gets torch's outcome.
 """
+import functools
 import math
 import sys
 
@@ -13,7 +15,7 @@ import numpy as np
 from . import _validate as V
 from . import fillspec as _fillspec
 
-__all__ = ["Target", "NoStorage", "fill", "is_torch", "shard", "check_writable"]
+__all__ = ["Target", "NoStorage", "fill", "is_torch", "shard", "check_writable", "torch_rules", "torch_init"]
 
 
 def is_torch(x):
@@ -131,6 +133,59 @@ class Target:
             # written behind autograd's back: tell it, as torch's own in-place ops do
             sys.modules["torch"].autograd.graph.increment_version(self.write)
         return self.tensor
+
+
+def torch_rules(fn=None, *, refusals_to_torch=True):
+    """torch's rules where fastinit does not fill a torch tensor itself: on the meta device torch's initializer
+    checks its arguments and does nothing, and a call fastinit refuses (TypeError / ValueError: an integer, bool or
+    complex tensor, a torch.Generator, a tensor-valued or non-finite argument, a gain or sparsity outside the
+    range fastinit draws for, bounds without probability mass) goes to torch's initializer of the same name, which
+    gives torch's result or torch's own error. fastinit refuses before it writes, so torch sees the tensor as it
+    was. NumPy arrays and DTensors keep fastinit's errors (README, "Stricter than torch"); so do the functions marked
+    refusals_to_torch=False."""
+    import inspect
+
+    if fn is None:
+        return functools.partial(torch_rules, refusals_to_torch=refusals_to_torch)
+
+    signature = inspect.signature(fn)
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(tensor, *args, **kwargs):
+        try:
+            return fn(tensor, *args, **kwargs)
+        except NoStorage:
+            if not hasattr(torch_init(), name):
+                return tensor
+            return _as_torch(name, signature, tensor, args, kwargs)
+        except (TypeError, ValueError):
+            if not (refusals_to_torch and is_torch(tensor) and not V.is_dtensor(tensor)
+                    and hasattr(torch_init(), name)):
+                raise
+            return _as_torch(name, signature, tensor, args, kwargs)
+    return wrapper
+
+
+def torch_init():
+    """torch.nn.init (imported when a torch tensor is at hand)."""
+    import torch
+
+    return torch.nn.init
+
+
+def _as_torch(name, signature, tensor, args, kwargs):
+    """torch.nn.init.<name> on the same arguments (a fastinit Generator left out: torch draws from its own)."""
+    from .generator import Generator
+
+    try:
+        bound = signature.bind(tensor, *args, **kwargs)
+    except TypeError:
+        return getattr(torch_init(), name)(tensor, *args, **kwargs)   # (torch's error for the same arguments)
+    arguments = dict(bound.arguments)
+    if isinstance(arguments.get("generator"), Generator):
+        del arguments["generator"]
+    return getattr(torch_init(), name)(**arguments)
 
 
 _TORCH_ELEMENT = {"torch.float32": "float32", "torch.float64": "float64", "torch.float16": "float16",
