@@ -148,7 +148,8 @@ def _kaiming_uniform_handler(ctx, /, *args, **kwargs):
         return tensor
     fan = torch.nn.init._calculate_correct_fan(tensor, mode)
     gain = torch.nn.init.calculate_gain(nonlinearity, a)
-    bound = math.sqrt(3.0) * gain / math.sqrt(fan)
+    std = gain / math.sqrt(fan)   # (torch's order of operations: the same bound to the last bit)
+    bound = math.sqrt(3.0) * std
     return ctx._uniform(tensor, -bound, bound)
 
 
