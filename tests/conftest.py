@@ -1,7 +1,23 @@
+import os
+
 import pytest
 
 import fastinit as fi
 from fastinit import _core
+
+
+def _cuda_visible():
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+# Triton's interpreter stands in for a GPU where there is none, so the device kernels (fastinit.device_kernels) are
+# tested on CPU tensors; it must be set before the kernels are defined (Triton reads it in triton.jit).
+if "TRITON_INTERPRET" not in os.environ and not _cuda_visible():
+    os.environ["TRITON_INTERPRET"] = "1"
 
 
 @pytest.fixture(params=_core.simd_available())

@@ -1,0 +1,147 @@
+"""The Triton kernels (fastinit.device_kernels) against the C core: words and uniforms bit for bit, normals within
+the stream format's tolerance, 16-bit outputs, odd lengths, offsets and stream ids near 2**64, row pieces.
+
+Without a GPU the kernels run in Triton's interpreter on CPU tensors (tests/conftest.py sets TRITON_INTERPRET=1);
+on a machine with CUDA the same tests run the compiled kernels on CUDA tensors."""
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("triton")
+
+from fastinit import backends  # noqa: E402
+from fastinit import device_kernels as D  # noqa: E402
+from fastinit import fillspec as F  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+TORCH_DTYPE = {"uint32": torch.int32, "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+               "bfloat16": torch.bfloat16}
+# the stream format's tolerance for normal values (README): float32 2e-6 absolute per unit std for |z| < 6
+TOLERANCE = {"float32": 2e-6, "float64": 1e-12}
+
+
+def _draw(kind, dtype, *args):
+    if kind == "raw":
+        return "raw", F.PARAMS
+    return getattr(F, kind)(*args, dtype)
+
+
+def _both(kind, params, dtype, n, seed=7, stream=3, offset=0, row_offsets=None):
+    """(C core's values, the kernel's values) as NumPy arrays of the storage type."""
+    spec = F.FillSpec(kind, dtype, seed, stream, params, offset, row_offsets)
+    expected = np.empty(n, F.storage_dtype(dtype))
+    backends.fill(spec, expected)
+    out = torch.full((n,), 7, dtype=TORCH_DTYPE[dtype], device=DEVICE)   # a sentinel: every element is written
+    D.fill(spec, out)
+    got = out.cpu()
+    if dtype in ("float16", "bfloat16"):
+        got = got.view(torch.int16).numpy().view(np.uint16)
+        expected = expected.view(np.uint16)
+    elif dtype == "uint32":
+        got = got.numpy().view(np.uint32)
+    else:
+        got = got.numpy()
+    return expected, got
+
+
+def _assert_same(kind, dtype, expected, got, std=1.0):
+    if kind in ("raw", "uniform") or dtype in ("float16", "bfloat16") and kind == "uniform":
+        np.testing.assert_array_equal(got, expected)
+    elif dtype in ("float16", "bfloat16"):
+        # float32 values within the tolerance; their 16-bit roundings at most one step apart, rarely
+        steps = np.abs(got.astype(np.int64) - expected.astype(np.int64))
+        assert steps.max() <= 1 and np.count_nonzero(steps) <= max(1, got.size // 1000)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE[dtype] * max(std, 1.0))
+
+
+CASES = [("raw", "uint32", ()), ("uniform", "float32", (-0.3, 0.7)), ("uniform", "float64", (-2.0, 5.0)),
+         ("uniform", "float16", (-1.0, 1.0)), ("uniform", "bfloat16", (0.0, 3.0)),
+         ("normal", "float32", (0.5, 2.0)), ("normal", "float64", (0.0, 1.0)), ("normal", "float16", (0.0, 0.02)),
+         ("normal", "bfloat16", (1.0, 1.0)), ("truncated_normal", "float32", (0.0, 1.0, -2.0, 2.0)),
+         ("truncated_normal", "float64", (0.0, 1.0, -2.0, 2.0)), ("truncated_normal", "float16", (0.0, 0.02, None, None)),
+         ("truncated_normal", "bfloat16", (0.0, 1.0, -3.0, 1.0))]
+
+
+@pytest.mark.parametrize("kind,dtype,args", CASES)
+@pytest.mark.parametrize("n", [1, 3, 1023, 4101])
+def test_every_fill_matches_the_c_core(kind, dtype, args, n):
+    k, params = _draw(kind, dtype, *args)
+    expected, got = _both(k, params, dtype, n)
+    _assert_same(k, dtype, expected, got, std=args[1] if kind != "uniform" and args else 1.0)
+
+
+@pytest.mark.parametrize("kind,dtype,args", CASES[:2] + CASES[5:7] + CASES[9:11] + [CASES[3]])
+@pytest.mark.parametrize("offset", [1, 2, 3, 2**40 + 1])
+def test_offsets_and_ids_near_two_to_the_64(kind, dtype, args, offset):
+    k, params = _draw(kind, dtype, *args)
+    for seed, stream in ((2**64 - 1, 2**64 - 1), (0, 2**63), (0xFFFFFFFF, 0x100000000)):
+        expected, got = _both(k, params, dtype, 37, seed=seed, stream=stream, offset=offset)
+        _assert_same(k, dtype, expected, got)
+
+
+def test_offsets_past_two_to_the_64_draws():
+    # float32 streams hold 2**66 draws: the block index, not the draw index, is what fits in 64 bits
+    for offset in (2**64 - 3, 2**64 + 5, 2**66 - 64):
+        expected, got = _both("raw", F.PARAMS, "uint32", 61, offset=offset)
+        np.testing.assert_array_equal(got, expected)
+    k, params = F.uniform(0.0, 1.0, "float64")
+    expected, got = _both(k, params, "float64", 61, offset=2**65 - 61)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16"])
+@pytest.mark.parametrize("rows", [
+    np.arange(5, dtype=np.uint64) * np.uint64(19) + np.uint64(3),            # a column shard: one progression
+    np.array([40, 3, 2**62, 17, 17, 1], dtype=np.uint64),                    # irregular: uploaded
+    np.array([2**63 + 1], dtype=np.uint64)])
+def test_row_pieces_in_one_launch(dtype, rows):
+    row_len = 7
+    for kind, args in (("uniform", (-1.0, 1.0)), ("normal", (0.0, 1.0))):
+        k, params = _draw(kind, dtype, *args)
+        expected, got = _both(k, params, dtype, rows.size * row_len, row_offsets=rows)
+        _assert_same(k, dtype, expected, got)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bounds", [(3.0, 8.0), (-8.0, -3.0), (-math.inf, -5.0), (6.0, math.inf), (-0.5, 30.0),
+                                    (-1e-3, 2e-3)])
+def test_truncated_normal_regimes(dtype, bounds):
+    # far one-sided tails, infinite bounds, a wide interval and a nearly flat one (drawn as the uniform)
+    k, params = F.truncated_normal(0.0, 1.0, *bounds, dtype)
+    expected, got = _both(k, params, dtype, 2000)
+    _assert_same(k, dtype, expected, got)
+    assert np.all((got >= bounds[0]) & (got <= bounds[1]))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("bounds", [(-1e-5, 1e-5), (-32000.0, 32000.0), (0.1, 0.1001), (1.0, 1.0)])
+def test_sixteen_bit_rounding_and_bounds(dtype, bounds):
+    # subnormal half values, the format's largest, an interval one or two 16-bit values wide, a == b
+    if dtype == "bfloat16" and bounds[0] == -32000.0:
+        bounds = (-1e38, 1e38)   # (its span within the format's largest value, as torch requires)
+    k, params = F.torch_uniform(*bounds, dtype)
+    expected, got = _both(k, params, dtype, 999)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_the_sentinel_elements_are_all_written():
+    # (the sentinel 7 is no uniform in [-1, 0): every element of the output comes from the kernel)
+    k, params = F.uniform(-1.0, 0.0, "float32")
+    expected, got = _both(k, params, "float32", 4097)
+    assert np.all(got < 0)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_empty_outputs_are_no_ops():
+    k, params = F.normal(0.0, 1.0, "float32")
+    out = torch.empty(0, device=DEVICE)
+    assert D.fill(F.FillSpec(k, "float32", 1, 0, params), out) is out
+    assert D.fill(F.FillSpec(k, "float32", 1, 0, params, 0, np.zeros(0, np.uint64)), out) is out
+
+
+def test_available_says_why_not():
+    ok, why = D.available()
+    assert ok and why == ""
