@@ -19,6 +19,21 @@ from fastinit.torch import check_ranks_agree
 
 SEED = 7
 
+# FASTINIT_TEST_DEVICE_KERNELS=1: the device kernels (in Triton's interpreter) serve the CPU shards, as they serve
+# CUDA shards, and each rank says how many fills took that path
+DEVICE_FILLS = [0]
+if os.environ.get("FASTINIT_TEST_DEVICE_KERNELS"):
+    from fastinit import backends, device_kernels
+
+    backends._INTERPRETER_SERVES_CPU = True
+    _device_fill = device_kernels.fill
+
+    def _counted_fill(spec, out):
+        DEVICE_FILLS[0] += 1
+        return _device_fill(spec, out)
+
+    device_kernels.fill = _counted_fill
+
 
 def mlp():
     # 17 rows: uneven shards on 2, 3 and 4 ranks
@@ -174,7 +189,7 @@ def main():
             result = build_sharded(case, world)
             if rank == 0:
                 np.savez(path, **result)
-            print("done")
+            print(f"done device_fills={DEVICE_FILLS[0]}")
     except BaseException:
         traceback.print_exc()
         sys.stderr.flush()

@@ -145,3 +145,146 @@ def test_empty_outputs_are_no_ops():
 def test_available_says_why_not():
     ok, why = D.available()
     assert ok and why == ""
+
+
+def test_gpu_check_runs_end_to_end_in_the_interpreter(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = os.path.join(os.path.dirname(__file__), "..", "bench", "gpu_check.py")
+    out = tmp_path / "gpu_check.md"
+    run = subprocess.run([sys.executable, script, "--interpret", "--skip-tests", "--out", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    table = out.read_text()
+    # words and uniforms bit for bit: no element differs
+    for row in ("| raw | uint32 | 0 | 0 |", "| uniform | float32 | 0 | 0 |", "| uniform | float64 | 0 | 0 |",
+                "| uniform | bfloat16 | 0 steps | 0 |"):
+        assert row in table
+    assert table.count("| 2^12 |") == 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The routing: fastinit.init, fast_init() and Generator fills reach the device kernels for the tensors they serve.
+# Without a GPU the interpreter stands in for CUDA (backends._INTERPRETER_SERVES_CPU, a test switch); each test
+# counts the kernel launches, so it fails if the host path is taken.
+
+@pytest.fixture
+def device_served(monkeypatch):
+    """CPU tensors served by the device kernels (in the interpreter); returns the list of specs they filled."""
+    if DEVICE == "cuda":
+        pytest.skip("a GPU serves CUDA tensors itself: the switch is for machines without one")
+    filled = []
+    real = D.fill
+
+    def counted(spec, out):
+        filled.append(spec)
+        return real(spec, out)
+
+    monkeypatch.setattr(backends, "_INTERPRETER_SERVES_CPU", True)
+    monkeypatch.setattr(D, "fill", counted)
+    return filled
+
+
+def _host(fn):
+    """fn() with the switch off: the C core's numbers."""
+    before = backends._INTERPRETER_SERVES_CPU
+    backends._INTERPRETER_SERVES_CPU = False
+    try:
+        return fn()
+    finally:
+        backends._INTERPRETER_SERVES_CPU = before
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_init_functions_reach_the_device_kernels(device_served, dtype):
+    import fastinit as fi
+
+    for name, args in (("normal_", (0.0, 0.02)), ("uniform_", (-0.1, 0.1)), ("trunc_normal_", (0.0, 1.0, -2.0, 2.0)),
+                       ("kaiming_uniform_", ()), ("xavier_normal_", ())):
+        fn = getattr(fi.init, name)
+        t = torch.empty(33, 17, dtype=dtype)
+        version = t._version
+        fn(t, *args, generator=fi.Generator(5))
+        assert device_served and device_served[-1].kind in ("normal", "uniform", "truncated_normal")
+        assert t._version > version   # autograd sees the write, as on the host path
+        host = _host(lambda: fn(torch.empty(33, 17, dtype=dtype), *args, generator=fi.Generator(5)))
+        if name in ("uniform_", "kaiming_uniform_") or dtype == torch.float64:
+            torch.testing.assert_close(t, host, rtol=0, atol=1e-12 if dtype == torch.float64 else 0)
+        else:
+            torch.testing.assert_close(t.float(), host.float(), rtol=0, atol=2e-6 if dtype == torch.float32 else 0.008)
+        device_served.clear()
+
+
+def test_non_contiguous_tensors_go_through_a_device_buffer(device_served):
+    import fastinit as fi
+
+    t = torch.empty(20, 30).T
+    fi.init.uniform_(t, generator=fi.Generator(9))
+    assert device_served
+    host = _host(lambda: fi.init.uniform_(torch.empty(20, 30).T, generator=fi.Generator(9)))
+    torch.testing.assert_close(t, host, rtol=0, atol=0)
+
+
+def test_fast_init_serves_the_tensors_the_kernels_serve(device_served):
+    import fastinit as fi
+
+    def build():
+        torch.manual_seed(0)
+        with fi.fast_init(seed=3):
+            return torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.Tanh(), torch.nn.Linear(32, 4))
+
+    model = build()
+    assert len(device_served) == 4   # two weights, two biases
+    host = _host(build)
+    for (name, p), q in zip(model.named_parameters(), host.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+
+
+def test_generator_fills_a_served_tensor_in_place(device_served):
+    import fastinit as fi
+
+    out = torch.empty(5, 7, dtype=torch.float64)
+    assert fi.Generator(4).normal(out=out) is out
+    assert len(device_served) == 1
+    torch.testing.assert_close(out.numpy(), fi.Generator(4).normal((5, 7), dtype=np.float64) * 1.0, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="contiguous"):
+        fi.Generator(4).uniform(out=torch.empty(4, 6).T)
+
+
+def test_device_path_says_which_path_and_why(monkeypatch, capsys):
+    assert backends.device_path(torch.device("cpu"))[0] == "host"
+    assert backends.device_path(torch.device("cuda", 0)) == (
+        "triton", "Triton kernels on the tensor's current CUDA stream, in place")
+    path, why = backends.device_path(torch.device("mps"))
+    assert path == "host" and "not mps" in why
+    monkeypatch.setattr(D, "available", lambda: (False, "triton is not installed (test)"))
+    path, why = backends.device_path(torch.device("cuda", 0))
+    assert path == "host" and why.startswith("triton is not installed (test)") and "copied" in why
+    from fastinit import cli
+
+    assert cli.main(["info"]) == 0
+    assert "device cpu" in capsys.readouterr().out
+
+
+def test_the_kernels_against_the_numpy_reference():
+    # the formulas themselves (fastinit.reference), not only the C core: words and uniforms bit for bit
+    from fastinit import reference as R
+
+    def device(kind, params, dtype, n, offset=0):
+        out = torch.empty(n, dtype=TORCH_DTYPE[dtype], device=DEVICE)
+        D.fill(F.FillSpec(kind, dtype, 11, 4, params, offset), out)
+        return out.cpu().numpy()
+
+    np.testing.assert_array_equal(device("raw", F.PARAMS, "uint32", 45).view(np.uint32), R.random_raw(11, 4, 45))
+    np.testing.assert_array_equal(device(*F.uniform(-1.0, 3.0, "float32"), "float32", 45),
+                                  R.uniform(11, 4, 45, -1.0, 3.0, np.float32))
+    np.testing.assert_array_equal(device(*F.uniform(-1.0, 3.0, "float64"), "float64", 45),
+                                  R.uniform(11, 4, 45, -1.0, 3.0, np.float64))
+    np.testing.assert_allclose(device(*F.normal(0.0, 1.0, "float32"), "float32", 45),
+                               R.normal(11, 4, 45), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(device(*F.normal(0.0, 1.0, "float64"), "float64", 45),
+                               R.normal(11, 4, 45, dtype=np.float64), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(device(*F.truncated_normal(0.0, 1.0, 3.0, 8.0, "float64"), "float64", 45),
+                               R.truncated_normal(11, 4, 45, 0.0, 1.0, 3.0, 8.0, np.float64), rtol=0, atol=1e-12)

@@ -30,9 +30,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def spawn(case, world, tmp_path):
+def spawn(case, world, tmp_path, **extra_env):
     port, out = free_port(), str(tmp_path / f"{case}_{world}.npz")
-    env = dict(os.environ, OMP_NUM_THREADS="1", FASTINIT_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", FASTINIT_NUM_THREADS="1", **extra_env)
     procs = [subprocess.Popen([sys.executable, WORKER, case, str(world), str(r), str(port), out], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(world)]
     outputs = []
@@ -64,6 +64,17 @@ def test_mlp_sharded_equals_one_process_build(case, worlds, tmp_path):
     for world in worlds:
         path, _ = spawn(case, world, tmp_path)
         assert_same(path, expected)
+
+
+@pytest.mark.parametrize("case, world", [("mlp_fsdp", 3), ("mlp_tp", 2)])
+@pytest.mark.slow
+def test_shards_filled_by_the_device_kernels_equal_one_process_build(case, world, tmp_path):
+    # the Triton kernels (the interpreter standing in for CUDA) serve every shard: the numbers of the host build
+    pytest.importorskip("triton")
+    expected = dist_worker.build_unsharded(case)
+    path, outs = spawn(case, world, tmp_path, FASTINIT_TEST_DEVICE_KERNELS="1")
+    assert all(int(o.split("device_fills=")[1]) > 0 for o in outs), outs
+    assert_same(path, expected)
 
 
 @pytest.mark.parametrize("case", ["llama_fsdp", "llama_tp"])

@@ -24,6 +24,13 @@ def _info(args):
         ("threads", str(fi.get_num_threads())),
         ("stream format", "Philox4x32-10, curand-compatible mapping (README, \"Stream format\")"),
     ]
+    if torch:   # which path each visible device's tensors get, and why
+        from . import backends
+
+        devices = [torch.device("cpu")] + [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
+        for d in devices:
+            path, why = backends.device_path(d)
+            lines.append((f"device {d}", f"{path}: {why}"))
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         print(f"{k:<{width}}  {v}")

@@ -23,6 +23,15 @@ __all__ = ["Generator", "philox4x32", "uniform", "normal", "truncated_normal", "
 def _prepare(size, dtype, out):
     """Validate size/dtype/out and return (shape, output dtype name, scalar_requested)."""
     fmt = V.narrow_format(dtype)
+    if out is not None and not isinstance(out, np.ndarray) and hasattr(out, "is_cuda") and backends.serves(out):
+        element = backends.TORCH_ELEMENT.get(str(out.dtype))
+        wanted = element if dtype is None else fmt or V.float_dtype(dtype, narrow=True).name
+        if element is None or wanted != element:
+            raise TypeError(f"out must be a float32, float64, float16 or bfloat16 tensor matching dtype={dtype}, "
+                            f"got {out.dtype}")
+        if size is not None and V.shape(size) != tuple(out.shape):
+            raise ValueError(f"size={size} does not match out's shape {tuple(out.shape)}")
+        return tuple(out.shape), element, False
     if out is not None:
         if isinstance(out, np.ndarray) and out.dtype == np.float16 and fmt in (None, "float16"):
             fmt = "float16"
@@ -102,6 +111,8 @@ class Generator:
         consumes no stream. Returns out."""
         kind, params = draw
         stream, offset, row_offsets = F.position(stream, offset, row_offsets)
+        if not isinstance(out, np.ndarray):
+            return self._fill_device(kind, params, dtype, out, stream, offset, row_offsets)
         if row_offsets is not None:
             return self._fill_rows(kind, params, dtype, out, stream, row_offsets)
         if offset:
@@ -120,6 +131,26 @@ class Generator:
                 backends.fill(spec, flat)
             finally:
                 out[...] = flat.reshape(out.shape)
+        return out
+
+    def _fill_device(self, kind, params, dtype, out, stream, offset, row_offsets):
+        """``fill`` into a torch tensor the device kernels serve (``fastinit.backends.serves``), in place."""
+        if not backends.serves(out):
+            raise TypeError(f"out must be a numpy.ndarray or a CUDA tensor, got {type(out).__name__} on {out.device}")
+        if not out.is_contiguous():
+            raise ValueError("out must be contiguous")
+        rows = None
+        if row_offsets is not None:
+            rows = np.ascontiguousarray(row_offsets, dtype=np.uint64).reshape(-1)
+            if rows.size and out.numel() % rows.size:
+                raise ValueError(f"row_offsets: {rows.size} rows do not divide out's {out.numel()} elements")
+            if rows.size:
+                F.check_range(int(rows.max()), out.numel() // rows.size, dtype)
+        elif offset:
+            F.check_range(offset, out.numel(), dtype)
+        if stream is None:
+            stream = self._take_streams()
+        backends.fill(F.FillSpec(kind, dtype, self._seed, stream, params, offset, rows), out)
         return out
 
     def _fill_rows(self, kind, params, dtype, out, stream, row_offsets):

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from . import _validate as V
+from . import backends as _backends
 from . import fillspec as _fillspec
 
 __all__ = ["Target", "NoStorage", "fill", "is_torch", "shard", "check_writable", "torch_rules", "torch_init"]
@@ -75,6 +76,17 @@ class Target:
             raise NoStorage()
         self.shape = tuple(tensor.shape)
         element = _TORCH_ELEMENT.get(str(tensor.dtype))
+        if direct16 and element is not None and tensor.layout == torch.strided and _backends.serves(tensor):
+            # the device kernels write the tensor's own memory on its device (a stream fill: direct16)
+            check_writable(torch, tensor)
+            plain = tensor.detach() if tensor.requires_grad else tensor
+            if tensor.is_contiguous() and not tensor.is_neg():
+                self.array = plain
+                self.torch_view = True
+            else:   # a contiguous tensor on the same device, copied in by finish() (device to device)
+                self.array = torch.empty(self.shape, dtype=tensor.dtype, device=tensor.device)
+                self.copy_back = True
+            return
         if tensor.is_cpu and tensor.layout == torch.strided and element is not None and (
                 direct16 or element in ("float32", "float64")):
             check_writable(torch, tensor)
@@ -96,6 +108,8 @@ class Target:
 
     @property
     def dtype(self):
+        if not isinstance(self.array, np.ndarray):   # a tensor the device kernels write
+            return _TORCH_ELEMENT[str(self.array.dtype)]
         return _fillspec.element_type(self.array.dtype)
 
     def whole(self):
@@ -122,6 +136,9 @@ class Target:
         if self.copy_back:
             if isinstance(self.tensor, np.ndarray):
                 self.tensor[...] = self.array
+            elif not isinstance(self.array, np.ndarray):   # a device tensor
+                with sys.modules["torch"].no_grad():
+                    self.write.copy_(self.array)
             else:
                 torch = sys.modules["torch"]
                 values = torch.from_numpy(self.array)
@@ -188,8 +205,7 @@ def _as_torch(name, signature, tensor, args, kwargs):
     return getattr(torch_init(), name)(**arguments)
 
 
-_TORCH_ELEMENT = {"torch.float32": "float32", "torch.float64": "float64", "torch.float16": "float16",
-                  "torch.bfloat16": "bfloat16"}   # the fill's element type of each torch dtype fastinit writes
+_TORCH_ELEMENT = _backends.TORCH_ELEMENT
 
 
 def shard(tensor):

@@ -26,7 +26,7 @@ everything built on these: ``xavier_*``, ``kaiming_normal_``, ``orthogonal_`` (Q
 DTensors (FSDP2's ``fully_shard``, tensor-parallel plans) are served on CPU ranks: each rank fills its local shard
 with exactly the values the unsharded tensor holds there (``fastinit.init``'s DTensor support), so the model does
 not depend on the world size. Passed to torch untouched, with torch's result and errors: integer, complex and other
-non-floating tensors; nested and sparse tensors; tensors off the CPU, on the meta device (torch's initializers do nothing there), or of a
+non-floating tensors; nested and sparse tensors; tensors off the CPU that the device kernels do not serve (CUDA without Triton, other devices), on the meta device (torch's initializers do nothing there), or of a
 tensor subclass other than ``nn.Parameter`` and ``DTensor``; calls with an explicit ``generator=torch.Generator`` (the caller asked for torch's stream);
 in-place fills of tensors that require grad while grad mode is on (torch raises); ``out=`` / ``pin_memory`` /
 named factories; anything inside a module's ``forward`` (dropout masks and noise are not init: a forward pass
@@ -52,6 +52,7 @@ import warnings
 import torch
 from torch.overrides import TorchFunctionMode
 
+from . import backends as _backends
 from . import _validate as V
 from . import targets as _targets
 from .generator import Generator, pop_context, push_context
@@ -93,11 +94,13 @@ def _forward_depth():
 
 
 def _servable(tensor, generator, autograd=True):
-    """Whether fastinit fills this tensor in place of torch: a plain CPU floating tensor (or a DTensor on CPU
-    ranks: each rank fills its shard with the values the whole tensor holds there), no torch generator, outside
+    """Whether fastinit fills this tensor in place of torch: a plain floating tensor on the CPU or on a device the
+    Triton kernels serve (or a DTensor there: each rank fills its shard with the values the whole tensor holds
+    there), no torch generator, outside
     a forward pass, and (for a bare in-place op) not one that autograd would refuse to change."""
     return (generator is None and (type(tensor) in _PARAMETER_TYPES or V.is_dtensor(tensor))
-            and tensor.device.type == "cpu" and tensor.layout == torch.strided and not tensor.is_nested
+            and (tensor.device.type == "cpu" or _backends.serves(tensor)) and tensor.layout == torch.strided
+            and not tensor.is_nested
             and tensor.dtype in _FLOAT_DTYPES and not _in_forward()
             and not (autograd and tensor.requires_grad and torch.is_grad_enabled()))
 
