@@ -443,6 +443,17 @@ def fill(spec, out):
     chunks = -(-(row_len + per - 1) // (BLOCK * per))
     p = spec.params
     target = _storage_view(out, spec.dtype)
+    if out.is_cuda:   # Triton launches on the current device and its current stream: make them the tensor's
+        import torch
+
+        with torch.cuda.device(out.device):
+            _launch(target, rows_ptr, row_len, chunks, first, per, row_step, spec, p, in_memory, nrows)
+    else:
+        _launch(target, rows_ptr, row_len, chunks, first, per, row_step, spec, p, in_memory, nrows)
+    return out
+
+
+def _launch(target, rows_ptr, row_len, chunks, first, per, row_step, spec, p, in_memory, nrows):
     _fill[(nrows * chunks,)](
         target, rows_ptr, row_len, chunks, first // per, first % per, row_step,
         spec.seed & 0xFFFFFFFF, spec.seed >> 32, spec.stream & 0xFFFFFFFF, spec.stream >> 32,
@@ -450,5 +461,4 @@ def fill(spec, out):
                                            "clamp_lo", "clamp_hi", "narrow_lo", "narrow_hi")],
         KIND=KIND_CODES[spec.kind], OUT=OUT_CODES[spec.dtype], ROWS_IN_MEMORY=in_memory, BLOCK=BLOCK,
         enable_fp_fusion=False)
-    return out
 
