@@ -109,6 +109,16 @@ if triton is not None:
         return -2.0 * _log1p_reduced_f(f, e)
 
     @triton.jit
+    def _by_quadrant(sr, cr, quadrant):
+        """(sin, cos) of the angle from those of its residual in the quadrant."""
+        odd = (quadrant & 1) != 0
+        so = tl.where(odd, cr, sr)
+        co = tl.where(odd, sr, cr)
+        so = tl.where((quadrant & 2) != 0, -so, so)
+        co = tl.where(((quadrant + 1) & 2) != 0, -co, co)
+        return so, co
+
+    @triton.jit
     def _sincos_2pi_f(w):
         """sin and cos of 2 pi u2, u2 = w 2^-32 + 2^-33: quadrant from the word's top bits, residual from the rest."""
         quadrant = ((w + 0x20000000) >> 30) & 3
@@ -120,12 +130,7 @@ if triton is not None:
         cp = z * 2.443315711809948E-5 + -1.388731625493765E-3
         cp = cp * z + 4.166664568298827E-2
         cr = 1.0 - 0.5 * z + z * z * cp
-        odd = (quadrant & 1) != 0
-        so = tl.where(odd, cr, sr)
-        co = tl.where(odd, sr, cr)
-        so = tl.where((quadrant & 2) != 0, -so, so)
-        co = tl.where(((quadrant + 1) & 2) != 0, -co, co)
-        return so, co
+        return _by_quadrant(sr, cr, quadrant)
 
     # ---------------------------------------------------------------- float64: fdlibm log, sin, cos, erfc
 
@@ -181,12 +186,7 @@ if triton is not None:
         cr = 1.0 - 0.5 * z + z * z * (4.16666666666666019037e-02 + z * (-1.38888888888741095749e-03 + z * (
             2.48015872894767294178e-05 + z * (-2.75573143513906633035e-07 + z * (
                 2.08757232129817482790e-09 + z * -1.13596475577881948265e-11)))))
-        odd = (quadrant & 1) != 0
-        so = tl.where(odd, cr, sr)
-        co = tl.where(odd, sr, cr)
-        so = tl.where((quadrant & 2) != 0, -so, so)
-        co = tl.where(((quadrant + 1) & 2) != 0, -co, co)
-        return so, co
+        return _by_quadrant(sr, cr, quadrant)
 
     @triton.jit
     def _ndtri_acklam(p, q):
