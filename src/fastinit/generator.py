@@ -51,6 +51,16 @@ def _prepare(size, dtype, out):
     return V.shape(size), name, False
 
 
+def _checked_rows(row_offsets, total, dtype):
+    """row_offsets as a uint64 array whose rows divide the output's ``total`` elements and stay in the stream."""
+    rows = np.ascontiguousarray(row_offsets, dtype=np.uint64).reshape(-1)
+    if rows.size and total % rows.size:
+        raise ValueError(f"row_offsets: {rows.size} rows do not divide out's {total} elements")
+    if rows.size:
+        F.check_range(int(rows.max()), total // rows.size, dtype)
+    return rows
+
+
 class Generator:
     """A Philox4x32-10 generator: a 64-bit seed (the key) and a counter of streams.
 
@@ -141,11 +151,7 @@ class Generator:
             raise ValueError("out must be contiguous")
         rows = None
         if row_offsets is not None:
-            rows = np.ascontiguousarray(row_offsets, dtype=np.uint64).reshape(-1)
-            if rows.size and out.numel() % rows.size:
-                raise ValueError(f"row_offsets: {rows.size} rows do not divide out's {out.numel()} elements")
-            if rows.size:
-                F.check_range(int(rows.max()), out.numel() // rows.size, dtype)
+            rows = _checked_rows(row_offsets, out.numel(), dtype)
         elif offset:
             F.check_range(offset, out.numel(), dtype)
         if stream is None:
@@ -157,11 +163,7 @@ class Generator:
         """out (C-contiguous) as len(row_offsets) rows, row r = draws row_offsets[r] .. of the stream."""
         if not out.flags.c_contiguous:
             raise ValueError("row_offsets needs a C-contiguous out")
-        rows = np.ascontiguousarray(row_offsets, dtype=np.uint64).reshape(-1)
-        if rows.size and out.size % rows.size:
-            raise ValueError(f"row_offsets: {rows.size} rows do not divide out's {out.size} elements")
-        if rows.size:
-            F.check_range(int(rows.max()), out.size // rows.size, dtype)
+        rows = _checked_rows(row_offsets, out.size, dtype)
         if stream is None:
             stream = self._take_streams()
         backends.fill(F.FillSpec(kind, dtype, self._seed, stream, params, 0, rows), out.view(np.ndarray))
