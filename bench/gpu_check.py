@@ -1,13 +1,18 @@
-"""The device kernels on a GPU, in one command: the kernel tests, GPU fill = CPU fill per dtype, and the speed of
-the fills against torch's and against a device-to-device copy (the bandwidth reference).
+"""The device kernels on a GPU, in one command: the kernel and GPU tests, GPU fill = CPU fill per dtype, the speed
+of the fills against torch's and against a device-to-device copy (the bandwidth reference), torch's and fastinit's
+numbers on the GPU beside their CPU numbers for the same seed, and a TinyLlama-1.1B-shaped LlamaForCausalLM built on
+the GPU (stock and under fast_init) against its CPU build.
 
     python bench/gpu_check.py                 # on a CUDA machine (after pip install .)
     python bench/gpu_check.py --interpret     # Triton's interpreter on CPU tensors, small sizes (what CI runs)
 
-Writes its table to stdout and to --out (default gpu_check.md) for bench/RESULTS.md. Timings in --interpret mode
-are the interpreter's and say nothing about a GPU; they are printed only to show the script runs end to end.
+Writes its table to stdout and to --out (default gpu_check.md) for bench/RESULTS.md. In --interpret mode the
+"device" is the CPU (the interpreter's tensors), the sizes and the model are small, and the device kernels are made
+to serve CPU tensors through the tests' switch (backends._INTERPRETER_SERVES_CPU): its timings and its torch
+device-vs-CPU rows say nothing about a GPU; they show the script runs end to end.
 """
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -40,10 +45,12 @@ def main(argv=None):
 
     if not args.skip_tests:
         env = dict(os.environ)
+        tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
         rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                              os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
-                                           "test_device_kernels.py")], env=env)
-        say(f"kernel tests (tests/test_device_kernels.py on {device}): {'passed' if rc == 0 else f'FAILED (rc {rc})'}")
+                              os.path.join(tests, "test_device_kernels.py"), os.path.join(tests, "test_gpu.py")],
+                             env=env)
+        say(f"kernel tests (tests/test_device_kernels.py, tests/test_gpu.py on {device}): "
+            f"{'passed' if rc == 0 else f'FAILED (rc {rc})'}")
         say()
 
     # GPU fill = CPU fill, per dtype and kind
@@ -114,8 +121,110 @@ def main(argv=None):
     say()
     if args.interpret:
         say("(interpreter timings: they show the script runs, not what a GPU does)")
+        say()
+        backends._INTERPRETER_SERVES_CPU = True   # the tests' stand-in: fast_init's device build uses the kernels
+    same_seed_on_both(device, say, n=2**12 if args.interpret else 2**24)
+    llama_on_both(device, say, tiny=args.interpret)
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def host_only():
+    """The CPU references: the C core, also in --interpret mode (where the switch makes the kernels serve CPU)."""
+    from fastinit import backends
+
+    before, backends._INTERPRETER_SERVES_CPU = backends._INTERPRETER_SERVES_CPU, False
+    try:
+        yield
+    finally:
+        backends._INTERPRETER_SERVES_CPU = before
+
+
+def _compare(device_tensors, cpu_tensors):
+    """(largest difference, elements that differ, elements) over pairs of tensors."""
+    import torch
+
+    worst, differ, total = 0.0, 0, 0
+    for a, b in zip(device_tensors, cpu_tensors):
+        a = a.detach().cpu().double()
+        d = (a - b.detach().double()).abs()
+        worst = max(worst, float(d.max())) if d.numel() else worst
+        differ += int(torch.count_nonzero(d))
+        total += d.numel()
+    return worst, differ, total
+
+
+def same_seed_on_both(device, say, n):
+    """torch's normal_ after torch.manual_seed(0) on the device and on the CPU, beside fastinit's for seed 0."""
+    import torch
+
+    import fastinit as fi
+
+    say(f"## the same seed on {device} and on the CPU: {n} values of normal_ (float32)")
+    say()
+    say("| fill | largest difference | elements that differ |")
+    say("|---|---|---|")
+    rows = []
+    for name, fill in (("torch.manual_seed(0); t.normal_()", lambda t: (torch.manual_seed(0), t.normal_())),
+                       ("fi.init.normal_(t, generator=fi.Generator(0))",
+                        lambda t: fi.init.normal_(t, generator=fi.Generator(0)))):
+        on_device, on_cpu = torch.empty(n, device=device), torch.empty(n)
+        fill(on_device)
+        with host_only():
+            fill(on_cpu)
+        worst, differ, total = _compare([on_device], [on_cpu])
+        rows.append(f"| `{name}` | {worst:.3g} | {differ} of {total} |")
+    for row in rows:
+        say(row)
+    say()
+
+
+LLAMA = dict(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22,
+             num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048)   # TinyLlama-1.1B
+LLAMA_TINY = dict(vocab_size=256, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+
+
+def llama_on_both(device, say, tiny):
+    """A LlamaForCausalLM built with torch.device(device), stock and under fast_init(), against the CPU builds of the
+    same seed, parameter by parameter."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    import fastinit as fi
+
+    config = LlamaConfig(**(LLAMA_TINY if tiny else LLAMA))
+
+    def build(where, fast):
+        torch.manual_seed(0)
+        t = time.perf_counter()
+        with torch.device(where):
+            if fast:
+                with fi.fast_init(seed=0):
+                    model = LlamaForCausalLM(config)
+            else:
+                model = LlamaForCausalLM(config)
+        if where != "cpu":
+            torch.cuda.synchronize()
+        return model, time.perf_counter() - t
+
+    shape = "a LlamaForCausalLM of a small config" if tiny else "TinyLlama-1.1B-shaped LlamaForCausalLM"
+    say(f"## {shape} built on {device} against its CPU build (seed 0, float32)")
+    say()
+    say("| build | seconds on the device | parameters | equal to the CPU build | largest difference | elements that differ |")
+    say("|---|---|---|---|---|---|")
+    for name, fast in (("stock (torch.manual_seed(0))", False), ("fi.fast_init(seed=0)", True)):
+        model, seconds = build(device, fast)
+        params = [p for _, p in sorted(model.named_parameters())]
+        with host_only():
+            on_cpu, _ = build("cpu", fast)
+        ref = [p for _, p in sorted(on_cpu.named_parameters())]
+        equal = sum(bool(torch.equal(a.detach().cpu(), b.detach())) for a, b in zip(params, ref))
+        worst, differ, total = _compare(params, ref)
+        say(f"| {name} | {seconds:.2f} | {len(params)} | {equal} | {worst:.3g} | {differ} of {total} |")
+        del model, on_cpu, params, ref
+    say()
 
 
 if __name__ == "__main__":

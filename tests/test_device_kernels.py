@@ -163,6 +163,13 @@ def test_gpu_check_runs_end_to_end_in_the_interpreter(tmp_path):
                 "| uniform | bfloat16 | 0 steps | 0 |"):
         assert row in table
     assert table.count("| 2^12 |") == 3
+    # fastinit's "device" build of a small LlamaForCausalLM (the kernels, through the switch) against the C core's:
+    # every parameter there, within the normal tolerance (std 0.02 here)
+    row = next(line for line in table.splitlines() if line.startswith("| fi.fast_init(seed=0) |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "21" and float(cells[4]) <= 2e-6 * 0.02
+    row = next(line for line in table.splitlines() if line.startswith("| `fi.init.normal_"))
+    assert float(row.strip("|").split("|")[1]) <= 2e-6
 
 
 # ---------------------------------------------------------------------------------------------------------------
