@@ -19,6 +19,29 @@ def _cuda_visible():
 if "TRITON_INTERPRET" not in os.environ and not _cuda_visible():
     os.environ["TRITON_INTERPRET"] = "1"
 
+# FASTINIT_TEST_DEVICE_KERNELS=1: the device kernels (in the interpreter) serve CPU tensors for the whole run, as
+# they serve CUDA tensors on a GPU; tests/test_device_kernels.py reruns the fast_init tests this way. The C core
+# then runs its portable path, whose operations the kernels repeat, so the tests' references match bit for bit.
+if os.environ.get("FASTINIT_TEST_DEVICE_KERNELS"):
+    from fastinit import backends as _backends
+
+    from fastinit import device_kernels as _device_kernels
+
+    _backends._INTERPRETER_SERVES_CPU = True
+    _core.set_simd("baseline")
+    _launches = [0]
+    _kernel_fill = _device_kernels.fill
+
+    def _counted_fill(spec, out):
+        _launches[0] += 1
+        return _kernel_fill(spec, out)
+
+    _device_kernels.fill = _counted_fill
+
+    def pytest_terminal_summary(terminalreporter):
+        # the rerun's caller reads this line: it fails if the host path served every tensor
+        terminalreporter.write_line(f"device kernel launches: {_launches[0]}")
+
 
 @pytest.fixture(params=_core.simd_available())
 def simd(request):
