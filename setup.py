@@ -20,7 +20,8 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = "csrc"
 PORTABLE_SOURCES = [os.path.join(CSRC, f) for f in ("runtime.c", "fill.c", "kernels_generic.c", "householder.c",
-                                                    "layer.c", "layer_kernels.c", "tensor_stats.c", "testing.c")]
+                                                    "layer.c", "layer_kernels.c", "tensor_stats.c", "testing.c",
+                                                    "train.c")]
 # Compiled with AVX2+FMA code generation (guarded inside by FASTINIT_HAVE_AVX2) and chosen at run time.
 FILL_AVX2_SOURCE = os.path.join(CSRC, "kernels_avx2.c")
 AVX2_SOURCES = [FILL_AVX2_SOURCE, os.path.join(CSRC, "layer_kernels_avx2.c")]

@@ -26,6 +26,7 @@ from .runtime import get_num_threads, set_num_threads
 from .probes import ProbeResult, ProbeResults, probe
 from .simulation import SimulationResult, normalize, simulate
 from .sweeps import SweepResult, sweep
+from .training import TrainResult, plot_training, train
 from . import theory  # noqa: E402
 
 
@@ -48,5 +49,5 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",
            "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult", "sweep",
-           "SweepResult", "theory", "fast_init", "probe", "ProbeResult", "ProbeResults",
+           "SweepResult", "train", "TrainResult", "plot_training", "theory", "fast_init", "probe", "ProbeResult", "ProbeResults",
            "__version__"]

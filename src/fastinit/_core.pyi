@@ -81,6 +81,10 @@ def layer_backward(h_in: np.ndarray, w: np.ndarray, p: np.ndarray, h_out: np.nda
 def activation(act: int, alpha: float, x: np.ndarray, y: np.ndarray) -> None: ...
 
 
+def sgd_step(w: np.ndarray, g: np.ndarray, v: np.ndarray | None, lr: float, momentum: float,
+             weight_decay: float) -> None: ...
+
+
 def tensor_stats(x: np.ndarray, dtype: str, saturation: int, bins: int, hist_range: Range,
                  hist: np.ndarray | None) -> tuple[CoreStats, Range]: ...
 

@@ -474,6 +474,32 @@ def activation(int act, double alpha, x, y):
         _activation[float](act, alpha, x, y)
 
 
+# ------------------------------------------------------------------------------------------ training update
+
+cdef extern from "train.h" nogil:
+    void fi_sgd_step(int f64, void *w, const void *g, void *v, size_t n, double lr, double momentum,
+                     double weight_decay)
+
+
+cdef _sgd(real[::1] w, const real[::1] g, real[::1] v, double lr, double momentum, double weight_decay):
+    cdef size_t n = w.shape[0]
+    if g.shape[0] != n or (v is not None and v.shape[0] != n):
+        raise ValueError(f"sgd_step: g and v must have w's {n} elements")
+    if n:
+        with nogil:
+            fi_sgd_step(real is double, &w[0], &g[0], &v[0] if v is not None else NULL, n, lr, momentum,
+                        weight_decay)
+
+
+def sgd_step(w, g, v, double lr, double momentum, double weight_decay):
+    """torch.optim.SGD's step in place (C: fi_sgd_step): d = g + weight_decay w, v = momentum v + d, w -= lr v;
+    w, g, v 1-D contiguous of one float dtype (v None when momentum is 0)."""
+    if w.dtype.itemsize == 8:
+        _sgd[double](w, g, v, lr, momentum, weight_decay)
+    else:
+        _sgd[float](w, g, v, lr, momentum, weight_decay)
+
+
 # ------------------------------------------------------------------------------------------ tensor statistics
 
 cdef extern from "tensor_stats.h" nogil:

@@ -44,25 +44,38 @@ def normalize(X, method="standardize"):
     - ``center``: X - mean over the batch, per feature
     - ``standardize``: (X - mean) / std over the batch, per feature (features with std 0 are only centred)
     """
+    X = _real_2d(X)
+    shift, scale = normalization(X, method)
+    return (X - shift) / scale
+
+
+def _real_2d(X):
     X = np.asarray(X)
     if X.dtype.kind not in "fiu" or X.ndim != 2:
         raise TypeError(f"X must be a 2-D real array (batch, features), got dtype {X.dtype}, shape {X.shape}")
-    if method not in NORMALIZE_METHODS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(NORMALIZE_METHODS)}")
     X = X.astype(np.float64 if X.dtype == np.float64 else np.float32)
     if not np.all(np.isfinite(X)):
         raise ValueError("X has non-finite values")
+    return X
+
+
+def normalization(X, method="standardize"):
+    """(shift, scale) of ``normalize``'s method fitted on X: normalize(X) = (X - shift) / scale, and the same
+    (shift, scale) carry the fit to other rows (held-out data)."""
+    if method not in NORMALIZE_METHODS:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(NORMALIZE_METHODS)}")
+    X = _real_2d(X)
     if method == "max":
         m = np.abs(X).max(initial=0)
-        return X / m if m > 0 else X.copy()
+        return 0.0, m if m > 0 else 1.0
     if method == "minmax":
-        lo, hi = X.min(initial=0), X.max(initial=0)
-        return (X - lo) / (hi - lo) if hi > lo else np.zeros_like(X)
-    centred = X - X.mean(axis=0)
+        lo, hi = (X.min(), X.max()) if X.size else (0.0, 0.0)
+        return (lo, hi - lo) if hi > lo else (lo, 1.0)   # constant data: all zeros
+    mean = X.mean(axis=0)
     if method == "center":
-        return centred
+        return mean, 1.0
     sd = X.std(axis=0)
-    return centred / np.where(sd > 0, sd, 1)
+    return mean, np.where(sd > 0, sd, 1)
 
 
 @dataclasses.dataclass

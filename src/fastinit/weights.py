@@ -51,8 +51,14 @@ def _from_dict(spec):
             raise ValueError(f"init['scale'] must be >= 0, got {scale}")
         return Weights(lambda W, gen: gen.normal(mean=0.0, std=scale / math.sqrt(W.shape[1]), out=W),
                        lambda fan_in, fan_out: float(spec["scale"]) ** 2 / fan_in)
-    raise ValueError(f"init as a dict must be {{'std': s}} (N(0, s^2)) or {{'scale': s}} (N(0, s^2 / fan_in)), "
-                     f"got keys {sorted(spec)}")
+    if set(spec) == {"sigma_w2"}:   # the mean-field theory's name: Var[W_ij] = sigma_w^2 / fan_in
+        sigma_w2 = V.real(spec["sigma_w2"], "init['sigma_w2']")
+        if sigma_w2 < 0:
+            raise ValueError(f"init['sigma_w2'] must be >= 0, got {sigma_w2}")
+        return Weights(lambda W, gen: gen.normal(mean=0.0, std=math.sqrt(sigma_w2 / W.shape[1]), out=W),
+                       lambda fan_in, fan_out: sigma_w2 / fan_in)
+    raise ValueError(f"init as a dict must be {{'std': s}} (N(0, s^2)), {{'scale': s}} (N(0, s^2 / fan_in)) or "
+                     f"{{'sigma_w2': v}} (N(0, v / fan_in)), got keys {sorted(spec)}")
 
 
 def resolve(init):
