@@ -186,3 +186,38 @@ def test_truncate_is_the_shallower_prediction():
             assert np.allclose(getattr(cut, f), getattr(direct, f), rtol=1e-12, equal_nan=True), (d, f)
     with pytest.raises(ValueError, match="depth must be in"):
         deep.truncate(13)
+
+
+@pytest.mark.parametrize("sigma_w2, xi_c", [(1.0, 3.6), (1.5, 15.8), (2.0, 25.0), (3.0, 9.0)])
+def test_depth_scales_of_tanh_match_schoenholz_et_al(sigma_w2, xi_c):
+    # the issue's values, computed from the mean-field equations independently, sigma_b^2 = 0.05
+    s = fi.theory.depth_scales("tanh", sigma_w2, 0.05)
+    assert s.xi_c == pytest.approx(xi_c, rel=0.015)
+    assert s.phase == ("ordered" if sigma_w2 < 1.761 else "chaotic")
+    assert (s.c_star == 1.0) == (s.phase == "ordered") and 0 < s.xi_q < s.xi_c
+
+
+def test_the_order_to_chaos_boundary_of_tanh():
+    critical = fi.theory.critical_sigma_w2("tanh", 0.05)
+    assert critical == pytest.approx(1.761, abs=5e-4)
+    assert fi.theory.depth_scales("tanh", critical, 0.05).xi_c > 1e4   # diverges there
+    # sigma_b^2 = 0: at 1 (phi'(0) = 1, q* = 0); chi_1 - 1 grows only like (sigma_w^2 - 1)^2 there, so the root is
+    # found to ~1e-5
+    assert fi.theory.critical_sigma_w2("tanh", 0.0) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_depth_scales_of_relu_in_closed_form():
+    # relu: E[relu(sqrt(q) z)^2] = q / 2, so q* = sigma_b^2 / (1 - sigma_w^2 / 2) and chi_1 = sigma_w^2 / 2
+    s = fi.theory.depth_scales("relu", 1.5, 0.1)
+    assert s.q_star == pytest.approx(0.4, rel=1e-9) and s.chi_1 == pytest.approx(0.75, rel=1e-9)
+    assert s.xi_c == pytest.approx(-1 / math.log(0.75), rel=1e-9)
+    assert s.xi_q == pytest.approx(-1 / math.log(0.75), rel=1e-6)   # the length map is linear: slope sigma_w^2 / 2
+    assert fi.theory.depth_scales("relu", 2.0, 0.0).phase == "critical"
+    assert fi.theory.depth_scales("relu", 2.5, 0.0).phase == "unbounded"
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(sigma_w2=0.0), "sigma_w2"), (dict(sigma_w2=math.inf), "sigma_w2"),
+                                           (dict(sigma_b2=-1.0), "sigma_b2"), (dict(activation="swish"), "swish")])
+def test_depth_scales_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fi.theory.depth_scales(**{"activation": "tanh", "sigma_w2": 1.0, **kwargs})

@@ -30,7 +30,7 @@ from . import activations as _act
 from . import weights as _weights
 
 __all__ = ["half_normal_rule", "gaussian_expectation", "activation_moments", "weight_variance", "fixed_point",
-           "predict", "Prediction"]
+           "predict", "Prediction", "depth_scales", "DepthScales", "critical_sigma_w2"]
 
 
 
@@ -232,3 +232,162 @@ def predict(depth=10, width=500, activation="tanh", init="xavier_normal", bias=0
         q_star, chi_star = fixed_point(activation, sw2[-1], bias, alpha, q0=sw2[0] * float(input_mean_square))
     return Prediction(p_std=p_std, h_mean=h_mean, h_std=h_std, grad_h_std=grad, chi=chi, sigma_w2=sw2,
                       q_star=q_star, chi_star=chi_star)
+
+
+# ------------------------------------------------------------------------------------- depth scales (trainability)
+
+@functools.lru_cache(maxsize=None)
+def _hermite_2d(n=96):
+    """(z1, z2, w): the tensor product of n-point Gauss-Hermite rules for two independent N(0, 1) variables."""
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / w.sum()
+    return np.repeat(z, n), np.tile(z, n), np.outer(w, w).ravel()
+
+
+def _pair(q, c):
+    """Points (u1, u2) and weights for (u1, u2) ~ N(0, q [[1, c], [c, 1]])."""
+    z1, z2, w = _hermite_2d()
+    r = math.sqrt(q)
+    return r * z1, r * (c * z1 + math.sqrt(max(1.0 - c * c, 0.0)) * z2), w
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthScales:
+    """The depth scales of Schoenholz et al. (2017) at one (sigma_w^2, sigma_b^2): the fixed points q* of the length
+    map and c* of the correlation map, chi_1 = sigma_w^2 E[phi'(u)^2] (the slope of the c-map at c = 1, the
+    gradients' per-layer variance factor), chi_c (the c-map's slope at c*), xi_q and xi_c (layers over which the
+    length and the correlation of two inputs approach their fixed points: deviations decay like e^{-l / xi}), and
+    the phase ("ordered": chi_1 < 1, c* = 1; "chaotic": chi_1 > 1, c* < 1; "critical": chi_1 = 1; "unbounded": the
+    length map diverges, relu-like activations with sigma_w^2 above their boundary)."""
+
+    q_star: float
+    c_star: float
+    chi_1: float
+    chi_c: float
+    xi_q: float
+    xi_c: float
+    phase: str
+
+
+def _q_map(activation, sigma_w2, sigma_b2, alpha):
+    return lambda q: sigma_w2 * activation_moments(activation, 0.0, q, alpha)[1] + sigma_b2
+
+
+def _root_ahead(excess, q):
+    """The root of excess(x) = map(x) - x that a slowly converging iteration at q is moving towards (the map is
+    near marginal there and the iteration approaches like 1 / l): bracketed by halving or doubling q, then Brent."""
+    from scipy.optimize import brentq
+
+    f = excess(q)
+    if f == 0:
+        return q
+    step = 0.5 if f < 0 else 2.0
+    other = q
+    for _ in range(2000):
+        other *= step
+        if other < 1e-300:
+            return 0.0
+        if not math.isfinite(excess(other)) or other > 1e100:
+            return math.inf
+        if (excess(other) > 0) == (f < 0):
+            break
+    a, b = sorted((q, other))
+    return brentq(excess, a, b, xtol=1e-300, rtol=1e-14)
+
+
+def depth_scales(activation="tanh", sigma_w2=1.0, sigma_b2=0.0, alpha=None, max_iter=500):
+    """The depth scales xi_q and xi_c of a random network with W_ij ~ N(0, sigma_w^2 / fan_in), b_i ~ N(0, sigma_b^2)
+    (Schoenholz, Gilmer, Ganguli & Sohl-Dickstein, "Deep Information Propagation", ICLR 2017, eqs. 3-9):
+
+        q_l = sigma_w^2 E[phi(sqrt(q_{l-1}) z)^2] + sigma_b^2                         (the length map, fixed point q*)
+        c_l = (sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2) / q*,  (u1, u2) ~ N(0, q* [[1, c_{l-1}], [c_{l-1}, 1]])
+        chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2],    chi_c = sigma_w^2 E[phi'(u1) phi'(u2)] at c*
+        xi_q^-1 = -log(chi_1 + sigma_w^2 E[phi''(sqrt(q*) z) phi(sqrt(q*) z)]),    xi_c^-1 = -log chi_c
+
+    (the argument of xi_q's log is the length map's slope at q*, computed here as that derivative). xi_c diverges at
+    the order-to-chaos boundary chi_1 = 1 (``critical_sigma_w2``); random networks train when their depth is
+    below a few xi_c (about 6 xi_c in the paper). For tanh with sigma_b^2 = 0.05: xi_c = 3.63 at sigma_w^2 = 1,
+    15.8 at 1.5, 25.2 at 2, 9.05 at 3; the boundary is at 1.761. The two-dimensional expectations use a 96 x 96
+    Gauss-Hermite rule: accurate to ~1e-10 for smooth activations (tanh, sigmoid, gelu, ...), to ~1e-4 where phi'
+    jumps (relu).
+    """
+    row = _act.get(activation)
+    alpha = row.alpha if alpha is None else alpha
+    sigma_w2, sigma_b2 = float(sigma_w2), float(sigma_b2)
+    if not (sigma_w2 > 0 and math.isfinite(sigma_w2)):
+        raise ValueError(f"sigma_w2 must be a finite number > 0, got {sigma_w2}")
+    if not (sigma_b2 >= 0 and math.isfinite(sigma_b2)):
+        raise ValueError(f"sigma_b2 must be a finite number >= 0, got {sigma_b2}")
+    q_map = _q_map(activation, sigma_w2, sigma_b2, alpha)
+    q = 1.0
+    zero = np.array([0.0])
+    if (sigma_b2 == 0 and not row.kinks and row.phi(zero, alpha)[0] == 0
+            and sigma_w2 * row.dphi(zero, alpha)[0] ** 2 <= 1):
+        max_iter = 0   # q = 0 attracts (tanh at sigma_w^2 <= 1: the map approaches it only like 1 / l)
+        q = 0.0
+    done = max_iter == 0
+    for _ in range(max_iter):
+        new = q_map(q)
+        if not math.isfinite(new) or new > 1e100:
+            nan = math.nan
+            return DepthScales(math.inf, nan, nan, nan, nan, nan, "unbounded")
+        done = abs(new - q) <= 1e-14 * max(q, 1e-300)
+        q = new
+        if done or q < 1e-300:
+            break
+    if not done and q >= 1e-300:
+        q = _root_ahead(lambda x: q_map(x) - x, q)
+    if math.isinf(q):
+        nan = math.nan
+        return DepthScales(math.inf, nan, nan, nan, nan, nan, "unbounded")
+    if q < 1e-300:   # sigma_b^2 = 0 and a contracting map: the linearization at 0
+        q = 0.0
+    chi_1 = sigma_w2 * activation_moments(activation, 0.0, q, alpha)[2]
+    if abs(chi_1 - 1.0) <= 1e-9:   # on the boundary (relu at sigma_w^2 = 2): c* = 1, both scales infinite
+        chi_1 = 1.0
+    c = 1.0
+    if chi_1 > 1 and q > 0:   # c = 1 is unstable: the stable c* < 1, a root of c_map(c) - c below 1
+        def excess(c):
+            u1, u2, w = _pair(q, c)
+            return (sigma_w2 * float(w @ (row.phi(u1, alpha) * row.phi(u2, alpha))) + sigma_b2) / q - c
+
+        gap = 0.5   # c_map(c) < c just below 1 (slope chi_1 > 1 at c = 1); c_map(0) - 0 >= 0
+        while excess(1.0 - gap) >= 0 and gap > 1e-12:
+            gap /= 2
+        if excess(1.0 - gap) >= 0:   # chi_1 within rounding of 1: no c* < 1 resolved
+            c = 1.0
+        elif excess(0.0) <= 0:
+            c = 0.0
+        else:
+            from scipy.optimize import brentq
+
+            c = brentq(excess, 0.0, 1.0 - gap, xtol=1e-15, rtol=1e-14)
+    if c < 1.0:
+        u1, u2, w = _pair(q, c)
+        chi_c = sigma_w2 * float(w @ (row.dphi(u1, alpha) * row.dphi(u2, alpha)))
+    else:
+        chi_c = chi_1
+    h = 1e-5
+    slope = ((q_map(q * (1 + h)) - q_map(q * (1 - h))) / (2 * h * q) if q > 0 else
+             sigma_w2 * float(row.dphi(np.array([0.0]), alpha)[0]) ** 2)
+
+    def scale(x):
+        return -1.0 / math.log(x) if 0 < x < 1 else math.inf
+
+    phase = "chaotic" if chi_1 > 1 else "critical" if chi_1 == 1 else "ordered"
+    return DepthScales(q, c, chi_1, chi_c, scale(slope), scale(chi_c), phase)
+
+
+def critical_sigma_w2(activation="tanh", sigma_b2=0.0, alpha=None, lo=1e-3, hi=100.0):
+    """The sigma_w^2 of the order-to-chaos boundary for this sigma_b^2: chi_1(sigma_w^2) = 1 (Poole et al. 2016;
+    Schoenholz et al. 2017), by bisection on [lo, hi] (NaN when chi_1 - 1 does not change sign there)."""
+    from scipy.optimize import brentq
+
+    def excess(sw2):
+        chi = depth_scales(activation, sw2, sigma_b2, alpha).chi_1
+        return (chi if math.isfinite(chi) else 1e300) - 1.0
+
+    a, b = excess(lo), excess(hi)
+    if not a * b < 0:
+        return math.nan
+    return brentq(excess, lo, hi, xtol=1e-12, rtol=1e-12)
