@@ -51,8 +51,8 @@ def full_run(tmp_path_factory):
 def test_grid_rows_and_values(full_run):
     res, path = full_run
     assert len(res) == 200 and not res.failed
-    assert [journal.row_key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 64, 0, False),
-                                                 (2, 16, "tanh", "he_normal", False, 64, 0, False)]
+    assert [journal.row_key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 64, 0, False, 0.0, ""),
+                                                 (2, 16, "tanh", "he_normal", False, 64, 0, False, 0.0, "")]
     # a row is what fi.simulate says about that configuration
     row = next(r for r in res.rows if r["depth"] == 20 and r["width"] == 128 and r["activation"] == "relu"
                and r["init"] == "he_normal")

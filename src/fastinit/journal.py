@@ -14,19 +14,23 @@ import os
 import numpy as np
 
 __all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "csv_path", "read_rows",
-           "read_latest", "latest", "row_key", "empty_result"]
+           "read_latest", "latest", "row_key", "empty_result", "failed_row"]
 
 # (name, type): int, bool, str, float, or "series" (a float array, one value per layer)
 FIELDS = (
     ("depth", int), ("width", int), ("activation", str), ("init", str), ("batchnorm", bool), ("batch", int),
-    ("seed", int), ("backward", bool),
+    ("seed", int), ("backward", bool), ("sigma_b2", float), ("train", str),
     ("status", str), ("error", str), ("final_h_std", float), ("final_p_std", float), ("final_h_mean", float),
     ("final_saturated_frac", float), ("final_zero_frac", float), ("nonfinite", int), ("grad_ratio", float),
     ("theory_final_h_std", float), ("theory_grad_ratio", float), ("q_star", float), ("chi_star", float),
+    # training rows (train != ""): the trained network on all training / held-out rows, the step whose loss was
+    # not finite (0: none), and the theory's correlation depth scale xi_c of the initial network
+    ("train_accuracy", float), ("test_accuracy", float), ("train_loss", float), ("test_loss", float),
+    ("diverged_step", int), ("xi_c", float),
     ("h_std_layers", "series"), ("theory_h_std_layers", "series"), ("wall_s", float),
 )
-KEY = tuple(name for name, _ in FIELDS[:8])
-RESULT_FIELDS = tuple(name for name, _ in FIELDS[8:])
+KEY = tuple(name for name, _ in FIELDS[:10])
+RESULT_FIELDS = tuple(name for name, _ in FIELDS[10:])
 COLUMNS = KEY + RESULT_FIELDS
 _TYPES = dict(FIELDS)
 _EMPTY = {int: 0, bool: False, str: "", float: math.nan}
@@ -35,6 +39,14 @@ _EMPTY = {int: 0, bool: False, str: "", float: math.nan}
 def empty_result():
     """The result fields of a row that has no result (a failed configuration): NaN, 0, "" or an empty series."""
     return {k: np.zeros(0) if _TYPES[k] == "series" else _EMPTY[_TYPES[k]] for k in RESULT_FIELDS}
+
+
+def failed_row(config, exc, seconds):
+    """The row of a configuration whose run raised: its key, empty results, status "failed" and the error."""
+    row = {k: config[k] for k in KEY}
+    row.update(empty_result())
+    row.update(status="failed", error=f"{type(exc).__name__}: {exc}", wall_s=seconds)
+    return row
 
 
 def row_key(row):

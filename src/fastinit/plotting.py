@@ -29,7 +29,7 @@ def _label(c):
 FONT = 8   # points: tick labels and legends readable at the saved size (110 dpi)
 
 
-def _style(ax, title=None):
+def style_axes(ax, title=None):
     ax.tick_params(which="both", labelsize=FONT - 1)
     if title is not None:
         ax.set_title(title, fontsize=FONT + 1)
@@ -82,7 +82,7 @@ def plot_results(results, path=None, max_layers=10):
                        color=f"C{r_i}")
                 ax.set_title(f"layer {layer}: std {res.layers['h_std'][layer - 1]:.2g}", fontsize=FONT)
             ax.set_yticks([])
-            _style(ax)
+            style_axes(ax)
             if col == 0 and k == 0:
                 ax.set_ylabel(_label(res.config).replace(", ", ",\n"), fontsize=FONT, rotation=0, ha="right",
                               va="center")
@@ -105,7 +105,7 @@ def plot_results(results, path=None, max_layers=10):
             theory_drawn |= bool(np.all(np.isfinite(predicted(res))))
         ax.set_xlabel("layer", fontsize=FONT)
         ax.set_ylabel(label, fontsize=FONT)
-        _style(ax)
+        style_axes(ax)
         _curve_legend(ax, shown_results, theory_drawn)
     return finish(plt, fig, path)
 
@@ -160,7 +160,7 @@ def plot_sweep(result, path=None):
         ax.set_yticks(range(0, len(depths), step), [str(d) for d in depths[::step]])
         ax.set_xlabel("width", fontsize=FONT)
         ax.set_ylabel("depth", fontsize=FONT)
-        _style(ax, pair)
+        style_axes(ax, pair)
     cax = fig.add_subplot(gs[0:nrows - 1, ncols])
     bar = fig.colorbar(image, cax=cax, extend="both" if clipped else "neither")
     bar.set_label("log10 std of the last layer's activations" + (f" (mean of {len(seeds)} seeds)"
@@ -183,7 +183,7 @@ def plot_sweep(result, path=None):
                            lw=1.3)
     curve.set_xlabel("layer", fontsize=FONT)
     curve.set_ylabel("std of the activations (seed " + str(seeds[0]) + ")", fontsize=FONT)
-    _style(curve, "std vs depth, the deepest run of every pair and width")
+    style_axes(curve, "std vs depth, the deepest run of every pair and width")
     handles = [Line2D([], [], color=f"C{k}", lw=2, label=p) for k, p in enumerate(pairs)]
     handles += [Line2D([], [], color="k", ls=styles[j % len(styles)], label=f"width {w}")
                 for j, w in enumerate(widths)]
@@ -235,7 +235,7 @@ def plot_probes(results, path=None, max_layers=6):
                 name = row["name"] if len(row["name"]) <= 24 else "..." + row["name"][-21:]
                 ax.set_title(f"{name}\n{row['type']}, std {row['std']:.2g}", fontsize=FONT - 1)
             ax.set_yticks([])
-            _style(ax)
+            style_axes(ax)
             if col == 0 and nrows > 1:
                 ax.set_ylabel(res.config["init"], fontsize=FONT, rotation=0, ha="right", va="center")
     for axs in columns.values():
@@ -264,7 +264,7 @@ def plot_probes(results, path=None, max_layers=6):
                         handles.append(Line2D([], [], color=f"C{k_i}", marker="o", ls="", label=kind))
         ax.set_xlabel("module call, in forward order", fontsize=FONT)
         ax.set_ylabel(label, fontsize=FONT)
-        _style(ax)
+        style_axes(ax)
         if handles:
             ax.legend(handles=handles, fontsize=FONT - 1, loc="best", framealpha=0.85)
     fig.suptitle(f"{results[0].config['model']}: {len(results[0].rows)} module outputs"

@@ -18,7 +18,6 @@ sweep costs its deepest network, not the sum of all of them.
 import concurrent.futures as cf
 import contextlib
 import dataclasses
-import itertools
 import math
 import os
 import threading
@@ -26,12 +25,13 @@ import time
 
 import numpy as np
 
-from . import activations as _act
 from . import journal as _journal
 from . import runtime as _runtime
-from . import schemes as _schemes
 from . import simulation as _sim
 from . import theory as _theory_mod
+from . import grid as _grid_mod
+from . import trainability as _trainability
+from .trainability import init_value, train_label, train_settings
 from .journal import COLUMNS, KEY, row_key as _key
 from .progress import Progress
 
@@ -53,7 +53,8 @@ def _theory(config, theory_depth=0):
     pred = _THEORY.get(key)
     if pred is None or pred.p_std.size < config["depth"]:
         pred = _theory_mod.predict(depth=max(config["depth"], theory_depth), width=config["width"],
-                              activation=config["activation"], init=config["init"], batchnorm=config["batchnorm"])
+                                   activation=config["activation"], init=init_value(config["init"]),
+                                   batchnorm=config["batchnorm"])
         _THEORY[key] = pred
     return pred.truncate(config["depth"])
 
@@ -63,13 +64,6 @@ def _series_key(config):
     return tuple(config[k] for k in KEY if k != "depth")
 
 
-def _failed(config, exc, seconds):
-    row = {k: config[k] for k in KEY}
-    row.update(_journal.empty_result())
-    row.update(status="failed", error=f"{type(exc).__name__}: {exc}", wall_s=seconds)
-    return row
-
-
 def _summary(config, res, theory_depth):
     """The row of `config` from a simulation whose first config["depth"] layers are that configuration's."""
     depth = config["depth"]
@@ -77,6 +71,7 @@ def _summary(config, res, theory_depth):
     L = {k: v[:depth] for k, v in res.layers.items()}
     g = res.grads["grad_h_std"] if res.grads is not None else None
     row = {k: config[k] for k in KEY}
+    row.update(_journal.empty_result())   # (the training columns stay empty)
     row.update(
         status="ok", error="",
         final_h_std=float(L["h_std"][-1]), final_p_std=float(L["p_std"][-1]), final_h_mean=float(L["h_mean"][-1]),
@@ -107,6 +102,9 @@ def run_group(configs, pin=False, theory_depth=0, stop=None):
     process. stop: a threading.Event that interrupts the simulation between layers (KeyboardInterrupt)."""
     if pin:
         _runtime.pin_process()
+    configs = [{"sigma_b2": 0.0, "train": "", **c} for c in configs]   # (the columns a simulation may leave out)
+    if configs[0]["train"]:
+        return [_trainability.train_row(c, stop) for c in configs]
     deepest = max(configs, key=lambda c: c["depth"])
     if len(configs) > 1 and (deepest["backward"] or len({_series_key(c) for c in configs}) > 1):
         raise ValueError("run_group shares one simulation only between forward configurations that differ only in "
@@ -115,19 +113,20 @@ def run_group(configs, pin=False, theory_depth=0, stop=None):
     try:
         kw = {"stop": stop} if stop is not None else {}
         res = _sim.simulate(depth=deepest["depth"], width=deepest["width"], batch=deepest["batch"],
-                            activation=deepest["activation"], init=deepest["init"], batchnorm=deepest["batchnorm"],
+                            activation=deepest["activation"], init=init_value(deepest["init"]),
+                            batchnorm=deepest["batchnorm"],
                             backward=deepest["backward"], seed=deepest["seed"], **kw)
     except Exception as exc:   # noqa: BLE001 - a failed row is data, the sweep goes on
         if len(configs) > 1:
             return [row for c in configs for row in run_group([c], theory_depth=theory_depth, stop=stop)]
-        return [_failed(deepest, exc, time.perf_counter() - t0)]
+        return [_journal.failed_row(deepest, exc, time.perf_counter() - t0)]
     rows = []
     # deepest first: its theory prediction is computed once and every shallower row's is cut from it
     for c in sorted(configs, key=lambda c: -c["depth"]):
         try:
             rows.append(_summary(c, res, theory_depth))
         except Exception as exc:   # noqa: BLE001
-            rows.append(_failed(c, exc, time.perf_counter() - t0))
+            rows.append(_journal.failed_row(c, exc, time.perf_counter() - t0))
     return rows
 
 
@@ -144,7 +143,7 @@ def _tasks(pending, share_prefixes):
         return [[c] for c in pending]
     groups, tasks = {}, []
     for c in pending:
-        if c["backward"]:
+        if c["backward"] or c["train"]:
             tasks.append([c])
             continue
         k = _series_key(c)
@@ -152,73 +151,27 @@ def _tasks(pending, share_prefixes):
             groups[k] = []
             tasks.append(groups[k])
         groups[k].append(c)
-    return sorted(tasks, key=lambda t: -max(c["depth"] for c in t) * t[0]["width"] ** 2 * t[0]["batch"])
+    return sorted(tasks, key=lambda t: -max(c["depth"] for c in t) * t[0]["width"] ** 2 * t[0]["batch"] *
+                  (train_settings(t[0]["train"])["steps"] if t[0]["train"] else 1))
 
 
-def _as_list(value, name):
-    if isinstance(value, (str, bool, int, float)) or value is None:
-        value = [value]
-    try:
-        items = list(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a value or a list of values, got {type(value).__name__}") from None
-    if not items:
-        raise ValueError(f"{name} is empty: the sweep grid would have no configurations")
-    return items
-
-
-def _check_config(c, i):
-    for k, least, most in (("depth", 1, None), ("width", 1, None), ("batch", 1, None), ("seed", 0, 2**64 - 1)):
-        v = c[k]
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < least or (most and v > most):
-            bound = f"in [{least}, 2**64)" if most else f">= {least}"
-            raise ValueError(f"configuration {i}: {k} must be an integer {bound}, got {v!r}")
-    try:
-        _act.get(c["activation"])
-    except ValueError as exc:
-        raise ValueError(f"configuration {i}: {exc}") from None
-    if not isinstance(c["init"], str) or c["init"] not in _schemes.names():
-        raise ValueError(f"configuration {i}: unknown init {c['init']!r} (sweeps take scheme names, which go into "
-                         f"the CSV); valid names: {', '.join(_schemes.names())}")
-    for k in ("batchnorm", "backward"):
-        if not isinstance(c[k], (bool, np.bool_)):
-            raise TypeError(f"configuration {i}: {k} must be True or False, got {c[k]!r}")
-    return {**c, "depth": int(c["depth"]), "width": int(c["width"]), "batch": int(c["batch"]),
-            "seed": int(c["seed"]), "batchnorm": bool(c["batchnorm"]), "backward": bool(c["backward"])}
-
-
-def _grid(depth, width, activation, init, batchnorm, batch, seeds, backward, configs):
-    if configs is not None:
-        configs = list(configs)
-        if not configs:
-            raise ValueError("configs is empty: the sweep would have no configurations")
-        defaults = dict(batchnorm=False, batch=batch, seed=0, backward=backward)
-        out = []
-        for i, c in enumerate(configs):
-            if not isinstance(c, dict):
-                raise TypeError(f"configs[{i}] must be a dict, got {type(c).__name__}")
-            unknown = set(c) - set(KEY)
-            missing = {"depth", "width", "activation", "init"} - set(c)
-            if unknown or missing:
-                raise ValueError(f"configs[{i}]: unknown keys {sorted(unknown)}, missing {sorted(missing)}; "
-                                 f"keys are {', '.join(KEY)}")
-            out.append({**defaults, **c})
-    else:
-        axes = [_as_list(v, n) for v, n in ((depth, "depth"), (width, "width"), (activation, "activation"),
-                                            (init, "init"), (batchnorm, "batchnorm"), (seeds, "seeds"))]
-        out = [dict(depth=d, width=w, activation=a, init=s, batchnorm=bn, batch=batch, seed=seed, backward=backward)
-               for d, w, a, s, bn, seed in itertools.product(*axes)]
-    return [_check_config(c, i) for i, c in enumerate(out)]
-
-
-def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal",), batchnorm=(False,), batch=256,
+def sweep(depth=(10,), width=(500,), activation=("tanh",), init=None, batchnorm=(False,), batch=256,
           seeds=(0,), backward=False, configs=None, out=None, resume=True, executor=None, workers=None, progress=True,
-          share_prefixes=True, retry_failed=True):
-    """Simulate every configuration of a grid and summarize each in one row.
+          share_prefixes=True, retry_failed=True, *, sigma_w2=None, sigma_b2=(0.0,), train=None):
+    """Simulate (or train) every configuration of a grid and summarize each in one row.
 
     Args:
         depth, width, activation, init, batchnorm, seeds: values or lists; the grid is their Cartesian product
-            (init: scheme names of ``fastinit.simulate``).
+            (init: scheme names of ``fastinit.simulate``, or ``{"sigma_w2": v}``; default xavier_normal).
+        sigma_w2: instead of init, weight variances: N(0, v / fan_in) for each v (the theory's sigma_w^2; the CSV's
+            init column says "sigma_w2=v").
+        train: a dict of ``fastinit.train`` settings (steps, lr, momentum, weight_decay, data, loss, normalize,
+            dtype; ``TRAIN_DEFAULTS``): train every configuration instead of simulating it, ``batch`` rows per step,
+            and write its trainability row: train_accuracy, test_accuracy, train_loss, test_loss and diverged_step
+            (0: none), the theory's xi_c, q_star and chi_star (``fastinit.theory.depth_scales``; chi_star is chi_1),
+            and the initial network's statistics of its first training pass in the final_* and h_std_layers
+            columns.
+        sigma_b2: values or a list (training sweeps only): random biases N(0, sigma_b2), a grid axis.
         batch, backward: for every configuration (batch 256 by default, where ``simulate`` takes 1000: a grid
             runs many networks, and 256 rows estimate a layer's std to ~1% at width 256).
         configs: an explicit list of dicts (keys depth, width, activation, init and optionally batchnorm, batch,
@@ -253,7 +206,10 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=("xavier_normal"
                         f"{type(executor).__name__}")
     if out is not None and not isinstance(out, (str, bytes, os.PathLike)):
         raise TypeError(f"out must be a file path (str or os.PathLike), got {type(out).__name__}")
-    grid = _grid(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs)
+    grid = _grid_mod.configurations(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs, sigma_w2,
+                 sigma_b2, train_label(train))
+    for label in {c["train"] for c in grid if c["train"]}:   # bad settings fail now, not in every row
+        _trainability.check_settings(**train_settings(label))
     index = {}
     for i, c in enumerate(grid):
         index.setdefault(_key(c), i)
@@ -376,9 +332,17 @@ class SweepResult:
             lines.append(f"... {len(self.rows) - 20} more")
         return "\n".join(lines)
 
+    def trainability(self, threshold=0.5):
+        """The depth-scale law tested on the training rows (``fastinit.trainability.fit``)."""
+        return _trainability.fit(self.rows, threshold)
+
     def plot(self, path=None):
         """Heatmaps of log10 final h_std over depth x width, one per (activation, init), and the per-layer std of the
-        widest network of each pair against the mean-field theory (matplotlib, the ``fastinit-philox[plot]`` extra)."""
+        widest network of each pair against the mean-field theory; for a training sweep, the held-out accuracy over
+        depth x sigma_w^2 with the theory's depth scales on it (``fastinit.trainability.plot_trainability``)
+        (matplotlib, the ``fastinit-philox[plot]`` extra)."""
+        if any(r["train"] for r in self.rows):
+            return _trainability.plot_trainability(self, path)
         from .plotting import plot_sweep
 
         return plot_sweep(self, path)

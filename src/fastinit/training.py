@@ -125,6 +125,20 @@ class _Net:
             g = g_in
         return out[::-1]
 
+    def step(self, x, target, loss, lr, momentum, weight_decay, P, H, G):
+        """One training step on the batch x: (loss, accuracy, forward statistics, backward statistics); the
+        backward statistics are None, and nothing is updated, when the loss is not finite."""
+        fwd = self.forward(x, P, H)
+        value, accuracy, g = _head(H[-1], target, loss)
+        if not math.isfinite(value):
+            return value, accuracy, fwd, None
+        return value, accuracy, fwd, self.backward_and_step(x, P, H, g, G, lr, momentum, weight_decay)
+
+    def work_buffers(self, rows):
+        """(P, H, G) for training batches of ``rows`` rows (G: dL/dH of the hidden layers)."""
+        P, H = self.buffers(rows)
+        return P, H, [np.empty((rows, n), self.dtype) for n in self.widths[1:-1]]
+
     def evaluate(self, X, target, loss):
         """(loss, accuracy) over all rows of X, in pieces."""
         if len(X) == 0:
@@ -153,6 +167,24 @@ def _batch_order(gen, rows, batch, steps):
         perm = np.argsort(gen.random_raw(rows), kind="stable")
         order[e * per_epoch:(e + 1) * per_epoch] = perm[:per_epoch * batch].reshape(per_epoch, batch)
     return order[:steps]
+
+
+def check_settings(steps=500, lr=0.01, momentum=0.9, weight_decay=0.0, data="digits", loss="cross_entropy",
+                   normalize="standardize", dtype="float32"):
+    """The checked training settings (steps, lr, momentum, weight_decay) and the loaded data: ValueError /
+    TypeError naming the argument before any work (a sweep checks its settings once, up front)."""
+    steps = V.positive_int(steps, "steps")
+    lr, momentum, weight_decay = V.real(lr, "lr"), V.real(momentum, "momentum"), V.real(weight_decay, "weight_decay")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+    d = load_data(data, normalize, loss, dtype)
+    if loss == "cross_entropy" and d.outputs < 2:
+        raise ValueError(f"y has {d.outputs} class; cross_entropy needs labels of at least 2 classes")
+    return steps, lr, momentum, weight_decay, d
 
 
 def train(depth=10, width=128, activation="tanh", init="xavier_normal", bias_std=0.0, bias=0.0, data="digits",
@@ -192,26 +224,17 @@ def train(depth=10, width=128, activation="tanh", init="xavier_normal", bias_std
     bias_std, bias = V.real(bias_std, "bias_std"), V.real(bias, "bias")
     if bias_std < 0:
         raise ValueError(f"bias_std must be >= 0, got {bias_std}")
-    steps, batch = V.positive_int(steps, "steps"), V.positive_int(batch, "batch")
-    lr, momentum, weight_decay = V.real(lr, "lr"), V.real(momentum, "momentum"), V.real(weight_decay, "weight_decay")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+    batch = V.positive_int(batch, "batch")
+    steps, lr, momentum, weight_decay, d = check_settings(steps, lr, momentum, weight_decay, data, loss, normalize,
+                                                          dtype)
     seed = V.uint64(seed, "seed")
     eval_every = max(1, steps // 20) if eval_every is None else V.positive_int(eval_every, "eval_every")
     record_every = max(1, steps // 10) if record_every is None else V.positive_int(record_every, "record_every")
-    d = load_data(data, normalize, loss, dtype)
-    if loss == "cross_entropy" and d.outputs < 2:
-        raise ValueError(f"y has {d.outputs} class; cross_entropy needs labels of at least 2 classes")
     widths = (d.X.shape[1],) + (width,) * depth + (d.outputs,)
     net = _Net(widths, activation, alpha, weights, bias, bias_std, seed, d.X.dtype)
     order = _batch_order(net.batches, len(d.X), batch, steps)
     B = order.shape[1]
-    P, H = net.buffers(B)
-    G = [np.empty((B, n), d.X.dtype) for n in widths[1:-1]]
+    P, H, G = net.work_buffers(B)
     x = np.empty((B, widths[0]), d.X.dtype)
     history = {k: np.full(steps, np.nan) for k in ("loss", "accuracy")}
     evals = {"step": [], "test_loss": [], "test_accuracy": []}
@@ -226,13 +249,11 @@ def train(depth=10, width=128, activation="tanh", init="xavier_normal", bias_std
                 raise KeyboardInterrupt("the training was stopped")
             idx = order[step - 1]
             np.take(d.X, idx, axis=0, out=x)
-            fwd = net.forward(x, P, H)
-            value, accuracy, g = _head(H[-1], d.y[idx], loss)
+            value, accuracy, fwd, bwd = net.step(x, d.y[idx], loss, lr, momentum, weight_decay, P, H, G)
             history["loss"][step - 1], history["accuracy"][step - 1] = value, accuracy
-            if not math.isfinite(value):
+            if bwd is None:
                 diverged = step
                 break
-            bwd = net.backward_and_step(x, P, H, g, G, lr, momentum, weight_decay)
             if step in record_at:
                 _record(records, step, fwd, bwd)
             if step % eval_every == 0 or step == steps:
@@ -332,14 +353,14 @@ class TrainResult:
 
     def plot(self, path=None):
         """Loss and accuracy over the steps, and the per-layer statistics at the recorded steps (matplotlib)."""
-        from .plotting import plot_training
+        from .training_plots import plot_training as plot
 
-        return plot_training([self], path)
+        return plot([self], path)
 
 
 def plot_training(results, path=None):
     """Several runs on one figure (the classic comparison of inits): loss and accuracy over the steps, and the
     dead (relu-like) or saturated (tanh, sigmoid) fraction of the hidden units at the recorded steps."""
-    from .plotting import plot_training as plot
+    from .training_plots import plot_training as plot
 
     return plot(list(results), path)
