@@ -204,3 +204,97 @@ def test_stop_event_interrupts_before_the_next_step():
     stop.set()
     with pytest.raises(KeyboardInterrupt):
         fi.train(depth=2, width=8, steps=3, stop=stop)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# training sweeps
+
+TRAIN = dict(steps=30, lr=0.01)
+
+
+def test_a_training_sweep_writes_trainability_rows_and_resumes(tmp_path):
+    out = tmp_path / "train.csv"
+    kw = dict(depth=[2, 4], width=16, activation="tanh", sigma_w2=[1.0, 3.0], sigma_b2=[0.0, 0.05], batch=32,
+              train=TRAIN, out=str(out), progress=False, workers=2)
+    res = fi.sweep(**kw)
+    assert len(res) == 8 and not res.failed
+    row = next(r for r in res.rows if r["depth"] == 4 and r["init"] == "sigma_w2=3.0" and r["sigma_b2"] == 0.05)
+    assert row["train"].startswith("steps=30 lr=0.01 ") and 0 <= row["test_accuracy"] <= 1
+    assert row["xi_c"] == pytest.approx(fi.theory.depth_scales("tanh", 3.0, 0.05).xi_c)
+    assert row["h_std_layers"].size == 4 and row["diverged_step"] == 0
+    # the row is fi.train's with the same settings
+    alone = fi.train(depth=4, width=16, init={"sigma_w2": 3.0}, bias_std=math.sqrt(0.05), batch=32, steps=30,
+                     lr=0.01, eval_every=30, record_every=30)
+    assert row["test_accuracy"] == alone.test_accuracy and row["train_loss"] == alone.loss
+    # resume: nothing runs again; a new axis value runs only its rows
+    calls = []
+    from fastinit import trainability
+
+    original = trainability._training.train
+
+    def counted(**k):
+        calls.append(k)
+        return original(**k)
+
+    trainability._training.train = counted
+    try:
+        again = fi.sweep(**kw)
+        assert calls == [] and len(again) == 8
+        more = fi.sweep(**{**kw, "sigma_w2": [1.0, 3.0, 2.0]})
+        assert len(calls) == 4 and len(more) == 12
+    finally:
+        trainability._training.train = original
+    assert fi.SweepResult.from_csv(str(out)).rows[0]["train"] == row["train"]
+
+
+def test_training_sweep_checks_come_first():
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        fi.sweep(depth=2, width=8, train=dict(lr=0.0), progress=False)
+    with pytest.raises(ValueError, match="unknown keys"):
+        fi.sweep(depth=2, width=8, train=dict(learning_rate=0.1), progress=False)
+    with pytest.raises(ValueError, match="unknown data"):
+        fi.sweep(depth=2, width=8, train=dict(data="mnist"), progress=False)
+    with pytest.raises(ValueError, match="sigma_b2 .* training sweeps"):
+        fi.sweep(depth=2, width=8, sigma_b2=0.1, progress=False)
+    with pytest.raises(ValueError, match="init or sigma_w2"):
+        fi.sweep(depth=2, width=8, init="he_normal", sigma_w2=2.0, progress=False)
+    with pytest.raises(ValueError, match="sigma_w2 must be a finite number > 0"):
+        fi.sweep(depth=2, width=8, sigma_w2=-1.0, train=TRAIN, progress=False)
+
+
+def test_the_depth_scale_fit():
+    from fastinit.sweeps import SweepResult
+
+    def row(depth, xi, acc):
+        return dict(status="ok", train="steps=1", depth=depth, xi_c=xi, test_accuracy=acc, init="sigma_w2=1.0",
+                    sigma_b2=0.05, seed=0)
+
+    # trained below 2 xi_c except one cell that did not
+    rows = [row(d, 10.0, 0.9 if d < 20 else 0.1) for d in (5, 10, 15, 25, 30)] + [row(5, 2.0, 0.1)]
+    fit = SweepResult(rows).trainability()
+    assert fit["cells"] == 6 and fit["agree"] == 6 and 1.5 < fit["k"] < 2.5
+    rows.append(row(12, 10.0, 0.1))   # a cell the law gets wrong
+    fit = SweepResult(rows).trainability()
+    # either 12 or 15 (ratio 1.2 untrained, 1.5 trained) must disagree; the smallest best k takes 15's
+    assert fit["agree"] == 6 and [r["depth"] for r in fit["disagree"]] == [15]
+
+
+def test_simulation_sweeps_take_variance_inits():
+    res = fi.sweep(depth=3, width=64, sigma_w2=[1.0, 2.0], activation="relu", progress=False)
+    assert [r["init"] for r in res.rows] == ["sigma_w2=1.0", "sigma_w2=2.0"]
+    # relu at sigma_w^2 = 2 keeps the std; the theory column knows the variance
+    assert res.rows[1]["theory_final_h_std"] == pytest.approx(
+        fi.theory.predict(depth=3, width=64, activation="relu", init={"sigma_w2": 2.0}).h_std[-1])
+
+
+def test_plots_of_training(tmp_path):
+    pytest.importorskip("matplotlib")
+    a = fi.train(depth=3, width=16, init="small_normal", steps=20)
+    b = fi.train(depth=3, width=16, activation="relu", init="he_normal", steps=20)
+    fig = fi.plot_training([a, b], tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 10_000 and len(fig.axes) == 3
+    res = fi.sweep(depth=[2, 3], width=8, sigma_w2=[1.0, 2.0], sigma_b2=0.05, batch=32, train=TRAIN, progress=False)
+    res.plot(tmp_path / "heat.png")
+    assert (tmp_path / "heat.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="no training results"):
+        fi.plot_training([])
