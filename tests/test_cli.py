@@ -252,3 +252,59 @@ def test_ctrl_c_in_a_parquet_sweep_names_the_journal_that_holds_the_rows(tmp_pat
     out = tmp_path / "x.parquet"
     assert cli.main(["sweep", "--depth", "2", "--width", "8", "--out", str(out), "--no-progress"]) == 130
     assert f"the finished rows are in {out}.rows.csv" in capsys.readouterr().err
+
+
+def test_train_command_runs_compares_and_writes(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    png, js = tmp_path / "curves.png", tmp_path / "runs.json"
+    argv = ["train", "--depth", "3", "--width", "16", "--steps", "30", "--compare", "small_normal,sigma_w2=1.0",
+            "--json", str(js), "--no-progress"]
+    plotting = _importable("matplotlib")
+    if plotting:
+        argv += ["--plot", str(png)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("TrainResult(") == 2 and "init={'sigma_w2': 1.0}" in out
+    runs = json.loads(js.read_text())
+    assert len(runs) == 2 and len(runs[0]["history"]["loss"]) == 30 and "test_accuracy" in runs[1]["summary"]
+    if plotting:
+        assert png.stat().st_size > 10_000
+
+
+def _importable(name):
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def test_train_command_reads_arrays_from_npz(tmp_path, capsys, cli_usage_error):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    y = (X[:, 0] > 0).astype(np.int64)
+    path = tmp_path / "d.npz"
+    np.savez(path, X=X[:80], y=y[:80], X_test=X[80:], y_test=y[80:])
+    assert cli.main(["train", "--depth", "2", "--width", "8", "--steps", "50", "--batch", "16", "--lr", "0.05",
+                     "--data", str(path), "--no-progress"]) == 0
+    assert "data='arrays'" in capsys.readouterr().out
+    np.savez(tmp_path / "bad.npz", features=X)
+    assert "has no X, y array" in cli_usage_error(["train", "--data", str(tmp_path / "bad.npz")])
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["train", "--lr", "0"], "lr must be > 0"), (["train", "--steps", "0"], "steps must be >= 1"),
+    (["train", "--data", "mnist"], "unknown data 'mnist'"),
+    (["sweep", "--sigma-b2", "0.1"], "training sweeps"), (["sweep", "--sigma-w2", "a,b"], "--sigma-w2: expected"),
+    (["sweep", "--train-steps", "5", "--lr", "-1"], "lr must be > 0")])
+def test_train_options_usage_errors(cli_usage_error, argv, match):
+    assert match in cli_usage_error(argv)
+
+
+def test_sweep_command_trains(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "t.csv"
+    assert cli.main(["sweep", "--depth", "2,3", "--width", "8", "--sigma-w2", "1,2", "--sigma-b2", "0.05",
+                     "--train-steps", "10", "--batch", "32", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "test acc" in text and "xi_c" in text
+    rows = SW.SweepResult.from_csv(str(out)).rows
+    assert len(rows) == 4 and all(r["train"].startswith("steps=10 ") and r["sigma_b2"] == 0.05 for r in rows)

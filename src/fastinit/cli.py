@@ -1,4 +1,4 @@
-"""The ``fastinit`` command: ``fastinit info``, ``bench``, ``simulate``, ``sweep`` and ``probe``."""
+"""The ``fastinit`` command: ``fastinit info``, ``bench``, ``simulate``, ``sweep``, ``train`` and ``probe``."""
 import argparse
 import json
 import platform
@@ -8,6 +8,8 @@ import numpy as np
 
 import fastinit as fi
 from fastinit import _bench, _core, activations
+from fastinit.cli_args import add_outputs, check_writable, comma_list, parse_int_list
+from fastinit.cli_train import add_sweep_training_options, add_train_parser, sweep_training_kwargs
 from fastinit.journal import JournalBusy
 from fastinit.journal import csv_path as journal_csv_path
 
@@ -74,49 +76,11 @@ def _bench_cmd(args):
     return 0
 
 
-MAX_LIST = 100_000   # the most values a range on the command line may list
-
-
-def parse_int_list(text, name="value"):
-    """'1:100' (inclusive), '2:100:4', '64,256,1024' or a mix ('2,4,8:32:8') -> list of ints; ValueError naming
-    the argument otherwise."""
-    values = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if ":" in part:
-                bits = [int(b) for b in part.split(":")]
-                if len(bits) not in (2, 3):
-                    raise ValueError
-                start, stop = bits[0], bits[1]
-                step = bits[2] if len(bits) == 3 else 1
-                if step < 1 or stop < start:
-                    raise ValueError
-                count = (stop - start) // step + 1
-                if len(values) + count > MAX_LIST:
-                    raise OverflowError
-                values.extend(range(start, stop + 1, step))
-            else:
-                values.append(int(part))
-        except ValueError:
-            raise ValueError(f"--{name}: cannot read {part!r}: expected integers, 'start:stop' (inclusive, "
-                             f"start <= stop) or 'start:stop:step' (step >= 1)") from None
-        except OverflowError:   # (before the list is built: '1:200000000' would take seconds and gigabytes)
-            raise ValueError(f"--{name}: {text!r} lists more than {MAX_LIST} values") from None
-    if not values:
-        raise ValueError(f"--{name}: no values in {text!r}")
-    return values
-
-
-def _csv(text):
-    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _simulate_cmd(args):
-    inits = _csv(args.compare) if args.compare else [args.init]
-    activations = _csv(args.activation)
+    inits = comma_list(args.compare) if args.compare else [args.init]
+    activations = comma_list(args.activation)
     if not inits or not activations:
         raise ValueError("--compare and --activation need at least one name")
     results = []
@@ -144,7 +108,7 @@ def _sweep_cmd(args):
 
     bools = {"false": False, "true": True, "no": False, "yes": True, "0": False, "1": True}
     bn = []
-    for t in _csv(args.batchnorm):
+    for t in comma_list(args.batchnorm):
         if t.lower() not in bools:
             raise ValueError(f"--batchnorm: expected true/false values, got {t!r}")
         bn.append(bools[t.lower()])
@@ -161,7 +125,8 @@ def _sweep_cmd(args):
         executor = client.get_executor()
     try:
         res = S.sweep(depth=parse_int_list(args.depth, "depth"), width=parse_int_list(args.width, "width"),
-                      activation=_csv(args.activation), init=_csv(args.init), batchnorm=bn, batch=args.batch,
+                      activation=comma_list(args.activation), init=None if args.sigma_w2 else comma_list(args.init),
+                      batchnorm=bn, batch=args.batch, **sweep_training_kwargs(args),
                       seeds=parse_int_list(args.seeds, "seeds"), backward=args.backward, out=args.out,
                       resume=not args.no_resume, executor=executor, workers=args.workers,
                       progress=not args.no_progress, share_prefixes=not args.no_share_prefixes,
@@ -254,7 +219,7 @@ def _probe_inputs(model, config, args):
 
 def _probe_cmd(args):
     settings = [_set_value(t) for t in args.set or []]
-    inits = _csv(args.inits) if args.inits else None
+    inits = comma_list(args.inits) if args.inits else None
     model, config = _probe_model(args.model, settings)
     model.eval()
     inputs = _probe_inputs(model, config, args)
@@ -277,13 +242,6 @@ def _probe_cmd(args):
     return 0
 
 
-def _add_outputs(p, json_help, plot_help):
-    """--json, --plot and --threads, which bench and simulate share."""
-    p.add_argument("--json", metavar="PATH", help=json_help)
-    p.add_argument("--plot", metavar="PATH", help=plot_help)
-    p.add_argument("--threads", type=int, help="threads for fastinit (default: all CPUs this process may use)")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastinit", description="fast, reproducible weight initialization")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -292,7 +250,7 @@ def main(argv=None):
     p.set_defaults(func=_info)
     p = sub.add_parser("bench", help="time the fills and a simulation against NumPy and PyTorch on this machine")
     p.add_argument("--quick", action="store_true", help="2**22 elements instead of 2**26 (a few seconds)")
-    _add_outputs(p, json_help="also write the timings and ratios as JSON",
+    add_outputs(p, json_help="also write the timings and ratios as JSON",
                  plot_help="a bar chart of the speedups (needs matplotlib)")
     p.set_defaults(func=_bench_cmd)
     p = sub.add_parser("simulate", help="a deep random MLP forward (and backward): per-layer statistics",
@@ -314,7 +272,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--max-layers", type=int, default=10, help="histogram columns in the figure")
-    _add_outputs(p, json_help="also write the results as JSON",
+    add_outputs(p, json_help="also write the results as JSON",
                  plot_help="save histograms + std vs depth (needs matplotlib)")
     p.set_defaults(func=_simulate_cmd)
     p = sub.add_parser("sweep", help="a grid of simulations: final std, saturation, gradients, theory per row",
@@ -342,7 +300,9 @@ def main(argv=None):
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-share-prefixes", action="store_true",
                    help="one simulation per configuration instead of one per depth series (same rows, slower)")
+    add_sweep_training_options(p)
     p.set_defaults(func=_sweep_cmd)
+    add_train_parser(sub)
     p = sub.add_parser("probe", help="per-module activation (and gradient) statistics of a real torch model",
                        description="One forward (and backward) pass of a model with every leaf module's output "
                                    "recorded, e.g. fastinit probe hf:ResNetConfig --backward --plot probe.png, or "
@@ -359,7 +319,7 @@ def main(argv=None):
     p.add_argument("--bins", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-layers", type=int, default=6, help="histogram columns in the figure")
-    _add_outputs(p, json_help="also write the rows as JSON", plot_help="save the figure (needs matplotlib)")
+    add_outputs(p, json_help="also write the rows as JSON", plot_help="save the figure (needs matplotlib)")
     p.set_defaults(func=_probe_cmd)
     args = parser.parse_args(argv)
     # errors found in the arguments are reported with the usage of the subcommand given
@@ -372,15 +332,15 @@ def main(argv=None):
         usage.error(f"--max-layers must be >= 1, got {args.max_layers}")
     if getattr(args, "scheduler_timeout", None) is not None and not args.scheduler_timeout > 0:
         usage.error(f"--scheduler-timeout must be > 0 seconds, got {args.scheduler_timeout}")
-    if args.command in ("simulate", "sweep", "bench", "probe") and args.plot:
+    if args.command in ("simulate", "sweep", "train", "bench", "probe") and args.plot:
         from .plotting import pyplot
         try:   # before the work: a missing matplotlib or an unwritable path should not cost the user a long run
             pyplot()
         except ImportError as exc:
             usage.error(str(exc))
-        _check_writable(usage, "--plot", args.plot)
+        check_writable(usage, "--plot", args.plot)
     if getattr(args, "json", None):
-        _check_writable(usage, "--json", args.json)
+        check_writable(usage, "--json", args.json)
     try:
         return args.func(args)
     except (TypeError, ValueError) as exc:
@@ -398,19 +358,6 @@ def main(argv=None):
         else:
             print("\ninterrupted", file=sys.stderr)
         return 130
-
-
-def _check_writable(usage, option, path):
-    """usage error when a file cannot be written at path (its folder missing or read-only), before any work."""
-    import os
-
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        usage.error(f"{option}: {path!r} is a directory")
-    if not os.path.isdir(folder):
-        usage.error(f"{option}: cannot write {path!r}: the folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        usage.error(f"{option}: cannot write {path!r}: the folder {folder!r} is not writable")
 
 
 if __name__ == "__main__":
