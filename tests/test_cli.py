@@ -197,10 +197,11 @@ def test_cli_probe_bad_arguments(argv, match, cli_usage_error):
 
 @settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(argv=st.lists(st.sampled_from(["simulate", "sweep", "bench", "info", "--depth", "0", "-3", "1e11", "2:1",
+@given(argv=st.lists(st.sampled_from(["simulate", "sweep", "train", "bench", "info", "--depth", "0", "-3", "1e11", "2:1",
                                        "--threads", "99999999999", "--width", "x", "--init", "nope", "--max-layers",
                                        "--seeds", "18446744073709551616", "--plot", "/nonexistent/p.png", "--bins",
-                                       "--batchnorm", "maybe", "--dtype", "float16", "3", "5"]), max_size=6))
+                                       "--batchnorm", "maybe", "--dtype", "float16", "3", "5", "--lr", "--steps",
+                                       "--sigma-w2", "--sigma-b2", "--train-steps", "--data"]), max_size=6))
 def test_cli_arguments(argv, capsys):
     """Bad command lines end in a usage error (exit 2) or a one-line message, never a traceback."""
     if argv[:1] == ["bench"] or "bench" in argv[:1]:
@@ -210,6 +211,9 @@ def test_cli_arguments(argv, capsys):
     if "sweep" in safe[:1] or "simulate" in safe[:1]:
         safe += ["--depth", "2", "--width", "4", "--batch", "4"] if "--batch" not in safe else []
         safe += ["--no-progress"] if safe[0] == "sweep" else []
+        safe += ["--train-steps", "2"] if safe[0] == "sweep" and "--train-steps" in safe else []
+    if "train" in safe[:1]:
+        safe += ["--depth", "2", "--width", "4", "--steps", "2", "--no-progress"]
     try:
         code = cli.main(safe)
     except SystemExit as exc:
