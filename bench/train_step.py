@@ -51,16 +51,16 @@ def gemm_floor(width, batch, depth):
     gen = fi.Generator(2)
     h = gen.normal((batch, width))
     Ws = [gen.normal((width, width)) for _ in range(depth)] + [gen.normal((CLASSES, width))]
-    outs = [(np.empty((batch, W.shape[0]), np.float32, order="F"), np.empty((W.shape[0], width), np.float32,
-                                                                          order="F"),
-             np.empty((batch, width), np.float32, order="F")) for W in Ws]
+    outs = [(np.empty((batch, W.shape[0]), np.float32), np.empty((W.shape[0], width), np.float32),
+             np.empty((batch, width), np.float32)) for W in Ws]
     g = [gen.normal((batch, W.shape[0])) for W in Ws]
 
     def run():
+        # the engine's calls: row-major arrays as their transposes in column-major BLAS terms (no copies)
         for W, (p, gw, gi), gg in zip(Ws, outs, g):
-            sgemm(1.0, h, W, trans_b=True, c=p, overwrite_c=True)
-            sgemm(1.0, gg, h, trans_a=True, c=gw, overwrite_c=True)
-            sgemm(1.0, gg, W, c=gi, overwrite_c=True)
+            sgemm(1.0, W.T, h.T, trans_a=True, c=p.T, overwrite_c=True)     # P = H W^T
+            sgemm(1.0, h.T, gg.T, trans_b=True, c=gw.T, overwrite_c=True)   # dW = G^T H
+            sgemm(1.0, W.T, gg.T, c=gi.T, overwrite_c=True)                 # dH = G W
     return run
 
 

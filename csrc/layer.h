@@ -61,6 +61,8 @@ typedef struct {
     int saturation;           /* fi_saturation */
     int bins;                 /* histogram bins, 1 .. FI_MAX_BINS */
     double p_range[2], h_range[2];  /* in: histogram ranges, NaN = the layer's [min, max]; out: the ranges used */
+    int stats;                      /* 1: the statistics and histograms below; 0: P and H only (training steps
+                                       that record nothing), p_stats / h_stats cleared, histograms untouched */
     fi_stats p_stats, h_stats;      /* out */
     int64_t *p_hist, *h_hist;       /* out: bins counts each (values outside the range are not counted) */
     int status;                     /* out: FI_LAYER_OK or FI_LAYER_NOMEM */
@@ -81,6 +83,7 @@ typedef struct {
     void *g;                  /* in: dL/dH_out (batch x n_out); out: dL/dP, P = H_in W^T + b before batch norm */
     void *g_in;               /* out: dL/dH_in (batch x n_in), or NULL to skip */
     void *g_w;                /* scratch n_out x n_in: dL/dW */
+    int stats;                /* 1: the statistics below; 0: gradients only (stats cleared, gw_norm NaN) */
     fi_stats gh_stats, gp_stats;  /* out: of dL/dH_out and dL/dP */
     double gw_norm;           /* out: Frobenius norm of dL/dW */
     int status;               /* out: FI_LAYER_OK or FI_LAYER_NOMEM */

@@ -319,8 +319,10 @@ static void FI_N(finish_rows)(fi_layer *L, size_t r0, size_t r1, const double *m
             for (size_t j = 0; j < N; ++j) prow[j] += bias[j];
         }
         FI_N(act_row)(prow, hrow, N, L->act, (FI_T)L->alpha);
-        FI_N(stats_add)(pp, prow, N, FI_SAT_NONE);
-        FI_N(stats_add)(hp, hrow, N, L->saturation);
+        if (pp) {
+            FI_N(stats_add)(pp, prow, N, FI_SAT_NONE);
+            FI_N(stats_add)(hp, hrow, N, L->saturation);
+        }
     }
 }
 
@@ -342,9 +344,9 @@ static void FI_N(forward)(fi_layer *L)
 {
     const size_t B = L->batch, N = L->n_out;
     const long long nblocks = (long long)((B + FI_GEMM_ROWS - 1) / FI_GEMM_ROWS);
-    const int hist = L->p_hist && L->h_hist, threads = fi_layer_threads(B * N);
+    const int want = L->stats, hist = want && L->p_hist && L->h_hist, threads = fi_layer_threads(B * N);
     /* all scratch first: when any of it is missing, the call writes nothing */
-    fi_stats *pp = fi_stats_alloc((size_t)nblocks), *hp = fi_stats_alloc((size_t)nblocks);
+    fi_stats *pp = want ? fi_stats_alloc((size_t)nblocks) : NULL, *hp = want ? fi_stats_alloc((size_t)nblocks) : NULL;
     double *mean = NULL, *colsum = NULL;
     int64_t *hist_tmp = NULL;
     if (L->batchnorm) {
@@ -353,7 +355,7 @@ static void FI_N(forward)(fi_layer *L)
     }
     if (hist)
         hist_tmp = (int64_t *)calloc((size_t)threads * 2 * FI_N(hist_stride)(L->bins), sizeof(int64_t));
-    L->status = !pp || !hp || (L->batchnorm && (!mean || !colsum)) || (hist && !hist_tmp) ? FI_LAYER_NOMEM
+    L->status = (want && (!pp || !hp)) || (L->batchnorm && (!mean || !colsum)) || (hist && !hist_tmp) ? FI_LAYER_NOMEM
                                                                                            : FI_LAYER_OK;
     if (L->status != FI_LAYER_OK) goto done;
     FI_N(gemm_rows)(L, 0, B);
@@ -367,7 +369,7 @@ static void FI_N(forward)(fi_layer *L)
         for (long long c = 0; c < nblocks; ++c) {
             size_t r0 = (size_t)c * FI_GEMM_ROWS, r1 = fi_chunk_end(c, FI_GEMM_ROWS, B);
             if (colsum) FI_N(column_sums)(L, r0, r1, colsum + 2 * N * (size_t)c, colsum + 2 * N * (size_t)c + N);
-            else FI_N(finish_rows)(L, r0, r1, NULL, pp + c, hp + c);
+            else FI_N(finish_rows)(L, r0, r1, NULL, want ? pp + c : NULL, want ? hp + c : NULL);
         }
         if (colsum) {
 #ifdef _OPENMP
@@ -391,11 +393,16 @@ static void FI_N(forward)(fi_layer *L)
 #endif
             for (long long c = 0; c < nblocks; ++c) {
                 size_t r0 = (size_t)c * FI_GEMM_ROWS, r1 = fi_chunk_end(c, FI_GEMM_ROWS, B);
-                FI_N(finish_rows)(L, r0, r1, mean, pp + c, hp + c);
+                FI_N(finish_rows)(L, r0, r1, mean, want ? pp + c : NULL, want ? hp + c : NULL);
             }
         }
     }
     (void)threads;
+    if (!want) {
+        fi_stats_clear(&L->p_stats, 1);
+        fi_stats_clear(&L->h_stats, 1);
+        goto done;
+    }
     fi_stats_merge(pp, (size_t)nblocks, &L->p_stats);
     fi_stats_merge(hp, (size_t)nblocks, &L->h_stats);
     fi_hist_range(L->p_range, &L->p_stats);
@@ -418,10 +425,15 @@ static void FI_N(backward)(fi_layer_back *Bk)
     const FI_T *P = (const FI_T *)Bk->p, *H = (const FI_T *)Bk->h_out;
     /* the partials of the three array_stats calls (G twice, dL/dW), allocated before anything is written */
     size_t nparts = FI_N(chunk_count)(B, N), nparts_w = FI_N(chunk_count)(N, K);
-    fi_stats *part = fi_stats_alloc(nparts > nparts_w ? nparts : nparts_w);
-    Bk->status = part ? FI_LAYER_OK : FI_LAYER_NOMEM;
-    if (!part) return;
-    FI_N(array_stats)(G, B, N, FI_SAT_NONE, part, &Bk->gh_stats);
+    const int want = Bk->stats;
+    fi_stats *part = want ? fi_stats_alloc(nparts > nparts_w ? nparts : nparts_w) : NULL;
+    Bk->status = part || !want ? FI_LAYER_OK : FI_LAYER_NOMEM;
+    if (want && !part) return;
+    if (want) FI_N(array_stats)(G, B, N, FI_SAT_NONE, part, &Bk->gh_stats);
+    else {
+        fi_stats_clear(&Bk->gh_stats, 1);
+        fi_stats_clear(&Bk->gp_stats, 1);
+    }
     const FI_T alpha = (FI_T)Bk->alpha;
     int threads = fi_layer_threads(B * N);
     /* element-wise: no partials to merge, so plain rows split over the threads give the same result for any count */
@@ -452,7 +464,7 @@ static void FI_N(backward)(fi_layer_back *Bk)
         }
     }
     (void)threads;
-    FI_N(array_stats)(G, B, N, FI_SAT_NONE, part, &Bk->gp_stats);
+    if (want) FI_N(array_stats)(G, B, N, FI_SAT_NONE, part, &Bk->gp_stats);
     FI_T one = 1, zero = 0;
     {   /* dL/dW (N x K, row-major) = G^T H_in */
         char ta = 'N', tb = 'T';
@@ -460,9 +472,10 @@ static void FI_N(backward)(fi_layer_back *Bk)
         ((FI_GEMM)Bk->gemm)(&ta, &tb, &m, &n, &k, &one, (FI_T *)Bk->h_in, &lda, G, &ldb, &zero, (FI_T *)Bk->g_w, &ldc);
     }
     fi_stats gw;
-    FI_N(array_stats)((const FI_T *)Bk->g_w, N, K, FI_SAT_NONE, part, &gw);
+    if (want) FI_N(array_stats)((const FI_T *)Bk->g_w, N, K, FI_SAT_NONE, part, &gw);
     free(part);
-    {   /* sum of squares = count (var + mean^2) */
+    if (!want) Bk->gw_norm = NAN;
+    else {   /* sum of squares = count (var + mean^2) */
         double mean_gw = gw.count ? gw.shift + gw.sum / gw.count : 0.0;
         double m2 = gw.sumsq - (gw.count ? gw.sum * gw.sum / gw.count : 0.0);
         Bk->gw_norm = gw.nonfinite ? NAN : sqrt(m2 + gw.count * mean_gw * mean_gw);

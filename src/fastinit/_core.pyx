@@ -249,6 +249,7 @@ cdef extern from "layer.h" nogil:
         int bins
         double p_range[2]
         double h_range[2]
+        int stats
         fi_stats p_stats, h_stats
         int64_t *p_hist
         int64_t *h_hist
@@ -268,6 +269,7 @@ cdef extern from "layer.h" nogil:
         void *g
         void *g_in
         void *g_w
+        int stats
         fi_stats gh_stats, gp_stats
         double gw_norm
         int status
@@ -363,16 +365,19 @@ cdef void *_at_mut(real[:, ::1] a):
 
 cdef _forward(const real[:, ::1] h_in, const real[:, ::1] w, const real[::1] bias, real[:, ::1] p,
               real[:, ::1] h_out, bint batchnorm, double bn_eps, double[::1] bn_invstd, int act, double alpha,
-              int saturation, int bins, tuple p_range, tuple h_range, int64_t[::1] p_hist, int64_t[::1] h_hist):
+              int saturation, int bins, tuple p_range, tuple h_range, int64_t[::1] p_hist, int64_t[::1] h_hist,
+              bint stats):
     cdef fi_layer L
     L.batch, L.n_in, L.n_out = h_in.shape[0], h_in.shape[1], w.shape[0]
+    if stats and (p_hist is None or h_hist is None):
+        raise ValueError("layer_forward: p_hist and h_hist are needed with stats")
     _check_layer(L.batch, L.n_in, L.n_out, "layer_forward", (
         ("w", (w.shape[0], w.shape[1]), (L.n_out, L.n_in)),
         ("bias", bias.shape[0] if bias is not None else L.n_out, L.n_out),
         ("p", (p.shape[0], p.shape[1]), (L.batch, L.n_out)),
         ("h_out", (h_out.shape[0], h_out.shape[1]), (L.batch, L.n_out)),
         ("bn_invstd", bn_invstd.shape[0] if batchnorm else L.n_out, L.n_out),
-        ("p_hist", p_hist.shape[0], bins), ("h_hist", h_hist.shape[0], bins)))
+        ("p_hist", p_hist.shape[0] if stats else bins, bins), ("h_hist", h_hist.shape[0] if stats else bins, bins)))
     if bins < 1 or bins > FI_MAX_BINS:
         raise ValueError(f"layer_forward needs 1 <= bins <= {FI_MAX_BINS}, got {bins}")
     L.f64 = real is double
@@ -391,8 +396,9 @@ cdef _forward(const real[:, ::1] h_in, const real[:, ::1] w, const real[::1] bia
     L.bins = bins
     L.p_range[0] = p_range[0]; L.p_range[1] = p_range[1]
     L.h_range[0] = h_range[0]; L.h_range[1] = h_range[1]
-    L.p_hist = &p_hist[0]
-    L.h_hist = &h_hist[0]
+    L.stats = stats
+    L.p_hist = &p_hist[0] if stats else NULL
+    L.h_hist = &h_hist[0] if stats else NULL
     with nogil:
         fi_layer_forward(&L)
     if L.status != FI_LAYER_OK:
@@ -402,21 +408,22 @@ cdef _forward(const real[:, ::1] h_in, const real[:, ::1] w, const real[::1] bia
 
 
 def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_invstd, int act, double alpha,
-                  int saturation, int bins, tuple p_range, tuple h_range, p_hist, h_hist):
+                  int saturation, int bins, tuple p_range, tuple h_range, p_hist, h_hist, bint stats=True):
     """One layer: P = h_in w^T (+ bias), [batch norm], H = act(P), statistics and histograms (C: fi_layer_forward).
     Every buffer C-contiguous, of h_in's dtype (bn_invstd float64, the histograms int64). Returns (p_stats,
     h_stats, p_range_used, h_range_used): the statistics as the C struct fi_stats (a dict: count, zeros, saturated,
-    nonfinite, shift, sum, sumsq, min, max; fastinit.stats makes the record of it)."""
+    nonfinite, shift, sum, sumsq, min, max; fastinit.stats makes the record of it). stats=False: P and H only (the
+    histograms may be None; the statistics returned are empty)."""
     if h_in.dtype.itemsize == 8:
         return _forward[double](h_in, w, bias, p, h_out, batchnorm, bn_eps, bn_invstd, act, alpha, saturation, bins,
-                                p_range, h_range, p_hist, h_hist)
+                                p_range, h_range, p_hist, h_hist, stats)
     return _forward[float](h_in, w, bias, p, h_out, batchnorm, bn_eps, bn_invstd, act, alpha, saturation, bins,
-                           p_range, h_range, p_hist, h_hist)
+                           p_range, h_range, p_hist, h_hist, stats)
 
 
 cdef _backward(const real[:, ::1] h_in, const real[:, ::1] w, const real[:, ::1] p, const real[:, ::1] h_out,
                bint batchnorm, const double[::1] bn_invstd, int act, double alpha, real[:, ::1] g,
-               real[:, ::1] g_in, real[:, ::1] g_w):
+               real[:, ::1] g_in, real[:, ::1] g_w, bint stats):
     cdef fi_layer_back B
     B.batch, B.n_in, B.n_out = h_in.shape[0], h_in.shape[1], w.shape[0]
     _check_layer(B.batch, B.n_in, B.n_out, "layer_backward", (
@@ -442,6 +449,7 @@ cdef _backward(const real[:, ::1] h_in, const real[:, ::1] w, const real[:, ::1]
     B.g = _at_mut(g)
     B.g_in = _at_mut(g_in) if g_in is not None else NULL
     B.g_w = _at_mut(g_w)
+    B.stats = stats
     with nogil:
         fi_layer_backward(&B)
     if B.status != FI_LAYER_OK:
@@ -449,12 +457,14 @@ cdef _backward(const real[:, ::1] h_in, const real[:, ::1] w, const real[:, ::1]
     return B.gh_stats, B.gp_stats, B.gw_norm
 
 
-def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double alpha, g, g_in, g_w):
+def layer_backward(h_in, w, p, h_out, bint batchnorm, bn_invstd, int act, double alpha, g, g_in, g_w,
+                   bint stats=True):
     """Backward step (C: fi_layer_backward): g holds dL/dH_out on entry and dL/dP on return; g_in receives
-    dL/dH_in unless None. Returns (gh_stats, gp_stats, |dL/dW|_F), the statistics as in layer_forward."""
+    dL/dH_in unless None. Returns (gh_stats, gp_stats, |dL/dW|_F), the statistics as in layer_forward (stats=False:
+    empty, and NaN for the norm)."""
     if h_in.dtype.itemsize == 8:
-        return _backward[double](h_in, w, p, h_out, batchnorm, bn_invstd, act, alpha, g, g_in, g_w)
-    return _backward[float](h_in, w, p, h_out, batchnorm, bn_invstd, act, alpha, g, g_in, g_w)
+        return _backward[double](h_in, w, p, h_out, batchnorm, bn_invstd, act, alpha, g, g_in, g_w, stats)
+    return _backward[float](h_in, w, p, h_out, batchnorm, bn_invstd, act, alpha, g, g_in, g_w, stats)
 
 
 cdef _activation(int act, double alpha, const real[::1] x, real[::1] y):

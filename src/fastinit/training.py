@@ -76,21 +76,27 @@ class _Net:
         # child 0: the mini-batches; child l: layer l's weights (the readout is layer depth + 1); the last: biases
         children = Generator(seed).spawn(self.layers + 2)
         self.batches = Generator(children[0].seed)
-        self.W, self.b = [], []
+        # each layer's W (out x in) and b in one flat buffer, and its gradient and momentum alike: one SGD call
+        # per layer (torch's weight decay applies to biases too)
+        self.params, self.grads, self.momenta, self.W, self.b, self.gW, self.gb = ([] for _ in range(7))
         biases = Generator(children[-1].seed)
         for l in range(1, self.layers + 1):
-            W = np.empty((widths[l], widths[l - 1]), dtype)
+            n_out, n_in = widths[l], widths[l - 1]
+            flat, grad = np.empty(n_out * n_in + n_out, dtype), np.empty(n_out * n_in + n_out, dtype)
+            W, b = flat[:n_out * n_in].reshape(n_out, n_in), flat[n_out * n_in:]
             weights.fill(W, Generator(children[l].seed))
-            b = np.full(widths[l], bias, dtype)
+            b[...] = bias
             if bias_std:
-                b += biases.normal(widths[l], std=bias_std, dtype=dtype)
+                b += biases.normal(n_out, std=bias_std, dtype=dtype)
             else:
                 biases.take_streams(1)   # layer l's bias stream whether it is used or not
+            self.params.append(flat)
+            self.grads.append(grad)
+            self.momenta.append(np.zeros_like(flat))
             self.W.append(W)
             self.b.append(b)
-        self.vW = [np.zeros_like(W) for W in self.W]
-        self.vb = [np.zeros_like(b) for b in self.b]
-        self.gW = [np.empty_like(W) for W in self.W]
+            self.gW.append(grad[:n_out * n_in].reshape(n_out, n_in))
+            self.gb.append(grad[n_out * n_in:])
         self._hist = np.zeros(1, np.int64), np.zeros(1, np.int64)
 
     def buffers(self, rows):
@@ -98,41 +104,40 @@ class _Net:
         return ([np.empty((rows, n), self.dtype) for n in self.widths[1:]],
                 [np.empty((rows, n), self.dtype) for n in self.widths[1:]])
 
-    def forward(self, x, P, H):
-        """Fills P, H; returns the C statistics of each layer (p_stats, h_stats)."""
+    def forward(self, x, P, H, stats=False):
+        """Fills P, H; returns the C statistics of each layer (p_stats, h_stats) when ``stats``, else None."""
         out, h = [], x
+        hist = self._hist if stats else (None, None)
         for l in range(self.layers):
             ps, hs, _, _ = _core.layer_forward(h, self.W[l], self.b[l], P[l], H[l], False, 1.0, None, self.acts[l],
-                                               self.alpha, self.saturation[l], 1, _NAN2, _NAN2, *self._hist)
+                                               self.alpha, self.saturation[l], 1, _NAN2, _NAN2, *hist, stats)
             out.append((ps, hs))
             h = H[l]
-        return out
+        return out if stats else None
 
-    def backward_and_step(self, x, P, H, g, G, lr, momentum, weight_decay):
+    def backward_and_step(self, x, P, H, g, G, lr, momentum, weight_decay, stats=False):
         """g: dL/dZ; G: dL/dH buffers of the hidden layers. Updates every parameter; returns per layer
-        (gh_stats, gw_norm)."""
+        (gh_stats, gw_norm) when ``stats``, else None."""
         out = []
         for l in range(self.layers - 1, -1, -1):
             h_in = H[l - 1] if l else x
             g_in = G[l - 1] if l else None
             gh, _, gw = _core.layer_backward(h_in, self.W[l], P[l], H[l], False, None, self.acts[l], self.alpha, g,
-                                             g_in, self.gW[l])
-            gb = g.sum(axis=0)   # g now holds dL/dP
-            _core.sgd_step(self.W[l].reshape(-1), self.gW[l].reshape(-1), self.vW[l].reshape(-1), lr, momentum,
-                           weight_decay)
-            _core.sgd_step(self.b[l], gb, self.vb[l], lr, momentum, weight_decay)
+                                             g_in, self.gW[l], stats)
+            g.sum(axis=0, out=self.gb[l])   # g now holds dL/dP
+            _core.sgd_step(self.params[l], self.grads[l], self.momenta[l], lr, momentum, weight_decay)
             out.append((gh, gw))
             g = g_in
-        return out[::-1]
+        return out[::-1] if stats else None
 
-    def step(self, x, target, loss, lr, momentum, weight_decay, P, H, G):
-        """One training step on the batch x: (loss, accuracy, forward statistics, backward statistics); the
-        backward statistics are None, and nothing is updated, when the loss is not finite."""
-        fwd = self.forward(x, P, H)
+    def step(self, x, target, loss, lr, momentum, weight_decay, P, H, G, stats=False):
+        """One training step on the batch x: (loss, accuracy, forward statistics, backward statistics; both None
+        unless ``stats``). Nothing is updated when the loss is not finite."""
+        fwd = self.forward(x, P, H, stats)
         value, accuracy, g = _head(H[-1], target, loss)
         if not math.isfinite(value):
             return value, accuracy, fwd, None
-        return value, accuracy, fwd, self.backward_and_step(x, P, H, g, G, lr, momentum, weight_decay)
+        return value, accuracy, fwd, self.backward_and_step(x, P, H, g, G, lr, momentum, weight_decay, stats)
 
     def work_buffers(self, rows):
         """(P, H, G) for training batches of ``rows`` rows (G: dL/dH of the hidden layers)."""
@@ -249,12 +254,13 @@ def train(depth=10, width=128, activation="tanh", init="xavier_normal", bias_std
                 raise KeyboardInterrupt("the training was stopped")
             idx = order[step - 1]
             np.take(d.X, idx, axis=0, out=x)
-            value, accuracy, fwd, bwd = net.step(x, d.y[idx], loss, lr, momentum, weight_decay, P, H, G)
+            record = step in record_at
+            value, accuracy, fwd, bwd = net.step(x, d.y[idx], loss, lr, momentum, weight_decay, P, H, G, record)
             history["loss"][step - 1], history["accuracy"][step - 1] = value, accuracy
-            if bwd is None:
+            if not math.isfinite(value):
                 diverged = step
                 break
-            if step in record_at:
+            if record:
                 _record(records, step, fwd, bwd)
             if step % eval_every == 0 or step == steps:
                 test_loss, test_accuracy = net.evaluate(d.X_test, d.y_test, loss)
