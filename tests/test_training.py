@@ -298,3 +298,45 @@ def test_plots_of_training(tmp_path):
     assert (tmp_path / "heat.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="no training results"):
         fi.plot_training([])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_steps_without_statistics_compute_the_same_values(dtype):
+    from fastinit import _core, activations
+
+    gen = fi.Generator(4)
+    h = gen.normal((70, 33), dtype=dtype)
+    W = gen.normal((40, 33), std=0.2, dtype=dtype)
+    b = gen.normal(40, dtype=dtype)
+    tanh = activations.get("tanh")
+    nan2 = (math.nan, math.nan)
+    outs = []
+    for stats in (True, False):
+        P, H = np.empty((70, 40), dtype), np.empty((70, 40), dtype)
+        hist = (np.zeros(3, np.int64), np.zeros(3, np.int64)) if stats else (None, None)
+        ps, hs, _, _ = _core.layer_forward(h, W, b, P, H, False, 1.0, None, tanh.code, 0.0, tanh.saturation, 3, nan2,
+                                           nan2, *hist, stats)
+        g = gen.normal((70, 40), dtype=dtype) if stats else outs[0][5]
+        g0 = g.copy()
+        g_in, g_w = np.empty_like(h), np.empty_like(W)
+        gh, gp, norm = _core.layer_backward(h, W, P, H, False, None, tanh.code, 0.0, g, g_in, g_w, stats)
+        outs.append((P, H, g, g_in, g_w, g0, ps, gh, norm))
+    for a, c in zip(outs[0][:5], outs[1][:5]):
+        np.testing.assert_array_equal(a, c)
+    assert outs[0][6]["count"] == 70 * 40 and outs[1][6]["count"] == 0 and outs[1][7]["count"] == 0
+    assert outs[0][8] > 0 and math.isnan(outs[1][8])
+
+
+def test_the_trainability_bench_runs_end_to_end(tmp_path):
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    script = os.path.join(os.path.dirname(__file__), "..", "bench", "trainability.py")
+    plot = str(tmp_path / "t.png") if importlib.util.find_spec("matplotlib") else ""
+    run = subprocess.run([sys.executable, script, "--quick", "--out", str(tmp_path / "t.csv"), "--plot", plot],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "9 cells (0 failed)" in run.stdout and "fitted k =" in run.stdout and "of 9 cells agree" in run.stdout
+    assert (tmp_path / "t-20.csv").exists() and (not plot or os.path.getsize(plot) > 10_000)

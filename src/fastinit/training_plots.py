@@ -29,7 +29,7 @@ def _unit_fraction(res):
         return "saturated fraction of the hidden units", sat.mean(axis=1)
     zeros = layers["h_zero_frac"][:, hidden]
     if res.config["activation"] in ("relu", "leaky_relu", "prelu"):
-        return "dead (zero) fraction of the hidden units", zeros.mean(axis=1)
+        return "zero fraction of the hidden activations (relu: units off)", zeros.mean(axis=1)
     return "std of the hidden activations (mean over layers)", layers["h_std"][:, hidden].mean(axis=1)
 
 
@@ -63,7 +63,7 @@ def plot_training(results, path=None):
     acc_ax.set_ylabel("accuracy (line: training batches; dots: held-out)", fontsize=FONT)
     acc_ax.set_ylim(-0.02, 1.02)
     unit_ax.set_ylabel(whats[0] if len(set(whats)) == 1 else
-                       "hidden units: dead fraction (relu-like), saturated fraction (tanh, sigmoid)", fontsize=FONT)
+                       "hidden activations: zero fraction (relu-like), saturated fraction (tanh, sigmoid)", fontsize=FONT)
     for ax, title in ((loss_ax, "loss"), (acc_ax, "accuracy"), (unit_ax, "hidden units over training")):
         ax.set_xlabel("step", fontsize=FONT)
         style_axes(ax, title)
