@@ -340,3 +340,17 @@ def test_the_trainability_bench_runs_end_to_end(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "9 cells (0 failed)" in run.stdout and "fitted k =" in run.stdout and "of 9 cells agree" in run.stdout
     assert (tmp_path / "t-20.csv").exists() and (not plot or os.path.getsize(plot) > 10_000)
+
+
+def test_a_training_sweep_on_an_executor_gives_the_local_rows():
+    import concurrent.futures as cf
+    import multiprocessing
+
+    kw = dict(depth=[2, 3], width=8, sigma_w2=[1.0, 2.0], sigma_b2=0.05, batch=32, train=TRAIN, progress=False)
+    local = fi.sweep(**kw)
+    with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        remote = fi.sweep(executor=pool, **kw)
+    for a, b in zip(local.rows, remote.rows):
+        for k in a:
+            if k != "wall_s":
+                np.testing.assert_array_equal(a[k], b[k], err_msg=k)   # (NaN equals NaN here)
