@@ -2,7 +2,7 @@
 depth x sigma_w^2 (sigma_b^2 = 0.05) with SGD, and test the law "a network trains when its depth is below k xi_c"
 (xi_c the theory's correlation depth scale, ``fi.theory.depth_scales``; the paper's k is about 6 after long training).
 
-    python bench/trainability.py [--steps 300,1500] [--out trainability.csv] [--plot docs/trainability.png]
+    python bench/trainability.py [--steps 300,1500] [--lr 0.001] [--out trainability.csv] [--plot docs/trainability.png]
 
 For every step budget: one training sweep (``fi.sweep(train=...)``: resumable, rows in --out, one CSV per budget),
 the k that makes the most cells agree with "trained" (held-out accuracy > 0.5; chance is 0.1), how many agree, and
@@ -19,7 +19,7 @@ import fastinit as fi
 SIGMA_W2 = (1.0, 1.25, 1.5, 1.65, 1.76, 1.9, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0)
 DEPTHS = (2, 4, 6, 8, 10, 15, 20, 30, 40, 60, 80)
 SIGMA_B2 = 0.05
-WIDTH, BATCH, LR, MOMENTUM = 128, 64, 0.005, 0.9
+WIDTH, BATCH, MOMENTUM = 128, 64, 0.9
 
 
 def why(cell, critical):
@@ -38,6 +38,8 @@ def main(argv=None):
     ap.add_argument("--steps", default="300,1500", help="comma list of step budgets")
     ap.add_argument("--out", default="trainability.csv", help="the sweep's CSV (budget N: <stem>-N.csv)")
     ap.add_argument("--plot", default=os.path.join("docs", "trainability.png"))
+    ap.add_argument("--lr", type=float, default=0.001, help="SGD learning rate (default 0.001: at 0.005 networks of "
+                                                            "60 layers fail at every sigma_w^2, the step too large)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
@@ -45,14 +47,14 @@ def main(argv=None):
     budgets = [20] if args.quick else [int(s) for s in args.steps.split(",")]
     critical = fi.theory.critical_sigma_w2("tanh", SIGMA_B2)
     print(f"tanh, sigma_b^2 = {SIGMA_B2} (order-to-chaos boundary at sigma_w^2 = {critical:.4f}), width {WIDTH}, "
-          f"batch {BATCH}, SGD lr {LR} momentum {MOMENTUM}, digits (1,257 training / 540 held-out rows)")
+          f"batch {BATCH}, SGD lr {args.lr} momentum {MOMENTUM}, digits (1,257 training / 540 held-out rows)")
     print("xi_c: " + ", ".join(f"{s}: {fi.theory.depth_scales('tanh', s, SIGMA_B2).xi_c:.3g}" for s in sigma_w2))
     stem, ext = os.path.splitext(args.out)
     result = None
     for steps in budgets:
         start = time.perf_counter()
         result = fi.sweep(depth=depths, width=WIDTH, activation="tanh", sigma_w2=sigma_w2, sigma_b2=SIGMA_B2,
-                          batch=BATCH, train=dict(steps=steps, lr=LR, momentum=MOMENTUM), out=f"{stem}-{steps}{ext}",
+                          batch=BATCH, train=dict(steps=steps, lr=args.lr, momentum=MOMENTUM), out=f"{stem}-{steps}{ext}",
                           workers=args.workers, progress=not args.quick)
         seconds = time.perf_counter() - start
         fit = result.trainability(0.5)

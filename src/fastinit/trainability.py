@@ -170,21 +170,25 @@ def plot_trainability(result, path=None, threshold=0.5):
         fine = np.linspace(sw2[0], sw2[-1], 80)
         xi = np.array([_theory_mod.depth_scales(activation, s, sb2).xi_c for s in fine])
         top = _edges(depths)[-1]
-        ax.plot(fine, np.minimum(6 * xi, 10 * top), color="w", ls="--", lw=1.8, label="6 $\\xi_c$ (the paper's)")
+        from matplotlib import patheffects
+
+        outline = [patheffects.withStroke(linewidth=3.2, foreground="k")]   # readable on light and dark cells
+        ax.plot(fine, np.minimum(6 * xi, 10 * top), color="w", ls="--", lw=1.8, path_effects=outline,
+                label="6 $\\xi_c$ (the paper's)")
         k = fit_.get("k")
         if k is not None and math.isfinite(k):
             ax.plot(fine, np.minimum(k * xi, 10 * top), color="C1", lw=1.8,
                     label=f"{k:.2g} $\\xi_c$ (fitted: {fit_['agree']} of {fit_['cells']} cells agree)")
         critical = _theory_mod.critical_sigma_w2(activation, sb2)
         if math.isfinite(critical) and sw2[0] <= critical <= sw2[-1]:
-            ax.axvline(critical, color="0.85", ls=":", lw=1.2, label=f"order / chaos, $\\sigma_w^2$ = {critical:.3f}")
+            ax.axvline(critical, color="C3", ls=":", lw=1.6, label=f"order / chaos, $\\sigma_w^2$ = {critical:.3f}")
         ax.set_ylim(_edges(depths)[0], top)
         ax.set_xlabel("$\\sigma_w^2$", fontsize=FONT + 1)
         ax.set_ylabel("depth (hidden layers)", fontsize=FONT + 1)
         settings = train_settings(train)
         style_axes(ax, f"{activation}, $\\sigma_b^2$ = {sb2:g}, {settings['steps']} steps, lr {settings['lr']:g}, "
                    f"{settings['data']}")
-        ax.legend(fontsize=FONT - 1, loc="upper right", framealpha=0.8)
+        ax.legend(fontsize=FONT - 1, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     bar = fig.colorbar(image, ax=list(axes[0]))
     bar.set_label("held-out accuracy after training" + (" (mean over seeds)" if len({r["seed"] for r in rows}) > 1
                                                          else ""), fontsize=FONT)

@@ -16,7 +16,7 @@ def _smooth(values, window):
 
 
 def _run_label(c):
-    return f"{c['activation']}, {c['init']}, depth {c['depth']}"
+    return f"{c['activation']}, {c['init']}, depth {c['depth']}, lr {c['lr']:g}"
 
 
 def _unit_fraction(res):
