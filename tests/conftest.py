@@ -53,6 +53,24 @@ def simd(request):
 
 
 @pytest.fixture
+def kernel_launches(monkeypatch):
+    """The specs the device kernels (fastinit.device_kernels.fill) filled during the test: a test whose tensors
+    took the host path sees an empty list."""
+    pytest.importorskip("triton")
+    from fastinit import device_kernels
+
+    filled = []
+    real = device_kernels.fill
+
+    def counted(spec, out):
+        filled.append(spec)
+        return real(spec, out)
+
+    monkeypatch.setattr(device_kernels, "fill", counted)
+    return filled
+
+
+@pytest.fixture
 def threads():
     """Restore the thread count a test changes."""
     before = fi.get_num_threads()

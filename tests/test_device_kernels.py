@@ -178,20 +178,12 @@ def test_gpu_check_runs_end_to_end_in_the_interpreter(tmp_path):
 # counts the kernel launches, so it fails if the host path is taken.
 
 @pytest.fixture
-def device_served(monkeypatch):
+def device_served(monkeypatch, kernel_launches):
     """CPU tensors served by the device kernels (in the interpreter); returns the list of specs they filled."""
     if DEVICE == "cuda":
         pytest.skip("a GPU serves CUDA tensors itself: the switch is for machines without one")
-    filled = []
-    real = D.fill
-
-    def counted(spec, out):
-        filled.append(spec)
-        return real(spec, out)
-
     monkeypatch.setattr(backends, "_INTERPRETER_SERVES_CPU", True)
-    monkeypatch.setattr(D, "fill", counted)
-    return filled
+    return kernel_launches
 
 
 def _host(fn):
