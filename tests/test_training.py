@@ -354,3 +354,12 @@ def test_a_training_sweep_on_an_executor_gives_the_local_rows():
         for k in a:
             if k != "wall_s":
                 np.testing.assert_array_equal(a[k], b[k], err_msg=k)   # (NaN equals NaN here)
+
+
+def test_training_settings_read_back_from_the_csv_column():
+    from fastinit import trainability
+
+    label = trainability.train_label(dict(steps=np.int64(20), lr=np.float64(0.001)))
+    assert trainability.train_settings(label) == {**trainability.TRAIN_DEFAULTS, "steps": 20, "lr": 0.001}
+    with pytest.raises(TypeError, match=r"train\['lr'\] must be a number"):
+        trainability.train_label(dict(lr=[0.1]))

@@ -33,6 +33,7 @@ def init_label(init):
 
 
 def check_variance(v, name, least=0.0, strict=True):
+    """v as a float: a finite number above (strict) or at least ``least``; ValueError naming it otherwise."""
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v) or \
             (v <= least if strict else v < least):
         raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {least}, got {v!r}")
@@ -66,6 +67,13 @@ def train_label(train):
     settings = {**TRAIN_DEFAULTS, **train}
     if not isinstance(settings["data"], str):
         raise ValueError("train['data'] must be a data set name ('digits') in a sweep: its rows go into the CSV")
+    for k, v in settings.items():   # NumPy scalars as Python numbers: the column must read back (literal_eval)
+        if isinstance(v, (np.integer, np.floating)):
+            settings[k] = v.item()
+        elif not isinstance(v, (bool, int, float, str, type(None))):
+            raise TypeError(f"train[{k!r}] must be a number, a string or None, got {type(v).__name__}")
+        elif isinstance(v, str) and (" " in v or "=" in v):
+            raise ValueError(f"train[{k!r}] must not contain spaces or '=' (it goes into the CSV), got {v!r}")
     return " ".join(f"{k}={settings[k]!r}" for k in TRAIN_DEFAULTS)
 
 
