@@ -221,3 +221,11 @@ def test_depth_scales_of_relu_in_closed_form():
 def test_depth_scales_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         fi.theory.depth_scales(**{"activation": "tanh", "sigma_w2": 1.0, **kwargs})
+
+
+def test_a_fixed_point_approached_like_one_over_l_is_solved():
+    # tanh at sigma_w^2 = 1: q_l ~ 3 / (2 l), so iterating alone stops at q ~ 1e-4; the limit is (0, 1)
+    assert T.fixed_point("tanh", 1.0) == (0.0, 1.0)
+    q, chi = T.fixed_point("tanh", 1.0004)   # just chaotic: a small q* > 0, chi* within 1e-6 of 1
+    assert 0 < q < 1e-3 and q == pytest.approx(1.0004 * T.activation_moments("tanh", 0.0, q)[1], rel=1e-10)
+    assert chi == pytest.approx(1.0, abs=1e-6)

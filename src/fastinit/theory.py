@@ -125,9 +125,10 @@ def weight_variance(init, fan_in, fan_out):
 def fixed_point(activation, sigma_w2, bias=0.0, alpha=None, q0=1.0, max_iter=2000, rtol=1e-12):
     """(q*, chi*): the limit of q -> sigma_w^2 E[phi(b + sqrt(q) z)^2] from q0, and
     chi* = sigma_w^2 E[phi'(b + sqrt(q*) z)^2]. q* is 0 for a collapsing map and inf for a diverging one; a
-    marginal map (relu with sigma_w^2 = 2) stays at q0; tanh at sigma_w^2 = 1 decays only like 1 / l, and after
-    max_iter steps q is still ~1e-4."""
+    marginal map (relu with sigma_w^2 = 2) stays at q0. Where the iteration approaches its limit only like 1 / l
+    (tanh at sigma_w^2 = 1: q* = 0, chi* = 1) the limit is solved for as the root the iteration is moving towards."""
     q = float(q0)
+    done = False
     for _ in range(max_iter):
         new = sigma_w2 * activation_moments(activation, bias, q, alpha)[1]
         if not math.isfinite(new) or new > 1e100:   # growing without bound (chaotic or expanding map)
@@ -137,6 +138,8 @@ def fixed_point(activation, sigma_w2, bias=0.0, alpha=None, q0=1.0, max_iter=200
         q = new
         if done or q < 1e-300:
             break
+    if not done and 1e-300 <= q < math.inf:
+        q = _root_ahead(lambda x: sigma_w2 * activation_moments(activation, bias, x, alpha)[1] - x, q)
     if q < 1e-300 and bias == 0:
         q = 0.0
     if math.isinf(q):
