@@ -312,3 +312,17 @@ def test_sweep_command_trains(tmp_path, capsys):
     assert "test acc" in text and "xi_c" in text
     rows = SW.SweepResult.from_csv(str(out)).rows
     assert len(rows) == 4 and all(r["train"].startswith("steps=10 ") and r["sigma_b2"] == 0.05 for r in rows)
+
+
+def test_version_and_the_lazy_names(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastinit {fi.__version__} (distribution {fi.DISTRIBUTION})"
+    assert {"fast_init", "torch", "theory", "train", "sweep"} <= set(dir(fi))
+
+
+def test_the_sweep_table_names_the_seed():
+    res = SW.sweep(depth=2, width=4, seeds=[0, 1], batch=4, progress=False)
+    lines = repr(res).splitlines()
+    assert "seed" in lines[1].split() and [line.split()[4] for line in lines[2:]] == ["0", "1"]

@@ -40,6 +40,11 @@ def __getattr__(name):
     raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
 
 
+def __dir__():
+    # the lazy names too (fast_init, and the submodule torch that holds it), so dir() and help() list them
+    return sorted(set(globals()) | {"fast_init", "torch"})
+
+
 DISTRIBUTION = "fastinit-philox"   # what pip installs (the import name is fastinit)
 
 try:

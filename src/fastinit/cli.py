@@ -244,6 +244,8 @@ def _probe_cmd(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastinit", description="fast, reproducible weight initialization")
+    parser.add_argument("--version", action="version",
+                        version=f"fastinit {fi.__version__} (distribution {fi.DISTRIBUTION})")
     sub = parser.add_subparsers(dest="command", required=True)
     subparsers = sub.choices
     p = sub.add_parser("info", help="version, SIMD path, OpenMP, threads")

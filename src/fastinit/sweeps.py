@@ -325,17 +325,17 @@ class SweepResult:
         ok = len(self.rows) - len(self.failed)
         head = f"SweepResult({len(self.rows)} rows, {ok} ok, {len(self.failed)} failed)"
         if any(r["train"] for r in self.rows):   # training rows: what trained, beside the theory's depth scale
-            lines = [head, f"{'activation':>10} {'init':>14} {'sigma_b2':>8} {'depth':>5} {'width':>5} "
+            lines = [head, f"{'activation':>10} {'init':>14} {'sigma_b2':>8} {'depth':>5} {'width':>5} {'seed':>4} "
                            f"{'train acc':>9} {'test acc':>9} {'xi_c':>8}"]
             for r in self.rows[:20]:
                 lines.append(f"{r['activation']:>10} {r['init']:>14} {r['sigma_b2']:>8.4g} {r['depth']:>5} "
-                             f"{r['width']:>5} {r['train_accuracy']:>9.3f} {r['test_accuracy']:>9.3f} "
+                             f"{r['width']:>5} {r['seed']:>4} {r['train_accuracy']:>9.3f} {r['test_accuracy']:>9.3f} "
                              f"{r['xi_c']:>8.3g}")
         else:
-            lines = [head, f"{'activation':>10} {'init':>14} {'depth':>5} {'width':>5} {'final h_std':>12} "
-                           f"{'theory':>10}"]
+            lines = [head, f"{'activation':>10} {'init':>14} {'depth':>5} {'width':>5} {'seed':>4} "
+                           f"{'final h_std':>12} {'theory':>10}"]
             for r in self.rows[:20]:
-                lines.append(f"{r['activation']:>10} {r['init']:>14} {r['depth']:>5} {r['width']:>5} "
+                lines.append(f"{r['activation']:>10} {r['init']:>14} {r['depth']:>5} {r['width']:>5} {r['seed']:>4} "
                              f"{r['final_h_std']:>12.4g} {r['theory_final_h_std']:>10.4g}")
         if len(self.rows) > 20:
             lines.append(f"... {len(self.rows) - 20} more")
