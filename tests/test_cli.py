@@ -326,3 +326,17 @@ def test_the_sweep_table_names_the_seed():
     res = SW.sweep(depth=2, width=4, seeds=[0, 1], batch=4, progress=False)
     lines = repr(res).splitlines()
     assert "seed" in lines[1].split() and [line.split()[4] for line in lines[2:]] == ["0", "1"]
+
+
+def test_probe_with_a_seed_is_reproducible(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    (tmp_path / "probe_net.py").write_text(
+        "import torch\n\ndef build():\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    runs = []
+    for i in range(2):   # in one process: torch's generator has moved on between the two builds
+        out = tmp_path / f"p{i}.json"
+        assert cli.main(["probe", "probe_net:build", "--input-shape", "4,8", "--seed", "3", "--json", str(out)]) == 0
+        runs.append(json.loads(out.read_text()))
+    assert runs[0] == runs[1]

@@ -220,8 +220,12 @@ def _probe_inputs(model, config, args):
 def _probe_cmd(args):
     settings = [_set_value(t) for t in args.set or []]
     inits = comma_list(args.inits) if args.inits else None
+    torch = _bench.torch_or_none()
+    if torch is None:
+        raise _CommandFailed("probe needs torch: pip install torch")
+    torch.manual_seed(args.seed)   # the model's own init (the "default" row) is then the same on every run
     model, config = _probe_model(args.model, settings)
-    model.eval()
+    model.eval()   # dropout off, batch norm on its running statistics (a fresh model: mean 0, var 1)
     inputs = _probe_inputs(model, config, args)
     try:
         res = fi.probe(model, inputs, backward=args.backward, bins=args.bins, seed=args.seed, inits=inits)
@@ -306,7 +310,8 @@ def main(argv=None):
     p.set_defaults(func=_sweep_cmd)
     add_train_parser(sub)
     p = sub.add_parser("probe", help="per-module activation (and gradient) statistics of a real torch model",
-                       description="One forward (and backward) pass of a model with every leaf module's output "
+                       description="One forward (and backward) pass of a model, in eval mode (no dropout; batch "
+                                   "norm uses its running statistics), with every leaf module's output "
                                    "recorded, e.g. fastinit probe hf:ResNetConfig --backward --plot probe.png, or "
                                    "fastinit probe mypkg.models:build --input-shape 32,3,224,224")
     p.add_argument("model", help="MODULE:CALLABLE (a function returning a torch.nn.Module) or hf:ConfigClass (a "
@@ -319,7 +324,8 @@ def main(argv=None):
     p.add_argument("--inits", metavar="INIT,INIT,...",
                    help="compare initializations: default (the model's own) and scheme names")
     p.add_argument("--bins", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds torch before the model is built (its own init, the "
+                                                         "'default' row) and fastinit's inits and inputs")
     p.add_argument("--max-layers", type=int, default=6, help="histogram columns in the figure")
     add_outputs(p, json_help="also write the rows as JSON", plot_help="save the figure (needs matplotlib)")
     p.set_defaults(func=_probe_cmd)
