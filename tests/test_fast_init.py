@@ -569,3 +569,18 @@ def test_kaiming_uniform_bound_is_torchs_to_the_last_bit():
         bound = math.sqrt(3.0) * (gain / math.sqrt(fan))
         expected = fi.Generator(0).uniform((3, fan), -bound, bound, dtype=np.float64, stream=0)
         assert torch.equal(lin.weight.detach(), torch.from_numpy(expected)), fan
+
+
+def test_the_meta_recipe_keeps_ties_when_tie_weights_is_called():
+    # to_empty unties (torch's behaviour, with or without fastinit); the README's recipe calls tie_weights()
+    config = transformers.GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=100, n_positions=16,
+                                     bos_token_id=0, eos_token_id=0)
+    with torch.device("meta"):
+        model = transformers.GPT2LMHeadModel(config)
+    model.to_empty(device="cpu")
+    assert model.lm_head.weight is not model.transformer.wte.weight
+    model.tie_weights()
+    with fi.fast_init(seed=0):
+        getattr(model, "initialize_weights", model.init_weights)()
+    assert model.lm_head.weight is model.transformer.wte.weight
+    assert torch.isfinite(model.transformer.wte.weight).all() and model.transformer.wte.weight.std() > 0.01
