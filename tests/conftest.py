@@ -22,6 +22,7 @@ if "TRITON_INTERPRET" not in os.environ and not _cuda_visible():
 # FASTINIT_TEST_DEVICE_KERNELS=1: the device kernels (in the interpreter) serve CPU tensors for the whole run, as
 # they serve CUDA tensors on a GPU; tests/test_device_kernels.py reruns the fast_init tests this way. The C core
 # then runs its portable path, whose operations the kernels repeat, so the tests' references match bit for bit.
+_launches = None   # [count] when FASTINIT_TEST_DEVICE_KERNELS is set
 if os.environ.get("FASTINIT_TEST_DEVICE_KERNELS"):
     from fastinit import backends as _backends
 
@@ -38,9 +39,24 @@ if os.environ.get("FASTINIT_TEST_DEVICE_KERNELS"):
 
     _device_kernels.fill = _counted_fill
 
-    def pytest_terminal_summary(terminalreporter):
-        # the rerun's caller reads this line: it fails if the host path served every tensor
+
+def pytest_terminal_summary(terminalreporter):
+    """Test modules that did not run for a missing package, loud at the end (pytest's -ra lists them among the
+    other skips, easy to miss): the README's test command installs everything they need."""
+    if _launches is not None:   # the rerun's caller reads this line: it fails if the host path served every tensor
         terminalreporter.write_line(f"device kernel launches: {_launches[0]}")
+    missing = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if "could not import" in reason:
+            name = reason.split("could not import ", 1)[1].split(":")[0].strip("'\" ")
+            missing.setdefault(name, set()).add(report.nodeid.split("::")[0])
+    if missing:
+        terminalreporter.section("test modules that did not run", sep="!", red=True, bold=True)
+        for name, modules in sorted(missing.items()):
+            terminalreporter.write_line(f"{len(modules)} test module(s) skipped, {name} is not installed: "
+                                        f"{', '.join(sorted(modules))} (pip install torch \".[test]\" installs "
+                                        f"what the tests need)")
 
 
 @pytest.fixture(params=_core.simd_available())

@@ -117,3 +117,15 @@ def test_fill_parameters_are_the_c_structs_fields():
              fillspec.truncated_normal(0.0, 1.0, -1.0, 2.0, "float32")]
     assert [kind for kind, _ in built] == ["uniform", "normal", "truncated_normal"]
     assert all(set(params) == set(_core.DIST_FIELDS) for _, params in built)
+
+
+def test_a_module_skipped_for_a_missing_package_is_named_at_the_end(tmp_path):
+    # the README's test command must not pass quietly with whole modules skipped (tests/conftest.py)
+    (tmp_path / "test_needs_it.py").write_text('import pytest\n\npytest.importorskip("no_such_package_fi")\n\n\n'
+                                               'def test_x():\n    pass\n')
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tests") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-p", "no:cacheprovider",
+                          str(tmp_path / "test_needs_it.py")], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=120)
+    assert "test modules that did not run" in run.stdout, run.stdout[-2000:]
+    assert "1 test module(s) skipped, no_such_package_fi is not installed: test_needs_it.py" in run.stdout
