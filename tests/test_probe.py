@@ -317,3 +317,9 @@ def test_inits_reach_parametrized_weights(parametrization):
         results = fi.probe(model, torch.randn(128, 64), inits=["xavier_uniform", "orthogonal"])
         xavier, orthogonal = (r.column("std")[0] for r in results)
         assert orthogonal / xavier > 1.2   # all singular values 1 against a spread spectrum
+
+
+def test_a_bare_leaf_model_is_recorded_as_itself():
+    res = fi.probe(torch.nn.Linear(8, 4), torch.randn(5, 8), backward=True)
+    frame = res.to_pandas()
+    assert len(frame) == 1 and "Linear" in repr(res) and frame["std"].iloc[0] > 0

@@ -202,8 +202,11 @@ class Generator:
         Args:
             size: int or tuple; None returns one scalar.
             low, high: finite bounds, low < high.
-            dtype: float32 (default) or float64; taken from ``out`` when given.
-            out: a writable float32/float64 array filled in place (any shape and strides).
+            dtype: float32 (default), float64, float16 or bfloat16 (the float32 draws rounded to nearest even,
+                kept inside the bounds; bfloat16 comes back as its uint16 bit patterns, NumPy having no bfloat16);
+                taken from ``out`` when given.
+            out: a writable array filled in place (any shape and strides): float32, float64, float16, or uint16
+                bit patterns with dtype="bfloat16"; or a torch tensor the device kernels serve (CUDA).
             stream: the stream id in [0, 2**64); None (default) takes the next stream of this generator.
             offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
@@ -225,8 +228,11 @@ class Generator:
         Args:
             size: int or tuple; None returns one scalar.
             mean: finite; std: finite, >= 0.
-            dtype: float32 (default) or float64; taken from ``out`` when given.
-            out: a writable float32/float64 array filled in place.
+            dtype: float32 (default), float64, float16 or bfloat16 (the float32 draws rounded to nearest even,
+                kept inside the bounds; bfloat16 comes back as its uint16 bit patterns, NumPy having no bfloat16);
+                taken from ``out`` when given.
+            out: a writable array filled in place (any shape and strides): float32, float64, float16, or uint16
+                bit patterns with dtype="bfloat16"; or a torch tensor the device kernels serve (CUDA).
             stream: the stream id in [0, 2**64); None (default) takes the next stream of this generator.
             offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
@@ -253,8 +259,11 @@ class Generator:
             mean: finite; std: finite, >= 0.
             low, high: bounds (may be infinite); default mean - 2 std and mean + 2 std, as
                 ``torch.nn.init.trunc_normal_`` and Keras's ``TruncatedNormal``.
-            dtype: float32 (default) or float64; taken from ``out`` when given.
-            out: a writable float32/float64 array filled in place.
+            dtype: float32 (default), float64, float16 or bfloat16 (the float32 draws rounded to nearest even,
+                kept inside the bounds; bfloat16 comes back as its uint16 bit patterns, NumPy having no bfloat16);
+                taken from ``out`` when given.
+            out: a writable array filled in place (any shape and strides): float32, float64, float16, or uint16
+                bit patterns with dtype="bfloat16"; or a torch tensor the device kernels serve (CUDA).
             stream: the stream id in [0, 2**64); None (default) takes the next stream of this generator.
             offset: the stream's first draw to use: element i (in C order) is draw offset + i. Pieces of a large
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of

@@ -51,7 +51,11 @@ def _torch():
 
 
 def _default_modules(model):
-    """Every leaf module, and every attention block (a module whose class name says Attention)."""
+    """Every leaf module, and every attention block (a module whose class name says Attention); a model that is a
+    leaf itself (a bare nn.Linear) is recorded as itself, under its class name."""
+    if not any(True for _ in model.children()):
+        yield type(model).__name__, model
+        return
     for name, m in model.named_modules():
         if name and (not any(True for _ in m.children()) or "Attention" in type(m).__name__):
             yield name, m
