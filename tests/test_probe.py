@@ -323,3 +323,19 @@ def test_a_bare_leaf_model_is_recorded_as_itself():
     res = fi.probe(torch.nn.Linear(8, 4), torch.randn(5, 8), backward=True)
     frame = res.to_pandas()
     assert len(frame) == 1 and "Linear" in repr(res) and frame["std"].iloc[0] > 0
+
+
+def test_the_table_prints_whole_module_names():
+    from collections import OrderedDict
+
+    def stage():
+        return nn.Sequential(OrderedDict([("residual_block_with_a_long_name", nn.Sequential(OrderedDict([
+            ("projection_of_the_block", nn.Linear(4, 4))])))]))
+
+    # two names that differ only at their start: cut from the left, they read the same
+    model = nn.Sequential(OrderedDict([("stage_a", stage()), ("stage_b", stage())]))
+    res = fi.probe(model, torch.randn(3, 4))
+    names = list(res.to_pandas()["name"])
+    assert len(names) == 2 and all(len(n) > 34 for n in names)
+    text = repr(res)
+    assert all(n in text for n in names)

@@ -142,7 +142,9 @@ class ProbeResult:
         return pd.DataFrame(self.rows)
 
     def table(self, max_rows=60):
-        cols = [("name", 34), ("type", 14), ("mean", 10), ("std", 10), ("min", 10), ("max", 10), ("zero", 6),
+        # the name column as wide as the longest name: names cut short made two stages read the same
+        name_width = max([34] + [len(str(r["name"])) for r in self.rows])
+        cols = [("name", name_width), ("type", 14), ("mean", 10), ("std", 10), ("min", 10), ("max", 10), ("zero", 6),
                 ("sat", 6)]
         if self.config.get("backward"):
             cols += [("grad_std", 10), ("grad_w_norm", 11)]
