@@ -509,3 +509,14 @@ def test_an_empty_out_is_refused_and_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="out must be a file path, got ''"):
         fi.sweep(depth=2, width=8, batch=4, out="", progress=False)
     assert list(tmp_path.iterdir()) == []   # (it left ./.lock)
+
+
+def test_the_heatmap_colour_scale_reaches_the_data():
+    pytest.importorskip("matplotlib")
+    res = SW.sweep(depth=[2, 12], width=16, activation="tanh", init=["small_normal", "xavier_normal"], batch=32,
+                   progress=False)
+    fig = res.plot()
+    norm = fig.axes[0].images[0].norm
+    smallest = min(np.log10(r["final_h_std"]) for r in res.rows if r["final_h_std"] > 0)
+    assert smallest < -4 and norm.vmin == pytest.approx(smallest)   # a fixed [-4, 4] made such panels one colour
+    assert fig._suptitle is not None

@@ -138,17 +138,19 @@ def plot_sweep(result, path=None):
                     grid[i, j] = np.log10(np.mean(finals[pair, d, w]))
         grids[pair] = grid
     values = np.concatenate([g[np.isfinite(g)] for g in grids.values()] + [np.zeros(1)])
-    # one scale for every panel, centred on std 1; beyond 10^+-4 the colour saturates (a collapse to 1e-20 would
-    # otherwise wash out the differences that matter, between 0.1 and 10)
-    reach = min(4.0, max(1.0, float(np.max(np.abs(values)))))
-    clipped = float(np.max(np.abs(values))) > reach
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=-reach, vmax=reach)
+    # one scale for every panel, centred on std 1, reaching as far as the data does on each side (a fixed range
+    # made panels that collapsed to 1e-5 and to 1e-8 one colour)
+    low, high = min(-1.0, float(np.min(values))), max(1.0, float(np.max(values)))
+    clipped = False
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=low, vmax=high)
     # grey: no finite positive std (it underflowed to 0, or the configuration failed)
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.82")
     n = len(pairs)
     ncols = min(3, n + 1)
     nrows = -(-n // ncols) + 1   # the heatmaps, then a row for the curves
     fig = plt.figure(figsize=(4.0 * ncols + 1.0, 3.3 * nrows + 0.6))
+    fig.suptitle("std of the last layer's activations of the random networks, per depth and width",
+                 fontsize=FONT + 2)
     gs = fig.add_gridspec(nrows, ncols + 1, width_ratios=[1] * ncols + [0.06], hspace=0.55, wspace=0.35)
     image = None
     for k, pair in enumerate(pairs):
