@@ -198,6 +198,11 @@ def train(depth=10, width=128, activation="tanh", init="xavier_normal", bias_std
           *, stop=None):
     """Train the engine's MLP with SGD and record its loss, accuracy and per-layer statistics over the steps.
 
+    Loss L = -(1/B) sum_i log softmax(Z_i)_{y_i} (or torch's MSELoss); each step, for every weight and bias:
+    d = g + weight_decay w, v = momentum v + d, w = w - lr v (torch.optim.SGD; momentum as in Sutskever et al.
+    2013). Which inits train: Glorot & Bengio 2010, He et al. 2015; the depth scales: Schoenholz et al. 2017
+    (``fastinit.theory.depth_scales``).
+
     Args:
         depth, width: hidden layers and their units (the readout layer comes on top: ``depth + 1`` weight matrices).
         activation, alpha: as in ``fastinit.simulate`` (the readout is linear).
