@@ -363,3 +363,12 @@ def test_training_settings_read_back_from_the_csv_column():
     assert trainability.train_settings(label) == {**trainability.TRAIN_DEFAULTS, "steps": 20, "lr": 0.001}
     with pytest.raises(TypeError, match=r"train\['lr'\] must be a number"):
         trainability.train_label(dict(lr=[0.1]))
+
+
+def test_a_variance_init_is_one_value_of_the_init_axis():
+    one = fi.sweep(depth=2, width=8, init={"sigma_w2": 2.0}, batch=8, progress=False)
+    two = fi.sweep(depth=2, width=8, init=[{"sigma_w2": 2.0}, "he_normal"], batch=8, progress=False)
+    assert [r["init"] for r in one.rows] == ["sigma_w2=2.0"]
+    assert [r["init"] for r in two.rows] == ["sigma_w2=2.0", "he_normal"]
+    # the same weights as he_normal's variance (2 / fan_in) drawn as N(0, 2 / fan_in): the same theory
+    assert one.rows[0]["theory_final_h_std"] == pytest.approx(two.rows[0]["theory_final_h_std"])

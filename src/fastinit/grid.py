@@ -13,7 +13,7 @@ __all__ = ["configurations"]
 
 
 def _as_list(value, name):
-    if isinstance(value, (str, bool, int, float)) or value is None:
+    if isinstance(value, (str, bool, int, float, dict)) or value is None:   # (a dict is one init: {"sigma_w2": v})
         value = [value]
     try:
         items = list(value)
@@ -56,7 +56,8 @@ def _check_config(c, i):
 
 
 def configurations(depth, width, activation, init, batchnorm, batch, seeds, backward, configs, sigma_w2=None,
-          sigma_b2=(0.0,), train=""):
+                   sigma_b2=(0.0,), train=""):
+    """The checked configurations of ``fastinit.sweep``'s arguments (``sigma_w2`` replaces ``init`` when given)."""
     if sigma_w2 is not None:
         if init is not None:
             raise ValueError("give init or sigma_w2, not both (sigma_w2=v is init={'sigma_w2': v})")
