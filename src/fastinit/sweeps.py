@@ -31,6 +31,7 @@ from . import simulation as _sim
 from . import theory as _theory_mod
 from . import grid as _grid_mod
 from . import trainability as _trainability
+from . import training as _training
 from .trainability import init_value, train_label, train_settings
 from .journal import COLUMNS, KEY, row_key as _key
 from .progress import Progress
@@ -209,7 +210,7 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=None, batchnorm=
     grid = _grid_mod.configurations(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs, sigma_w2,
                  sigma_b2, train_label(train))
     for label in {c["train"] for c in grid if c["train"]}:   # bad settings fail now, not in every row
-        _trainability.check_settings(**train_settings(label))
+        _training.check_settings(**train_settings(label))
     index = {}
     for i, c in enumerate(grid):
         index.setdefault(_key(c), i)

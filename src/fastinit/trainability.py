@@ -14,7 +14,7 @@ from . import theory as _theory_mod
 from . import training as _training
 from .journal import KEY
 
-__all__ = ["init_label", "init_value", "sigma_w2_of", "train_label", "train_settings", "check_settings", "train_row",
+__all__ = ["init_label", "init_value", "sigma_w2_of", "train_label", "train_settings", "train_row",
            "fit", "plot_trainability", "check_variance", "TRAIN_DEFAULTS", "SIGMA_W2"]
 
 
@@ -84,11 +84,6 @@ def train_settings(label):
         k, _, v = item.partition("=")
         settings[k] = ast.literal_eval(v)
     return settings
-
-
-def check_settings(**settings):
-    """ValueError / TypeError naming the setting, before a training sweep starts (``fastinit.training``'s checks)."""
-    _training.check_settings(**settings)
 
 
 def train_row(config, stop=None):

@@ -277,7 +277,9 @@ def train(depth=10, width=128, activation="tanh", init="xavier_normal", bias_std
         bar.close()
     done = steps if diverged is None else diverged - 1
     train_loss, train_accuracy = net.evaluate(d.X, d.y, loss) if diverged is None else (math.nan, math.nan)
-    test_loss, test_accuracy = net.evaluate(d.X_test, d.y_test, loss) if diverged is None else (math.nan, math.nan)
+    # the held-out numbers of the trained network: the last step's evaluation (the last step always evaluates)
+    test_loss, test_accuracy = (evals["test_loss"][-1], evals["test_accuracy"][-1]) if diverged is None else \
+        (math.nan, math.nan)
     config = dict(depth=depth, width=width, widths=list(widths), activation=activation, alpha=alpha,
                   init=init if isinstance(init, (str, dict)) else repr(init), bias_std=bias_std, bias=bias,
                   data=d.name, train_rows=len(d.X), test_rows=len(d.X_test), steps=steps, batch=B, lr=lr,
