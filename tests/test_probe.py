@@ -259,6 +259,12 @@ def test_hf_gpt2_backward_and_inits():
     assert c_attn and all(r["std"] < 0.5 for r in c_attn)   # Conv1D re-initialized with N(0, 0.01^2)
     fig = results.plot()
     assert len(fig.axes) >= 2 * 6
+    # the top row names its modules whole (names cut to their last 21 characters read the same: "...attn.c_attn"
+    # for two blocks); the row below, the same modules, repeats only type and std
+    top = [ax.get_title().split("\nx zoomed")[0].rsplit("\n", 1)[0].replace("\n", "") for ax in fig.axes[:6]]
+    names = [r["name"] for r in default.rows]
+    assert all(name in names for name in top) and len(set(top)) == 6, top
+    assert all(ax.get_title().split("\nx zoomed")[0].count("\n") == 0 for ax in fig.axes[6:12])
 
 
 @pytest.mark.parametrize("dtype, scale", [(torch.float32, 3e38), (torch.float64, 1e300), (torch.bfloat16, 3e38),

@@ -334,6 +334,30 @@ def test_plot_draws_histograms_and_curves(tmp_path):
     assert curve.get_legend() is not None and "mean-field theory" in [t.get_text() for t in curve.get_legend().texts]
 
 
+def test_figure_legends_sit_below_the_curves_and_relu_histograms_stay_readable():
+    """The legend ("best") covered xavier's gradient in layers 1-5; relu's spike of zeros set each histogram's
+    y-scale and a shrinking init shared he_normal's x-range: layers 6-10 showed nothing."""
+    pytest.importorskip("matplotlib")
+    from fastinit.plotting import plot_results
+
+    xavier, he = (fi.simulate(activation="relu", init=init, backward=True) for init in ("xavier_normal", "he_normal"))
+    fig = plot_results([xavier, he], max_layers=5)
+    curve, grad = fig.axes[-2], fig.axes[-1]
+    for ax in (curve, grad):
+        legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+        assert legend.y1 <= ax.get_window_extent().y0   # under the panel, over no curve
+    hists = fig.axes[:-2]
+    xavier_10, he_10 = hists[4], hists[9]
+    assert xavier_10.get_title().startswith("layer 10") and he_10.get_title().startswith("layer 10")
+    # relu's exact zeros: more than 40% in one bin, cut at the top with the fraction written
+    spike = max(bar.get_height() for bar in he_10.patches)
+    assert spike > 0.4 and he_10.get_ylim()[1] < spike / 2
+    assert any(t.get_text().strip().endswith("%") for t in he_10.texts)
+    # xavier's layer 10 (std 0.02 against he's 0.7) drawn on its own range, and the zoom said
+    assert "x zoomed" in xavier_10.get_title() and "x zoomed" not in he_10.get_title()
+    assert xavier_10.get_xlim()[1] < he_10.get_xlim()[1] / 5
+
+
 def test_huge_finite_values_keep_exact_statistics():
     """Values near 1e21 (squares beyond float32): the statistics fall back to double for those blocks."""
     res, ref = run_both(depth=3, width=200, batch=60, activation="linear", init={"std": 1e6}, dtype="float32")

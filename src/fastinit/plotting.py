@@ -43,7 +43,37 @@ def _curve_legend(ax, results, with_theory, with_grads=False):
     handles.append(Line2D([], [], color="k", marker="o", ms=4.5, lw=0.8, alpha=0.55, label="measured"))
     if with_theory:
         handles.append(Line2D([], [], color="k", ls="--", lw=1.8, label="mean-field theory"))
-    ax.legend(handles=handles, fontsize=FONT, loc="best", framealpha=0.85)
+    # below the panel, not on it: "best" still covered the curves a figure is about (xavier's gradient, layers 1-5)
+    ax.legend(handles=handles, fontsize=FONT, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+              frameon=False)
+
+
+def _histogram(ax, counts, edges, color):
+    """Bars of the fractions in each bin. A bin that dwarfs the rest (relu's exact zeros, more than 4 times the
+    next bin) is cut at the panel's top with its fraction written on it: left to set the scale, it flattened every
+    other bin to nothing."""
+    fractions = counts / max(counts.sum(), 1)
+    ax.bar(edges[:-1], fractions, width=np.diff(edges), align="edge", color=color)
+    ordered = np.sort(fractions)
+    if len(ordered) > 1 and ordered[-2] > 0 and ordered[-1] > 4 * ordered[-2]:
+        top = 1.3 * ordered[-2]
+        ax.set_ylim(0, top)
+        peak = int(np.argmax(fractions))
+        ax.text(edges[peak], 0.97 * top, f" {ordered[-1]:.0%}", fontsize=FONT - 1, va="top", ha="left")
+
+
+def _share_x(columns):
+    """One x-range per column (each row's own range would make different inits look alike), except for a panel
+    whose data spans under a fifth of it: drawn on its own range, marked with the zoom, where it was a sliver."""
+    for axs in columns.values():
+        lo, hi = min(ax.get_xlim()[0] for ax in axs), max(ax.get_xlim()[1] for ax in axs)
+        for ax in axs:
+            own_lo, own_hi = ax.get_xlim()
+            if own_hi - own_lo < (hi - lo) / 5 and ax.get_title():
+                ax.set_title(f"{ax.get_title()}\nx zoomed {(hi - lo) / (own_hi - own_lo):.0f}x",
+                             fontsize=ax.title.get_fontsize())
+            else:
+                ax.set_xlim(lo, hi)
 
 
 def _measured_and_theory(ax, layers, measured, predicted, color):
@@ -78,19 +108,14 @@ def plot_results(results, path=None, max_layers=10):
             columns.setdefault(layer, []).append(ax)
             if layer <= res.depth:
                 counts, edges = res.h_hist[layer - 1], res.h_edges[layer - 1]
-                ax.bar(edges[:-1], counts / max(counts.sum(), 1), width=np.diff(edges), align="edge",
-                       color=f"C{r_i}")
+                _histogram(ax, counts, edges, f"C{r_i}")
                 ax.set_title(f"layer {layer}: std {res.layers['h_std'][layer - 1]:.2g}", fontsize=FONT)
             ax.set_yticks([])
             style_axes(ax)
             if col == 0 and k == 0:
                 ax.set_ylabel(_label(res.config).replace(", ", ",\n"), fontsize=FONT, rotation=0, ha="right",
                               va="center")
-    # one x-range per layer across results (each row's own range would make different inits look alike)
-    for axs in columns.values():
-        lo, hi = min(ax.get_xlim()[0] for ax in axs), max(ax.get_xlim()[1] for ax in axs)
-        for ax in axs:
-            ax.set_xlim(lo, hi)
+    _share_x(columns)
     bottom = gs[nrows, :].subgridspec(1, 2 if grads else 1, wspace=0.28)
     panels = [("std of the activations H", lambda r: r.layers["h_std"], lambda r: r.theory.h_std, results)]
     if grads:
@@ -205,6 +230,17 @@ def _kind(module_type):
     return "other"
 
 
+def _wrapped(name, width=24):
+    """A module's whole dotted name on lines of about width characters, broken after dots: cut to its last
+    characters, two modules read the same."""
+    lines = [""]
+    for part in name.replace(".", ".\0").split("\0"):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
 def plot_probes(results, path=None, max_layers=6):
     """The classic figure for a real network (``fastinit.probe``): on top, per result, the histograms of the
     outputs of up to ``max_layers`` module calls evenly spread over the forward pass (each column on one x-range);
@@ -232,18 +268,15 @@ def plot_probes(results, path=None, max_layers=6):
             columns.setdefault(col, []).append(ax)
             if idx < len(res.rows):
                 row, counts, edges = res.rows[idx], res.hist[idx], res.edges[idx]
-                ax.bar(edges[:-1], counts / max(counts.sum(), 1), width=np.diff(edges), align="edge",
-                       color=f"C{r_i}" if nrows > 1 else "C0")
-                name = row["name"] if len(row["name"]) <= 24 else "..." + row["name"][-21:]
-                ax.set_title(f"{name}\n{row['type']}, std {row['std']:.2g}", fontsize=FONT - 1)
+                _histogram(ax, counts, edges, f"C{r_i}" if nrows > 1 else "C0")
+                # the whole name over the top row only: the same model runs in every row
+                name = f"{_wrapped(row['name'])}\n" if r_i == 0 else ""
+                ax.set_title(f"{name}{row['type']}, std {row['std']:.2g}", fontsize=FONT - 1)
             ax.set_yticks([])
             style_axes(ax)
             if col == 0 and nrows > 1:
                 ax.set_ylabel(res.config["init"], fontsize=FONT, rotation=0, ha="right", va="center")
-    for axs in columns.values():
-        lo, hi = min(ax.get_xlim()[0] for ax in axs), max(ax.get_xlim()[1] for ax in axs)
-        for ax in axs:
-            ax.set_xlim(lo, hi)
+    _share_x(columns)
     bottom = gs[nrows, :].subgridspec(1, 2 if grads else 1, wspace=0.28)
     panels = [("std", "std of the module's output")] + ([("grad_std", "std of dL/d(output)")] if grads else [])
     for p_i, (field, label) in enumerate(panels):
