@@ -47,6 +47,26 @@ def test_bench_quick_writes_ratios(tmp_path, capsys, threads):
     print(f"fastinit bench --quick took {elapsed:.1f} s")   # the < 1 minute budget is checked in bench/, not here
 
 
+def test_bench_figure_tells_floor_rows_and_noisy_ceilings_from_slowdowns():
+    """Throughput against ndarray.fill (0.12x: a fraction of the memory floor) was drawn like a speedup, as if
+    fastinit were 8x slower; a noisy quick run drew the ceiling under the measured value without a word."""
+    pytest.importorskip("matplotlib")
+    from fastinit import _bench
+
+    rows = [("normal vs torch normal_", 4.0), ("normal throughput / ndarray.fill", 0.12),
+            ("simulate d10 w500 b1000 vs NumPy loop", 3.0),
+            ("bare matmuls d10 w500 b1000 vs NumPy loop (ceiling)", 2.5),
+            ("simulate d10 w500 b1000 vs PyTorch loop", 2.0),
+            ("bare matmuls d10 w500 b1000 vs PyTorch loop (ceiling)", 2.6)]
+    ax = _bench.plot_bench(rows).axes[0]
+    texts = {round(float(t.get_position()[1])): t.get_text() for t in ax.texts}   # by bar position, top first
+    assert texts[4] == "0.12x of the floor" and texts[5] == "4.00x"
+    assert texts[2] == "2.50x (under the measured: a noisy run)" and texts[0] == "2.60x"
+    colours = [bar.get_facecolor() for bar in ax.patches[:len(rows)]]
+    assert colours[1] != colours[0] and colours[2] == colours[0]
+    assert any("fraction of ndarray.fill" in t.get_text() for t in ax.get_legend().texts)
+
+
 def test_bad_arguments(cli_usage_error):
     err = cli_usage_error(["bench", "--threads", "0"])
     assert "--threads must be in [1, 1024], got 0" in err and "usage: fastinit bench" in err
