@@ -520,3 +520,5 @@ def test_the_heatmap_colour_scale_reaches_the_data():
     smallest = min(np.log10(r["final_h_std"]) for r in res.rows if r["final_h_std"] > 0)
     assert smallest < -4 and norm.vmin == pytest.approx(smallest)   # a fixed [-4, 4] made such panels one colour
     assert fig._suptitle is not None
+    # two heatmaps in two columns (three left an empty slot), then the colour bar's column
+    assert fig.axes[0].get_subplotspec().get_gridspec().ncols == 2 + 1

@@ -171,7 +171,8 @@ def plot_sweep(result, path=None):
     # grey: no finite positive std (it underflowed to 0, or the configuration failed)
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.82")
     n = len(pairs)
-    ncols = min(3, n + 1)
+    # no empty panel slots where a shape avoids them (two pairs in three columns left one blank; four, two)
+    ncols = 2 if n in (2, 4) else min(3, n)
     nrows = -(-n // ncols) + 1   # the heatmaps, then a row for the curves
     fig = plt.figure(figsize=(4.0 * ncols + 1.0, 3.3 * nrows + 0.6))
     fig.suptitle("std of the last layer's activations of the random networks, per depth and width",
