@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 import fastinit as fi
-from fastinit import activations, training, weights
+from fastinit import training, weights
 
 SHAPES = ((512, 256, 10), (128, 64, 40))
 CLASSES = 10
