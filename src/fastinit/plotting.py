@@ -87,9 +87,11 @@ def _measured_and_theory(ax, layers, measured, predicted, color):
 def plot_results(results, path=None, max_layers=10):
     """The classic figure for simulation results: on top, one row per result with the histogram of the
     activations H at up to ``max_layers`` evenly chosen layers (columns share their x-axis, so that two
-    initializations are compared on one scale); below, the std of H per layer and, when recorded, the std of
-    dL/dH per layer, for all results together, measured (solid, dots) and predicted by the mean-field theory
-    (dashed, drawn over the measurement). Saves to path when given; returns the figure."""
+    initializations are compared on one scale, except a panel under a fifth of that range: its own, marked
+    "x zoomed"; a bin over 4 times the next, such as relu's zeros, is cut with its share written); below, the std
+    of H per layer and, when recorded, the std of dL/dH per layer, for all results together, measured (solid, dots)
+    and predicted by the mean-field theory (dashed, drawn over the measurement), legends under the panels. Saves to
+    path when given; returns the figure."""
     plt = pyplot()
     depth = max(r.depth for r in results)
     shown = sorted(set(np.linspace(1, depth, min(depth, max_layers)).round().astype(int)))
@@ -244,10 +246,11 @@ def _wrapped(name, width=24):
 
 def plot_probes(results, path=None, max_layers=6):
     """The classic figure for a real network (``fastinit.probe``): on top, per result, the histograms of the
-    outputs of up to ``max_layers`` module calls evenly spread over the forward pass (each column on one x-range);
-    below, the std of every recorded output against its position in the forward pass, and with backward the std
-    of the gradient dL/d(output). One result: points coloured by kind of module; several (inits): one colour per
-    init. Saves to path when given; returns the figure."""
+    outputs of up to ``max_layers`` module calls evenly spread over the forward pass (each column on one x-range,
+    zoomed panels marked as in ``plot_results``; module names over the top row); below, the std of every recorded
+    output against its position in the forward pass, and with backward the std of the gradient dL/d(output). One
+    result: points coloured by kind of module; several (inits): one colour per init. Saves to path when given;
+    returns the figure."""
     from matplotlib.lines import Line2D
 
     plt = pyplot()
