@@ -5,17 +5,24 @@ Fans follow Keras's convention for a kernel of shape (..., in, out): fan_in = sh
 fan_out = shape[-1] * receptive, receptive = prod(shape[:-2]); a 1-D shape has fan_in = fan_out = shape[0] and a
 0-D shape 1. ``VarianceScaling`` also takes JAX's ``in_axis``, ``out_axis`` and ``batch_axis``.
 
-Seeds follow Keras 3: an initializer seeded with an int, or unseeded (``seed=None``: a seed drawn from OS entropy at
-construction), returns the same values at every call (stream 0 of ``Generator(seed)``); to get new values at
-each call pass a :class:`fastinit.Generator` as ``seed`` (the role of Keras's ``SeedGenerator``).
+Seeds follow Keras 3: an initializer seeded with an int, or unseeded (``seed=None``: a seed drawn at construction
+from Python's ``random`` module, as Keras's ``make_default_seed`` does, so ``keras.utils.set_random_seed`` makes
+unseeded builds repeat), returns the same values at every call (stream 0 of ``Generator(seed)``). A
+``keras.random.SeedGenerator`` as ``seed`` gives new values at each call (each call takes its next seed state,
+words (a, b), and draws stream 0 of seed ``a << 32 | b``), and so does a :class:`fastinit.Generator` (its next
+stream).
+
+dtype: float32 (default), float64, float16 or bfloat16 (the float32 draws rounded to nearest even; a bfloat16
+array is ``ml_dtypes.bfloat16``, which JAX and Keras install).
 """
 import math
-import secrets
+import random
 
 import numpy as np
 
 from . import _validate as V
 from .generator import Generator
+from . import fillspec as _F
 from . import schemes as _schemes
 from .orthogonal import orthogonal_matrix
 
@@ -29,6 +36,44 @@ TRUNCATED_NORMAL_STD_CORRECTION = _schemes.TRUNCATED_NORMAL_STD_CORRECTION
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "normal", "uniform")
+FLOAT_TYPES = ("float32", "float64", "float16", "bfloat16")
+
+
+def element_type(dtype, name="dtype"):
+    """The output element type a dtype names: 'float32' (None), 'float64', 'float16' or 'bfloat16', from a string,
+    a NumPy dtype or scalar type, ml_dtypes.bfloat16 / jnp.bfloat16, or a Keras dtype string."""
+    if dtype is None:
+        return "float32"
+    try:
+        key = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    except TypeError:
+        key = None
+    if key not in FLOAT_TYPES:
+        raise TypeError(f"{name} must be float32, float64, float16 or bfloat16, got {dtype!r}")
+    return key
+
+
+def numpy_dtype(element):
+    """The NumPy dtype of an element type (bfloat16: ml_dtypes', the type JAX and Keras use)."""
+    if element != "bfloat16":
+        return np.dtype(element)
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TypeError("dtype='bfloat16' returns an ml_dtypes.bfloat16 array: pip install ml_dtypes (JAX and Keras "
+                        "install it)") from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def _is_seed_generator(seed):
+    """A keras.random.SeedGenerator (told by its type, without importing Keras)."""
+    return any(c.__name__ == "SeedGenerator" and c.__module__.startswith("keras") for c in type(seed).__mro__)
+
+
+def _seed_of_state(state):
+    """fastinit seed of a Keras seed state (a, b): a << 32 | b (the words as uint32)."""
+    a, b = (int(x) & 0xFFFFFFFF for x in np.asarray(state).reshape(-1)[:2])
+    return a << 32 | b
 
 
 def shape_of(shape):
@@ -69,21 +114,48 @@ class Initializer:
     """Base class: ``init(shape, dtype=None)`` returns a new array of that shape (float32 by default)."""
 
     def __init__(self, seed=None):
-        if isinstance(seed, Generator):
+        if isinstance(seed, dict):   # a SeedGenerator in a saved config
+            from keras.saving import deserialize_keras_object
+            seed = deserialize_keras_object(seed)
+        if isinstance(seed, Generator) or _is_seed_generator(seed):
             self.seed = seed
         else:
-            self.seed = secrets.randbits(64) if seed is None else V.uint64(seed, "seed")
+            # unseeded: Keras's make_default_seed, so that keras.utils.set_random_seed (which seeds random) holds
+            self.seed = random.randint(1, int(1e9)) if seed is None else V.uint64(seed, "seed")
 
     def _generator(self):
-        return self.seed if isinstance(self.seed, Generator) else Generator(self.seed)
+        if isinstance(self.seed, Generator):
+            return self.seed
+        if _is_seed_generator(self.seed):
+            from keras import ops
+            return Generator(_seed_of_state(ops.convert_to_numpy(self.seed.next())))
+        return Generator(self.seed)
 
     def __call__(self, shape, dtype=None):
         shape = shape_of(shape)
-        dt = V.float_dtype(np.float32 if dtype is None else dtype)
-        return self._fill(shape, dt)
+        element = element_type(dtype)
+        out = self._fill(shape, element)
+        return out.view(numpy_dtype(element)) if element == "bfloat16" else out
+
+    def _fill(self, shape, element):
+        """A NumPy array of shape of this initializer's draws (bfloat16: uint16 bit patterns)."""
+        out = np.empty(shape, dtype=_F.storage_dtype(element))
+        return self._generator().fill(self.draw(shape, element), element, out)
+
+    def draw(self, shape, element):
+        """(kind, params) of ``fastinit.fillspec``: the distribution of a draw of this shape."""
+        raise NotImplementedError
 
     def get_config(self):
+        if _is_seed_generator(self.seed):
+            from keras.saving import serialize_keras_object
+            return {"seed": serialize_keras_object(self.seed)}
         return {"seed": self.seed if not isinstance(self.seed, Generator) else None}
+
+    @classmethod
+    def from_config(cls, config):
+        """The initializer of a ``get_config()`` dict, as Keras's ``from_config``."""
+        return cls(**config)
 
     def weight_variance(self, fan_in, fan_out):
         """Var[W_ij] of a zero-mean iid draw for a layer with these fans (the mean-field theory's sigma_w^2 /
@@ -117,6 +189,8 @@ class VarianceScaling(Initializer):
             raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
         if distribution not in DISTRIBUTIONS:
             raise ValueError(f"unknown distribution {distribution!r}; valid distributions: {', '.join(DISTRIBUTIONS)}")
+        if distribution == "normal":   # Keras 3's meaning (JAX's variance_scaling passes untruncated_normal)
+            distribution = "truncated_normal"
         super().__init__(seed)
         self.scale, self.mode, self.distribution = scale, mode, distribution
         self.in_axis, self.out_axis = V.integer(in_axis, "in_axis"), V.integer(out_axis, "out_axis")
@@ -132,16 +206,15 @@ class VarianceScaling(Initializer):
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         return self.scale / max(1.0, n)
 
-    def _fill(self, shape, dtype):
+    def draw(self, shape, element):
         s = self.variance(shape)
-        gen = self._generator()
         if self.distribution == "truncated_normal":
             std = math.sqrt(s) / TRUNCATED_NORMAL_STD_CORRECTION
-            return gen.truncated_normal(shape, 0.0, std, -2.0 * std, 2.0 * std, dtype=dtype)
-        if self.distribution in ("untruncated_normal", "normal"):
-            return gen.normal(shape, 0.0, math.sqrt(s), dtype=dtype)
+            return _F.truncated_normal(0.0, std, -2.0 * std, 2.0 * std, element)
+        if self.distribution == "untruncated_normal":
+            return _F.normal(0.0, math.sqrt(s), element)
         limit = math.sqrt(3.0 * s)
-        return gen.uniform(shape, -limit, limit, dtype=dtype)
+        return _F.uniform(-limit, limit, element)
 
     def weight_variance(self, fan_in, fan_out):
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
@@ -182,8 +255,8 @@ class RandomNormal(Initializer):
             raise ValueError(f"stddev must be >= 0, got {self.stddev}")
         super().__init__(seed)
 
-    def _fill(self, shape, dtype):
-        return self._generator().normal(shape, self.mean, self.stddev, dtype=dtype)
+    def draw(self, shape, element):
+        return _F.normal(self.mean, self.stddev, element)
 
     def weight_variance(self, fan_in, fan_out):
         return self.stddev ** 2 if self.mean == 0 else math.nan
@@ -195,8 +268,8 @@ class RandomNormal(Initializer):
 class TruncatedNormal(RandomNormal):
     """N(mean, stddev^2) truncated to [mean - 2 stddev, mean + 2 stddev] (not rescaled); Keras default stddev 0.05."""
 
-    def _fill(self, shape, dtype):
-        return self._generator().truncated_normal(shape, self.mean, self.stddev, dtype=dtype)
+    def draw(self, shape, element):
+        return _F.truncated_normal(self.mean, self.stddev, None, None, element)
 
     def weight_variance(self, fan_in, fan_out):
         return self.stddev ** 2 * _schemes.TRUNCATED_NORMAL_VARIANCE if self.mean == 0 else math.nan
@@ -211,8 +284,8 @@ class RandomUniform(Initializer):
             raise ValueError(f"minval must be < maxval, got {self.minval}, {self.maxval}")
         super().__init__(seed)
 
-    def _fill(self, shape, dtype):
-        return self._generator().uniform(shape, self.minval, self.maxval, dtype=dtype)
+    def draw(self, shape, element):
+        return _F.uniform(self.minval, self.maxval, element)
 
     def weight_variance(self, fan_in, fan_out):
         width = self.maxval - self.minval   # (width * width: inf past the float range, where ** would raise)
@@ -227,10 +300,10 @@ class Constant(Initializer):
 
     def __init__(self, value=0.0):
         self.value = V.real(value, "value", finite=False)
-        super().__init__(None)
+        self.seed = None   # (no draws: nothing taken from random)
 
-    def _fill(self, shape, dtype):
-        return np.full(shape, self.value, dtype=dtype)
+    def _fill(self, shape, element):
+        return np.full(shape, self.value, dtype=numpy_dtype(element))
 
     def get_config(self):
         return {"value": self.value}
@@ -261,12 +334,12 @@ class Identity(Initializer):
 
     def __init__(self, gain=1.0):
         self.gain = V.real(gain, "gain")
-        super().__init__(None)
+        self.seed = None
 
-    def _fill(self, shape, dtype):
+    def _fill(self, shape, element):
         if len(shape) != 2:
             raise ValueError(f"Identity needs a 2-D shape, got {shape}")
-        return self.gain * np.eye(*shape, dtype=dtype)
+        return (self.gain * np.eye(*shape)).astype(numpy_dtype(element))
 
     def get_config(self):
         return {"gain": self.gain}
@@ -282,13 +355,14 @@ class Orthogonal(Initializer):
             raise ValueError(f"gain must be > 0, got {self.gain}")
         super().__init__(seed)
 
-    def _fill(self, shape, dtype):
+    def _fill(self, shape, element):
         if len(shape) < 2:
             raise ValueError(f"Orthogonal needs a shape of at least 2 dimensions, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
+        dtype = numpy_dtype(element)
         if rows == 0 or cols == 0:
             return np.zeros(shape, dtype=dtype)
-        q = orthogonal_matrix(rows, cols, dtype, self._generator())
+        q = orthogonal_matrix(rows, cols, np.float64 if element == "float64" else np.float32, self._generator())
         return (self.gain * q).astype(dtype, copy=False).reshape(shape)
 
     def weight_variance(self, fan_in, fan_out):
