@@ -14,6 +14,12 @@ def _cuda_visible():
     return torch.cuda.is_available()
 
 
+# Keras 3 reads its backend once, at import (its default, TensorFlow, is not a test dependency): JAX where installed
+if "KERAS_BACKEND" not in os.environ:
+    import importlib.util
+
+    os.environ["KERAS_BACKEND"] = "jax" if importlib.util.find_spec("jax") else "torch"
+
 # Triton's interpreter stands in for a GPU where there is none, so the device kernels (fastinit.device_kernels) are
 # tested on CPU tensors; it must be set before the kernels are defined (Triton reads it in triton.jit).
 if "TRITON_INTERPRET" not in os.environ and not _cuda_visible():
