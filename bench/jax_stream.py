@@ -34,6 +34,7 @@ def agreement(n):
     cases = [
         ("words", None, "uint32", lambda: g.random_raw(n, stream=0)),
         ("uniform [-1, 3)", F.uniform(-1.0, 3.0, "float32"), "float32", lambda: g.uniform(n, -1.0, 3.0, stream=0)),
+        ("uniform [-0.5, 2)", F.uniform(-0.5, 2.0, "float32"), "float32", lambda: g.uniform(n, -0.5, 2.0, stream=0)),
         ("normal", F.normal(0.0, 1.0, "float32"), "float32", lambda: g.normal(n, stream=0)),
         ("truncated normal [-2, 2]", F.truncated_normal(0.0, 1.0, -2.0, 2.0, "float32"), "float32",
          lambda: g.truncated_normal(n, 0.0, 1.0, -2.0, 2.0, stream=0)),

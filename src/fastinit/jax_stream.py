@@ -63,15 +63,31 @@ def _philox(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
+def _block(b, k0, k1):
+    """The four words of Philox block b (a uint32 array) of stream 0 under the key words of seed k0 << 32 | k1."""
+    zero = jnp.zeros_like(b)
+    return _philox(b, zero, zero, zero, zero + k1, zero + k0)
+
+
+def _pick(j, choices):
+    """choices[j] elementwise (j a uint32 array). Each element computes its own block and picks its word: XLA on
+    CPU interleaves four arrays (stack + reshape) ten times slower than it runs the rounds four times over."""
+    out = choices[-1]
+    for i in range(len(choices) - 2, -1, -1):
+        out = jnp.where(j == i, choices[i], out)
+    return out
+
+
+def _index(n):
+    if n > 2 ** 32:
+        raise ValueError(f"{n} values: the JAX path indexes at most 2**32 values of a stream")
+    return jnp.arange(n, dtype=_U32)
+
+
 def words(k0, k1, n):
     """The first n uint32 words of stream 0 under the key words of seed k0 << 32 | k1 (philox key (k1, k0))."""
-    blocks = -(-n // 4)
-    if blocks > 2 ** 32:
-        raise ValueError(f"{n} draws: the JAX path covers the first 2**34 words of a stream")
-    b = jnp.arange(blocks, dtype=_U32)
-    zero = jnp.zeros_like(b)
-    out = _philox(b, zero, zero, zero, zero + k1, zero + k0)
-    return jnp.stack(out, axis=-1).reshape(-1)[:n]
+    i = _index(n)
+    return _pick(i & _U32(3), _block(i >> 2, k0, k1))
 
 
 def _int_to_f32(x):
@@ -143,17 +159,19 @@ def _f32(x):
     return jnp.float32(x)
 
 
-def _fill32(kind, p, w):
+def _fill32(kind, p, n, k0, k1):
+    i = _index(n)
+    c = _block(i >> 2, k0, k1)
+    if kind == "normal":   # pair k = i >> 1 uses words 2k, 2k + 1; value 2k its cosine, 2k + 1 its sine
+        second = (i & _U32(2)) != 0
+        r = jnp.sqrt(_neg2log_f(jnp.where(second, c[2], c[0])))
+        s, co = _sincos_2pi_f(jnp.where(second, c[3], c[1]))
+        z = r * jnp.where((i & _U32(1)) != 0, s, co)
+        return _f32(p["mean"]) + _f32(p["std"]) * z
+    w = _pick(i & _U32(3), c)
     if kind == "uniform":
         u = (w >> 8).astype(jnp.float32) * _f32(2.0 ** -24)
         return jnp.minimum(_f32(p["low"]) + _f32(p["scale"]) * u, _f32(p["upper"]))
-    if kind == "normal":
-        n = w.shape[0]
-        pairs = jnp.pad(w, (0, n % 2)).reshape(-1, 2)
-        r = jnp.sqrt(_neg2log_f(pairs[:, 0]))
-        s, c = _sincos_2pi_f(pairs[:, 1])
-        z = jnp.stack([r * c, r * s], axis=-1).reshape(-1)[:n]
-        return _f32(p["mean"]) + _f32(p["std"]) * z
     k = (w >> 8).astype(jnp.int32)
     u = (k.astype(jnp.float32) + 0.5) * _f32(2.0 ** -24)
     um = ((0xFFFFFF - k).astype(jnp.float32) + 0.5) * _f32(2.0 ** -24)
@@ -162,23 +180,24 @@ def _fill32(kind, p, w):
     return jnp.clip(v, _f32(p["clamp_lo"]), _f32(p["clamp_hi"]))
 
 
-def _k53(w):
-    w = w.astype(jnp.uint64).reshape(-1, 2)
-    return ((w[:, 1] << 32) | w[:, 0]) >> 11
+def _k53(lo, hi):
+    return ((hi.astype(jnp.uint64) << 32) | lo.astype(jnp.uint64)) >> 11
 
 
-def _fill64(kind, p, w):
-    if kind == "uniform":
-        u = _k53(w).astype(jnp.float64) * 2.0 ** -53
-        return jnp.minimum(p["low"] + p["scale"] * u, p["upper"])
-    if kind == "normal":
-        k = _k53(w).reshape(-1, 2).astype(jnp.float64)
-        u1, v1 = (k[:, 0] + 0.5) * 2.0 ** -53, (2.0 ** 53 - k[:, 0] - 0.5) * 2.0 ** -53
+def _fill64(kind, p, n, k0, k1):
+    i = _index(n)
+    c = _block(i >> 1, k0, k1)
+    if kind == "normal":   # pair k = i >> 1 is block k: u1 from words (4k, 4k + 1), u2 from (4k + 2, 4k + 3)
+        k = _k53(c[0], c[1]).astype(jnp.float64)
+        u1, v1 = (k + 0.5) * 2.0 ** -53, (2.0 ** 53 - k - 0.5) * 2.0 ** -53
         r = jnp.sqrt(jnp.where(u1 > 0.5, -2.0 * jnp.log1p(-v1), -2.0 * jnp.log(u1)))
-        theta = 2.0 * math.pi * ((k[:, 1] + 0.5) * 2.0 ** -53)
-        z = jnp.stack([r * jnp.cos(theta), r * jnp.sin(theta)], axis=-1).reshape(-1)
+        theta = 2.0 * math.pi * ((_k53(c[2], c[3]).astype(jnp.float64) + 0.5) * 2.0 ** -53)
+        z = jnp.where((i & _U32(1)) != 0, r * jnp.sin(theta), r * jnp.cos(theta))
         return p["mean"] + p["std"] * z
-    k = _k53(w).astype(jnp.float64)
+    second = (i & _U32(1)) != 0   # value i: words 2i, 2i + 1
+    k = _k53(jnp.where(second, c[2], c[0]), jnp.where(second, c[3], c[1])).astype(jnp.float64)
+    if kind == "uniform":
+        return jnp.minimum(p["low"] + p["scale"] * (k * 2.0 ** -53), p["upper"])
     u, um = (k + 0.5) * 2.0 ** -53, (2.0 ** 53 - k - 0.5) * 2.0 ** -53
     z = _ndtri_pq(p["p_lo"] + u * p["mass"], p["q_hi"] + um * p["mass"])
     return jnp.clip(p["mean"] + p["std"] * z, p["clamp_lo"], p["clamp_hi"])
@@ -207,11 +226,9 @@ def _compiled(kind, params, shape, dtype, k0, k1):
     p = {k: float.fromhex(v) for k, v in params}
     n = math.prod(shape)
     if dtype == "float64":
-        n_words = 2 * n if kind != "normal" else 4 * (-(-n // 2))
-        v = _fill64(kind, p, words(k0, k1, n_words))[:n]
+        v = _fill64(kind, p, n, k0, k1)
     else:
-        n_words = n if kind != "normal" else 2 * (-(-n // 2))
-        v = _fill32(kind, p, words(k0, k1, n_words))[:n]
+        v = _fill32(kind, p, n, k0, k1)
         if dtype != "float32":
             v = jnp.clip(v, _f32(p["narrow_lo"]), _f32(p["narrow_hi"])).astype(dtype)   # round to nearest even
     return v.reshape(shape)
