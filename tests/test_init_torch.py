@@ -166,6 +166,38 @@ def test_init_module_with_scheme():
         init.init_module(np.empty(3))
 
 
+@pytest.mark.parametrize("name", fi.schemes.names())
+def test_every_scheme_name_serves_init_module_simulate_and_probe(name):
+    """One list of names: each one simulate takes, init_module and probe take too (the Keras-only names with
+    Keras's defaults on torch's fans), drawing the variance the scheme table states."""
+    model = torch.nn.Sequential(torch.nn.Linear(96, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64))
+    init.init_module(model, name, generator=fi.Generator(1))
+    w = model[0].weight.detach().numpy().astype(np.float64)
+    variance = fi.schemes.SCHEMES[name].weight_variance(96, 64)
+    if not math.isnan(variance):
+        assert w.var() == pytest.approx(variance, rel=0.12), name
+    fi.simulate(depth=2, width=32, batch=16, init=name)
+    probed = fi.probe(model, torch.randn(8, 96), inits=[name])
+    assert len(probed) == 1
+
+
+def test_variance_scaling_on_torch_weights():
+    """Keras's VarianceScaling on torch's layout: torch's fans (a conv weight (out, in, k, k): fan_in = in k k)."""
+    w = torch.empty(64, 32, 3, 3)
+    init.variance_scaling_(w, 2.0, "fan_in", "truncated_normal", generator=fi.Generator(2))
+    sigma = math.sqrt(2.0 / (32 * 9))
+    assert w.var().item() == pytest.approx(sigma ** 2, rel=0.05)
+    assert w.abs().max().item() <= 2 * sigma / fi.initializers.TRUNCATED_NORMAL_STD_CORRECTION * (1 + 1e-6)
+    init.variance_scaling_(w, 1.0, "fan_avg", "uniform", generator=fi.Generator(2))
+    assert w.abs().max().item() < math.sqrt(3.0 / ((32 + 64) * 9 / 2))
+    with pytest.raises(ValueError, match="distribution must be"):
+        init.variance_scaling_(w, distribution="normal")
+    with pytest.raises(ValueError, match="mode must be"):
+        init.variance_scaling_(w, mode="fan_sum")
+    with pytest.raises(ValueError, match="scale must be"):
+        init.variance_scaling_(w, scale=0.0)
+
+
 def test_torch_autograd_rules_side_by_side():
     """What torch.nn.init does, fastinit.init does: a fill of a tensor autograd saved moves its version counter
     (backward then raises), an inference tensor refuses the write outside inference mode, an expanded tensor

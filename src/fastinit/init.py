@@ -25,7 +25,8 @@ from .orthogonal import orthogonal_matrix
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "lecun_uniform_",
-           "lecun_normal_", "orthogonal_", "orthogonal_matrix", "sparse_", "init_module", "SCHEMES", "get_scheme"]
+           "lecun_normal_", "variance_scaling_", "orthogonal_", "orthogonal_matrix", "sparse_", "init_module", "SCHEMES",
+           "get_scheme"]
 
 calculate_gain = _fans.calculate_gain   # (its home is fastinit.fans, with the fans)
 NONLINEARITIES = _fans.NONLINEARITIES
@@ -235,6 +236,34 @@ def lecun_normal_(tensor, generator=None):
     if _empty_warning(tensor):
         return tensor
     return normal_(tensor, 0.0, 1.0 / math.sqrt(fan_in), generator)
+
+
+def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_normal", generator=None):
+    r"""Keras's ``VarianceScaling`` on a weight of torch's layout: variance :math:`s = \text{scale} / n`, n = fan_in,
+    fan_out or (fan_in + fan_out) / 2 of torch's fans (the same fans as Keras's of the kernel (..., in, out)).
+    ``truncated_normal``: :math:`\mathcal{N}(0, \sigma^2)` on :math:`[-2\sigma, 2\sigma]`,
+    :math:`\sigma = \sqrt{s} / 0.87962566103423978`, so the draws have variance s; ``untruncated_normal``:
+    :math:`\mathcal{N}(0, s)`; ``uniform``: :math:`\mathcal{U}(-\sqrt{3s}, \sqrt{3s})`. The family of LeCun et al.
+    (1998), Glorot & Bengio (2010) and He et al. (2015); timm's ``variance_scaling_``. ("normal" is refused: Keras
+    reads it as truncated, JAX and timm as untruncated.)"""
+    scale = V.real(scale, "scale")
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    fans = dict(zip(("fan_in", "fan_out"), _calculate_fan_in_and_fan_out(tensor)))
+    fans["fan_avg"] = (fans["fan_in"] + fans["fan_out"]) / 2
+    if mode not in fans:
+        raise ValueError(f"mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+    if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+        raise ValueError(f"distribution must be truncated_normal, untruncated_normal or uniform, got {distribution!r}")
+    if _empty_warning(tensor):
+        return tensor
+    variance = scale / max(1.0, fans[mode])
+    if distribution == "uniform":
+        return uniform_(tensor, -math.sqrt(3.0 * variance), math.sqrt(3.0 * variance), generator)
+    if distribution == "untruncated_normal":
+        return normal_(tensor, 0.0, math.sqrt(variance), generator)
+    std = math.sqrt(variance) / _schemes.TRUNCATED_NORMAL_STD_CORRECTION
+    return trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator)
 
 
 @_targets.torch_rules

@@ -9,9 +9,9 @@ keyword arguments, so the draws are exactly those of that function; ``variance(f
     Scheme("he_trunc", "trunc_normal_", {"std": ..., ...}, variance=lambda fan_in, fan_out: ...,
            doc="...")
 
-Keras / JAX names (``glorot_uniform``, ``he_normal``, ``random_normal``...) that are not rows here are resolved
-through ``KERAS_ALIASES``: the class of ``fastinit.initializers`` of that name, whose ``weight_variance`` gives the
-variance.
+Every Keras / JAX initializer name is a row, drawn on torch's fans with Keras's default arguments (``glorot_normal``
+and the other Keras-named presets keep torch's untruncated draws, as their docs say); ``KERAS_ALIASES`` maps the
+names to the Keras classes of ``fastinit.initializers`` (``initializers.get``).
 """
 import dataclasses
 import math
@@ -80,6 +80,18 @@ SCHEMES = {row.name: row for row in (
     Scheme("trunc_normal", "trunc_normal_", {"mean": 0.0, "std": 0.02, "a": -0.04, "b": 0.04},
            lambda fan_in, fan_out: 0.02 ** 2 * TRUNCATED_NORMAL_VARIANCE,
            "N(0, 0.02^2) truncated to [-0.04, 0.04] (BERT / ViT / timm)"),
+    # Keras's names with Keras's defaults, on torch's fans
+    Scheme("variance_scaling", "variance_scaling_", {}, _lecun,
+           "Keras's VarianceScaling() defaults: truncated normal with variance 1 / fan_in"),
+    Scheme("random_normal", "normal_", {"mean": 0.0, "std": 0.05}, lambda fan_in, fan_out: 0.05 ** 2,
+           "Keras's RandomNormal(): N(0, 0.05^2)"),
+    Scheme("random_uniform", "uniform_", {"a": -0.05, "b": 0.05}, lambda fan_in, fan_out: 0.1 ** 2 / 12,
+           "Keras's RandomUniform(): U(-0.05, 0.05)"),
+    Scheme("truncated_normal", "trunc_normal_", {"mean": 0.0, "std": 0.05, "a": -0.1, "b": 0.1},
+           lambda fan_in, fan_out: 0.05 ** 2 * TRUNCATED_NORMAL_VARIANCE,
+           "Keras's TruncatedNormal(): N(0, 0.05^2) truncated to 2 std"),
+    Scheme("constant", "constant_", {"val": 0.0}, None, "Keras's Constant(): every weight 0", random=False),
+    Scheme("identity", "eye_", {}, None, "Keras's Identity(): the identity matrix (2-D weights only)", random=False),
     # kaiming_uniform_(a=sqrt 5): bound 1 / sqrt(fan_in)
     Scheme("torch_default", "kaiming_uniform_", {"a": math.sqrt(5)}, lambda fan_in, fan_out: 1.0 / (3.0 * fan_in),
            "what torch's Linear / Conv reset_parameters draw: U(-1/sqrt(fan_in), 1/sqrt(fan_in))"),
@@ -96,8 +108,8 @@ KERAS_ALIASES = {
 
 
 def names():
-    """Every name a simulation's ``init=`` takes: the rows, then the Keras names, sorted."""
-    return sorted(set(SCHEMES) | set(KERAS_ALIASES))
+    """Every scheme name, sorted: what a simulation's ``init=``, ``init_module`` and ``probe`` take."""
+    return sorted(SCHEMES)
 
 
 def get(name):

@@ -1,6 +1,6 @@
 """What the ``init=`` of a simulation means: how to fill a layer's weight W (out, in) and the variance of its
-entries, for every form ``init=`` takes: a scheme name (``fastinit.schemes``), a Keras / JAX name or object
-(``fastinit.initializers``), ``{"std": s}``, ``{"scale": s}``, or a callable ``f(W, generator=...)``.
+entries, for every form ``init=`` takes: a scheme name (``fastinit.schemes``: every Keras / JAX name is one), a
+Keras initializer object (``fastinit.initializers``), ``{"std": s}``, ``{"scale": s}``, or a callable ``f(W, generator=...)``.
 
 The simulation engine fills its weights through ``resolve(init).fill``; the mean-field theory reads
 ``resolve(init).variance`` (``fastinit.theory.weight_variance``). One resolution, so the two cannot disagree.
@@ -72,8 +72,6 @@ def resolve(init):
         if row is not None:
             fn = _init.get_scheme(init)
             return Weights(lambda W, gen: fn(W, generator=gen), row.weight_variance)
-        if init in _keras.ALIASES:
-            return _from_keras(_keras.ALIASES[init]())
         raise ValueError(f"unknown init {init!r}; valid names: {', '.join(_schemes.names())}")
     if callable(init):
         # the one callable whose variance is known: the orthogonal initializer itself
