@@ -63,6 +63,8 @@ def test_seed_generator():
     again = I.HeNormal(seed=keras.random.SeedGenerator(42))
     np.testing.assert_array_equal(again((8, 8)), first)
     np.testing.assert_array_equal(first, I.HeNormal(seed=42 << 32)((8, 8)))   # Keras's first state: (42, 0)
+    restored = I.HeNormal.from_config(I.HeNormal(seed=keras.random.SeedGenerator(42)).get_config())
+    np.testing.assert_array_equal(restored((8, 8)), first)   # the SeedGenerator's config travels as Keras's
     layer = keras.layers.Dense(4, kernel_initializer=I.GlorotUniform(seed=keras.random.SeedGenerator(7)))
     layer.build((None, 4))
     assert _numpy(layer.kernel).std() > 0
