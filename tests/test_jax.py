@@ -179,6 +179,9 @@ def test_other_functions_take_jax_keys():
     np.testing.assert_allclose(np.asarray(q.T @ q), 4 * np.eye(4), atol=1e-5)
     wide = I.orthogonal()(key, (3, 2, 8), jnp.bfloat16)
     assert wide.dtype == jnp.bfloat16 and wide.shape == (3, 2, 8)
+    traced = jax.jit(lambda k: I.orthogonal()(k, (3, 2, 8)))(key)   # QR traces too
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(I.orthogonal()(key, (3, 2, 8))), atol=1e-6)
+    assert I.orthogonal()(key, (0, 4), jnp.bfloat16).dtype == jnp.bfloat16
     k = I.delta_orthogonal()(key, (3, 3, 4, 8))
     np.testing.assert_allclose(np.asarray(k[1, 1] @ k[1, 1].T), np.eye(4), atol=1e-5)
     assert int(jnp.count_nonzero(k)) == int(jnp.count_nonzero(k[1, 1]))

@@ -208,9 +208,12 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=None):
         if _host_key(key) is not None:
             return np.moveaxis(Orthogonal(gain=scale, seed=_host_key(key))(moved, dtype=dtype_), -1, axis)
         import jax.numpy as jnp
-        rows = math.prod(moved[:-1])
-        q = scale * _haar_jax(key, rows, moved[-1], dtype_) if rows and moved[-1] else jnp.zeros((rows, moved[-1]))
-        return jnp.moveaxis(q.reshape(moved), -1, axis).astype(q.dtype)
+        rows, cols = math.prod(moved[:-1]), moved[-1]
+        if rows and cols:
+            q = scale * _haar_jax(key, rows, cols, dtype_)
+        else:
+            q = jnp.zeros((rows, cols), _jax_key(key)[0].output_dtype(dtype_))
+        return jnp.moveaxis(q.reshape(moved), -1, axis)
     return _with_dtype(init, dtype)
 
 
