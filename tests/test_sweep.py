@@ -264,7 +264,12 @@ def test_plot(full_run, tmp_path):
     assert len(images) == 8 and len({id(im.norm) for im in images}) == 1 and images[0].norm.vcenter == 0
     assert all(ax.images or ax.lines or ax.collections for ax in fig.axes)
     curve = [ax for ax in fig.axes if ax.lines][0]
-    assert len(curve.lines) == 8 * 5   # every (activation, init) pair at every width
+    measured = [ln for ln in curve.lines if ln.get_linewidth() < 5]
+    assert len(measured) == 8 * 5   # every (activation, init) pair at every width
+    # the theory's bands: one per pair where it is the same at every width; small_normal's sigma_w^2 = 1e-4 width
+    # makes one per width
+    bands = [ln for ln in curve.lines if ln.get_linewidth() >= 5]
+    assert len(bands) == 6 * 1 + 2 * 5
 
 
 # --- bad input ---------------------------------------------------------------------------------------------------
@@ -522,3 +527,21 @@ def test_the_heatmap_colour_scale_reaches_the_data():
     assert fig._suptitle is not None
     # two heatmaps in two columns (three left an empty slot), then the colour bar's column
     assert fig.axes[0].get_subplotspec().get_gridspec().ncols == 2 + 1
+
+
+def test_the_heatmap_cells_carry_their_std_and_the_curves_the_theory():
+    pytest.importorskip("matplotlib")
+    res = SW.sweep(depth=[2, 6], width=[8, 16], activation="relu", init="xavier_normal", batch=32, progress=False)
+    fig = res.plot()
+    heat, curves = fig.axes[0], fig.axes[-1]
+    labels = sorted(t.get_text() for t in heat.texts)
+    assert labels == sorted(f"{r['final_h_std']:.2g}" for r in res.rows)   # one seed: each cell is one row's std
+    assert [t.get_rotation() for t in heat.get_xticklabels()] == [0.0, 0.0]   # two short labels need no slant
+    theory = np.asarray(max(res.rows, key=lambda r: r["depth"])["theory_h_std_layers"])
+    bands = [ln for ln in curves.get_lines() if ln.get_linewidth() >= 5]
+    assert len(bands) == 1   # the theory has no width: one band for the two widths
+    assert np.allclose(bands[0].get_ydata(), theory) and "mean-field theory" in [
+        t.get_text() for t in curves.get_legend().get_texts()]
+    many = SW.sweep(depth=list(range(2, 20)), width=8, activation="relu", init="xavier_normal", batch=8,
+                    progress=False).plot()
+    assert not many.axes[0].texts   # 18 depths: too many cells to write in

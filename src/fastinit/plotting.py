@@ -140,8 +140,10 @@ def plot_results(results, path=None, max_layers=10):
 def plot_sweep(result, path=None):
     """Heatmaps of log10 of the final activation std over depth x width, one per (activation, init[, batch
     norm]), averaged over the seeds, on one shared colour scale (a diverging map centred on std 1: blue shrinks,
-    red grows), then one panel of std vs depth per pair at every width (the deepest run of each), the mean-field
-    prediction dashed. Saves to path when given; returns the figure."""
+    red grows), each cell labelled with its std where the grid is small enough to read them, then one panel of
+    std vs depth per pair at every width (the deepest run of each; line style per width) with the mean-field
+    prediction as a wide pale band behind it (one band where it is the same at every width, as it is unless the
+    scheme's variance depends on the width, like small_normal's sigma_w^2 = 1e-4 width). Saves to path when given; returns the figure."""
     from matplotlib.colors import TwoSlopeNorm
 
     plt = pyplot()
@@ -168,7 +170,6 @@ def plot_sweep(result, path=None):
     # one scale for every panel, centred on std 1, reaching as far as the data does on each side (a fixed range
     # made panels that collapsed to 1e-5 and to 1e-8 one colour)
     low, high = min(-1.0, float(np.min(values))), max(1.0, float(np.max(values)))
-    clipped = False
     norm = TwoSlopeNorm(vcenter=0.0, vmin=low, vmax=high)
     # grey: no finite positive std (it underflowed to 0, or the configuration failed)
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.82")
@@ -185,14 +186,16 @@ def plot_sweep(result, path=None):
         ax = fig.add_subplot(gs[k // ncols, k % ncols])
         image = ax.imshow(np.ma.masked_invalid(grids[pair]), aspect="auto", origin="lower", cmap=cmap, norm=norm,
                           interpolation="nearest")
-        ax.set_xticks(range(len(widths)), [str(w) for w in widths], rotation=45)
+        ax.set_xticks(range(len(widths)), [str(w) for w in widths], rotation=45 if len(widths) > 6 else 0)
+        if len(depths) <= _CELL_LABELS[0] and len(widths) <= _CELL_LABELS[1]:
+            _label_cells(ax, grids[pair], norm)
         step = max(1, len(depths) // 8)
         ax.set_yticks(range(0, len(depths), step), [str(d) for d in depths[::step]])
         ax.set_xlabel("width", fontsize=FONT)
         ax.set_ylabel("depth", fontsize=FONT)
         style_axes(ax, pair)
     cax = fig.add_subplot(gs[0:nrows - 1, ncols])
-    bar = fig.colorbar(image, cax=cax, extend="both" if clipped else "neither")
+    bar = fig.colorbar(image, cax=cax)
     bar.set_label("log10 std of the last layer's activations" + (f" (mean of {len(seeds)} seeds)"
                                                                    if len(seeds) > 1 else "")
                   + "; grey: std 0 (underflow) or failed", fontsize=FONT)
@@ -202,7 +205,9 @@ def plot_sweep(result, path=None):
     styles = ["-", "--", "-.", ":"]
     from matplotlib.lines import Line2D
 
+    with_theory = False
     for k, pair in enumerate(pairs):
+        drawn = []   # theory curves of this pair already drawn (the same at every width)
         for j, w in enumerate(widths):
             cands = [r for r in rows if _label(r) == pair and r["width"] == w]
             if not cands:
@@ -211,14 +216,36 @@ def plot_sweep(result, path=None):
             measured = np.asarray(best["h_std_layers"])
             curve.semilogy(np.arange(1, measured.size + 1), measured, styles[j % len(styles)], color=f"C{k}",
                            lw=1.3)
+            predicted = np.asarray(best.get("theory_h_std_layers", ()), dtype=float)
+            if predicted.size and np.all(np.isfinite(predicted) & (predicted > 0)) and not any(
+                    d.shape == predicted.shape and np.allclose(d, predicted) for d in drawn):
+                curve.semilogy(np.arange(1, predicted.size + 1), predicted, "-", color=f"C{k}", lw=6, alpha=0.25,
+                               solid_capstyle="butt", zorder=1)
+                drawn.append(predicted)
+                with_theory = True
     curve.set_xlabel("layer", fontsize=FONT)
     curve.set_ylabel("std of the activations (seed " + str(seeds[0]) + ")", fontsize=FONT)
     style_axes(curve, "std vs depth, the deepest run of every pair and width")
     handles = [Line2D([], [], color=f"C{k}", lw=2, label=p) for k, p in enumerate(pairs)]
     handles += [Line2D([], [], color="k", ls=styles[j % len(styles)], label=f"width {w}")
                 for j, w in enumerate(widths)]
+    if with_theory:
+        handles.append(Line2D([], [], color="0.5", lw=6, alpha=0.35, label="mean-field theory"))
     curve.legend(handles=handles, fontsize=FONT - 1, ncol=2, loc="best", framealpha=0.85)
     return finish(plt, fig, path)
+
+
+# the largest (depths, widths) grid whose cells carry their std as text: more cells than that make unreadable text
+_CELL_LABELS = (16, 8)
+
+
+def _label_cells(ax, grid, norm):
+    """Write each cell's std (10**grid) in it, white on the dark ends of the colour scale, black elsewhere."""
+    for (i, j), value in np.ndenumerate(grid):
+        if np.isfinite(value):
+            dark = abs(float(norm(value)) - 0.5) > 0.3
+            ax.text(j, i, f"{10.0 ** value:.2g}", ha="center", va="center", fontsize=FONT - 1,
+                    color="white" if dark else "black")
 
 
 _KINDS = (("conv / linear", ("Conv", "Linear")), ("normalization", ("Norm",)),
