@@ -345,3 +345,32 @@ def test_the_table_prints_whole_module_names():
     assert len(names) == 2 and all(len(n) > 34 for n in names)
     text = repr(res)
     assert all(n in text for n in names)
+
+
+def test_the_table_prints_whole_type_names():
+    pytest.importorskip("torch")
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    text = repr(fi.probe(model, torch.randn(2, 3, 8, 8)))
+    assert " AdaptiveAvgPool2d " in text and "...veAvgPool2d" not in text   # was cut to 14 characters
+
+
+def test_histogram_tick_labels_do_not_run_into_each_other():
+    """The README's ResNet figure: narrow small_normal panels (values near 1e-3) took matplotlib's default ticks,
+    whose labels ('-0.001', '0.000', '0.001', '0.002') touched each other."""
+    pytest.importorskip("matplotlib")
+    torch.manual_seed(0)
+    cfg = transformers.ResNetConfig(embedding_size=32, hidden_sizes=[32, 64, 128], depths=[1, 1, 1])
+    model = transformers.ResNetModel(cfg).eval()
+    fig = fi.probe(model, torch.randn(8, 3, 96, 96), inits=["default", "xavier_normal", "he_normal", "small_normal"],
+                   backward=True).plot()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    hists = [ax for ax in fig.axes if ax.patches]
+    assert len(hists) == 24
+    for ax in hists:
+        lo, hi = ax.get_xlim()
+        labels = [t for t in ax.get_xticklabels() if t.get_text() and lo <= t.get_position()[0] <= hi]
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        assert len(boxes) >= 2
+        for left, right in zip(boxes, boxes[1:]):
+            assert left.x1 + 2 < right.x0, [t.get_text() for t in labels]   # a gap of 2 pixels at least

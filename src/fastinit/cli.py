@@ -324,8 +324,8 @@ def main(argv=None):
     p.add_argument("--inits", metavar="INIT,INIT,...",
                    help="compare initializations: default (the model's own) and scheme names")
     p.add_argument("--bins", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0, help="seeds torch before the model is built (its own init, the "
-                                                         "'default' row) and fastinit's inits and inputs")
+    p.add_argument("--seed", type=int, default=0, help="seeds torch (default 0) before the model is built (its own "
+                                                         "init, the 'default' row) and fastinit's inits and inputs")
     p.add_argument("--max-layers", type=int, default=6, help="histogram columns in the figure")
     add_outputs(p, json_help="also write the rows as JSON", plot_help="save the figure (needs matplotlib)")
     p.set_defaults(func=_probe_cmd)

@@ -52,7 +52,12 @@ def _histogram(ax, counts, edges, color):
     """Bars of the fractions in each bin. A bin that dwarfs the rest (relu's exact zeros, more than 4 times the
     next bin) is cut at the panel's top with its fraction written on it: left to set the scale, it flattened every
     other bin to nothing."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     fractions = counts / max(counts.sum(), 1)
+    # few ticks, written short ("-0.001", "0"): a narrow panel's default labels ran into each other
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}" if v else "0"))
     ax.bar(edges[:-1], fractions, width=np.diff(edges), align="edge", color=color)
     ordered = np.sort(fractions)
     if len(ordered) > 1 and ordered[-2] > 0 and ordered[-1] > 4 * ordered[-2]:

@@ -142,10 +142,12 @@ class ProbeResult:
         return pd.DataFrame(self.rows)
 
     def table(self, max_rows=60):
-        # the name column as wide as the longest name: names cut short made two stages read the same
+        # the name and type columns as wide as their longest entries: names cut short made two stages read the
+        # same, and a cut type (AdaptiveAvgPool2d as "...veAvgPool2d") is not the class a user would look up
         name_width = max([34] + [len(str(r["name"])) for r in self.rows])
-        cols = [("name", name_width), ("type", 14), ("mean", 10), ("std", 10), ("min", 10), ("max", 10), ("zero", 6),
-                ("sat", 6)]
+        type_width = max([14] + [len(str(r["type"])) for r in self.rows])
+        cols = [("name", name_width), ("type", type_width), ("mean", 10), ("std", 10), ("min", 10), ("max", 10),
+                ("zero", 6), ("sat", 6)]
         if self.config.get("backward"):
             cols += [("grad_std", 10), ("grad_w_norm", 11)]
         key = {"zero": "zero_frac", "sat": "saturated_frac"}
@@ -159,8 +161,7 @@ class ProbeResult:
             for c, w in cols:
                 v = r[key.get(c, c)]
                 if c in ("name", "type"):
-                    text = str(v) if len(str(v)) <= w else "..." + str(v)[-(w - 3):]
-                    cells.append(f"{text:<{w}}")
+                    cells.append(f"{str(v):<{w}}")
                 elif isinstance(v, float) and math.isnan(v):
                     cells.append(f"{'-':>{w}}")
                 elif c in ("zero", "sat"):

@@ -347,8 +347,9 @@ class SweepResult:
         return _trainability.fit(self.rows, threshold)
 
     def plot(self, path=None):
-        """Heatmaps of log10 final h_std over depth x width, one per (activation, init), and the per-layer std of the
-        widest network of each pair against the mean-field theory; for a training sweep, the held-out accuracy over
+        """Heatmaps of log10 final h_std over depth x width, one per (activation, init), each cell labelled with its
+        std on grids of up to 16 x 8, and the per-layer std of the deepest network of each pair at every width
+        against the mean-field theory; for a training sweep, the held-out accuracy over
         depth x sigma_w^2 with the theory's depth scales on it (``fastinit.trainability.plot_trainability``)
         (matplotlib, the ``fastinit-philox[plot]`` extra)."""
         if any(r["train"] for r in self.rows):
