@@ -148,7 +148,8 @@ def plot_sweep(result, path=None):
     red grows), each cell labelled with its std where the grid is small enough to read them, then one panel of
     std vs depth per pair at every width (the deepest run of each; line style per width) with the mean-field
     prediction as a wide pale band behind it (one band where it is the same at every width, as it is unless the
-    scheme's variance depends on the width, like small_normal's sigma_w^2 = 1e-4 width). Saves to path when given; returns the figure."""
+    scheme's variance depends on the width, like small_normal's sigma_w^2 = 1e-4 width). Saves to path when given;
+    returns the figure."""
     from matplotlib.colors import TwoSlopeNorm
 
     plt = pyplot()
