@@ -59,6 +59,22 @@ def test_every_python_block_runs_as_written(tmp_path, monkeypatch):
             pytest.fail(f"README python block {i + 1} fails: {type(exc).__name__}: {exc}\n{block}")
 
 
+def test_the_keras_block_runs_where_no_backend_was_chosen(tmp_path):
+    """A user pastes the Keras block into a script on a machine with no KERAS_BACKEND and no ~/.keras (conftest
+    sets the variable for the suite): Keras 3 then picks TensorFlow, which the package does not install."""
+    pytest.importorskip("keras")
+    pytest.importorskip("jax")
+    blocks = [b for b in python_blocks() if re.search(r"^import keras$", b, flags=re.M)]
+    assert len(blocks) == 1
+    path = tmp_path / "keras_block.py"
+    path.write_text(blocks[0])
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "KERAS_HOME")}
+    env["HOME"] = str(tmp_path)   # no ~/.keras/keras.json naming a backend
+    run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
 FIGURE = re.compile(r"(?<![\w.*^])(\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)?)(x|\s?ms|\s?us|\s?s)\b")
 # numbers in the README that are not measurements (ratios of the theory, a description of the host)
 NOT_MEASURED = {"0.22x", "2x", "0.62", "1.11", "4.2x"}
