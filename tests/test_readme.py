@@ -37,6 +37,12 @@ def python_blocks():
     return re.findall(r"```python\n(.*?)```", text(README), flags=re.S)
 
 
+def run_as_script(block, path, timeout, **kwargs):
+    """Run a README block as a user who pasted it into a file would: its own process, a fresh interpreter."""
+    path.write_text(block)
+    return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
 def test_every_python_block_runs_as_written(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
@@ -48,9 +54,7 @@ def test_every_python_block_runs_as_written(tmp_path, monkeypatch):
     assert len(blocks) >= 6
     for i, block in enumerate(blocks):
         if 'if __name__ == "__main__":' in block:   # a script: run as one, in its own process, as a user would
-            path = tmp_path / f"readme_block_{i + 1}.py"
-            path.write_text(block)
-            run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=600)
+            run = run_as_script(block, tmp_path / f"readme_block_{i + 1}.py", timeout=600)
             assert run.returncode == 0, f"README python block {i + 1} fails as a script:\n{run.stderr[-3000:]}"
             continue
         try:
@@ -66,12 +70,9 @@ def test_the_keras_block_runs_where_no_backend_was_chosen(tmp_path):
     pytest.importorskip("jax")
     blocks = [b for b in python_blocks() if re.search(r"^import keras$", b, flags=re.M)]
     assert len(blocks) == 1
-    path = tmp_path / "keras_block.py"
-    path.write_text(blocks[0])
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "KERAS_HOME")}
     env["HOME"] = str(tmp_path)   # no ~/.keras/keras.json naming a backend
-    run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, env=env,
-                         cwd=tmp_path)
+    run = run_as_script(blocks[0], tmp_path / "keras_block.py", timeout=300, env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
 
 
