@@ -232,3 +232,144 @@ def test_flax_model_init_under_jit():
     half = jax.jit(Net(dtype=jnp.bfloat16).init)(jax.random.key(0), x)["params"]
     assert half["Dense_0"]["kernel"].dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(half["Dense_0"]["kernel"], np.float32), dense, rtol=2 ** -8, atol=1e-30)
+
+
+# ------------------------------------------------------------------ jax.nn.initializers' argument forms (issue J1-J6)
+
+@pytest.fixture(params=[False, True], ids=["x32", "x64"])
+def x64(request):
+    with jax.enable_x64(request.param):
+        yield request.param
+
+
+@pytest.fixture
+def strict_ranks():
+    """JAX's own tests run with implicit rank promotion refused."""
+    with jax.numpy_rank_promotion("raise"):
+        yield
+
+
+COMPLEX_CASES = [
+    ("normal", lambda: I.normal(0.5), lambda: jax.nn.initializers.normal(0.5)),
+    ("he_normal", I.he_normal, jax.nn.initializers.he_normal),
+    ("glorot_uniform", I.glorot_uniform, jax.nn.initializers.glorot_uniform),
+    ("lecun_normal", I.lecun_normal, jax.nn.initializers.lecun_normal),
+    ("vs_normal", lambda: I.variance_scaling(2.0, "fan_out", "normal"),
+     lambda: jax.nn.initializers.variance_scaling(2.0, "fan_out", "normal")),
+    ("vs_uniform", lambda: I.variance_scaling(2.0, "fan_in", "uniform"),
+     lambda: jax.nn.initializers.variance_scaling(2.0, "fan_in", "uniform")),
+    ("vs_truncated", lambda: I.variance_scaling(2.0, "fan_in", "truncated_normal"),
+     lambda: jax.nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")),
+]
+
+
+@pytest.mark.parametrize("name,ours,theirs", COMPLEX_CASES, ids=[c[0] for c in COMPLEX_CASES])
+def test_complex_dtypes_as_jax(name, ours, theirs, x64, strict_ranks):
+    """complex64 / complex128 as jax.nn.initializers draws them: E|z|^2, the parts' shares and the largest modulus
+    of JAX's own draws (400 x 300 = 120,000 values: 5 sigma is about 2%)."""
+    for dtype in (jnp.complex64, jnp.complex128):
+        shape = (400, 300)
+        w = ours()(jax.random.key(3), shape, dtype)
+        ref = theirs()(jax.random.key(3), shape, dtype)
+        assert w.dtype == ref.dtype and w.shape == shape   # (complex128 is complex64 without x64, as JAX's)
+        a, b = np.asarray(w), np.asarray(ref)
+        power, want = np.mean(np.abs(a) ** 2), np.mean(np.abs(b) ** 2)
+        assert power == pytest.approx(want, rel=0.03), (power, want)
+        assert np.mean(a.real ** 2) == pytest.approx(power / 2, rel=0.03)
+        assert abs(a.mean()) < 5 * math.sqrt(want / a.size)
+        assert np.abs(a).max() <= np.abs(b).max() * 1.05 or name in ("normal", "vs_normal")
+        host = np.asarray(ours()(3, shape, dtype))   # an int key: the C core, the same distribution
+        assert host.dtype == np.dtype(dtype) and np.mean(np.abs(host) ** 2) == pytest.approx(want, rel=0.03)
+
+
+def test_complex_orthogonal_is_unitary(x64, strict_ranks):
+    for key in (jax.random.key(1), 1):
+        q = np.asarray(I.orthogonal(scale=2.0)(key, (6, 4), jnp.complex64))
+        assert np.iscomplexobj(q) and np.abs(q.imag).max() > 0
+        np.testing.assert_allclose(q.conj().T @ q, 4 * np.eye(4), atol=1e-5)
+    assert np.asarray(I.zeros(jax.random.key(1), (2, 2), jnp.complex64)).dtype == np.complex64
+    assert np.asarray(I.constant(1 + 2j)(1, (2,), np.complex64)).tolist() == [1 + 2j, 1 + 2j]
+
+
+def test_complex_flax_dense():
+    nn = pytest.importorskip("flax.linen")
+    layer = nn.Dense(16, param_dtype=jnp.complex64, kernel_init=I.lecun_normal())
+    params = layer.init(jax.random.key(0), jnp.ones((1, 32), jnp.complex64))
+    kernel = params["params"]["kernel"]
+    assert kernel.dtype == jnp.complex64 and float(jnp.mean(jnp.abs(kernel) ** 2)) == pytest.approx(1 / 32, rel=0.15)
+    with pytest.raises(TypeError, match="real floating dtype"):
+        I.uniform()(jax.random.key(0), (2,), jnp.complex64)
+
+
+def _fan_probe(init, shape):
+    """The variance of a uniform variance-scaling draw, from which the fans show."""
+    return float(jnp.var(init(jax.random.key(0), shape).astype(jnp.float32)))
+
+
+@pytest.mark.parametrize("axes", [dict(in_axis=(0, 1), out_axis=[2, 3]), dict(in_axis=0, out_axis=[1, 2], batch_axis=[]),
+                                  dict(in_axis=[1], out_axis=(2,), batch_axis=(0,)), dict(batch_axis=[0])])
+@pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"])
+def test_axes_sequences_and_fan_geo_avg(axes, mode, strict_ranks):
+    """in_axis / out_axis / batch_axis as sequences, and mode fan_geo_avg (JAX >= 0.5.1): the bound of the uniform
+    draw is JAX's exactly (its max), so the fans are."""
+    shape = (4, 6, 5, 7)
+    ours = I.variance_scaling(1.5, mode, "uniform", **axes)(jax.random.key(0), shape)
+    theirs = jax.nn.initializers.variance_scaling(1.5, mode, "uniform", **axes)(jax.random.key(0), shape)
+    bound = float(jnp.max(jnp.abs(theirs)))
+    assert float(jnp.max(jnp.abs(ours))) == pytest.approx(bound, rel=0.01)
+    assert float(jnp.var(ours)) == pytest.approx(float(jnp.var(theirs)), rel=0.2)
+
+
+def test_array_scale_keeps_dtype():
+    for make in (lambda: I.uniform(jnp.array(1.0), jnp.bfloat16), lambda: I.normal(np.float32(0.5), jnp.bfloat16),
+                 lambda: I.variance_scaling(jnp.array(2.0), "fan_in", "normal", dtype=jnp.bfloat16),
+                 lambda: I.orthogonal(jnp.array(1.0), dtype=jnp.bfloat16)):
+        assert make()(jax.random.key(0), (8, 8)).dtype == jnp.bfloat16
+    assert float(jnp.max(I.uniform(jnp.array(3.0))(jax.random.key(0), (1000,)))) > 2.5
+    with pytest.raises(TypeError, match="scale must be a real number or a 0-d real array"):
+        I.uniform(jnp.ones(3))
+
+
+def test_one_dimensional_shape_refused_as_jax():
+    """JAX raises for a 1-D shape with the default in_axis (fastinit returned values)."""
+    with pytest.raises(ValueError) as theirs:
+        jax.nn.initializers.variance_scaling(1., "fan_avg", "truncated_normal")(jax.random.key(0), (5,))
+    for key in (jax.random.key(0), 0):
+        with pytest.raises(ValueError) as ours:
+            I.variance_scaling(1., "fan_avg", "truncated_normal")(key, (5,))
+        assert str(ours.value) == str(theirs.value)
+    explicit = dict(in_axis=0, out_axis=0)   # JAX's way for a 1-D shape: fan_in = fan_out = 5 * 5 / 25 = 1
+    ours = I.variance_scaling(1., "fan_in", "uniform", **explicit)(jax.random.key(0), (5000,))
+    theirs = jax.nn.initializers.variance_scaling(1., "fan_in", "uniform", **explicit)(jax.random.key(0), (5000,))
+    assert float(jnp.max(jnp.abs(ours))) == pytest.approx(float(jnp.max(jnp.abs(theirs))), rel=0.01)
+
+
+def test_errors_say_what_jax_says():
+    for bad in (dict(mode="fan_sum"), dict(distribution="cauchy")):
+        args = {"scale": 1.0, "mode": "fan_in", "distribution": "normal", **bad}
+        with pytest.raises(ValueError) as theirs:
+            jax.nn.initializers.variance_scaling(**args)(jax.random.key(0), (3, 3))
+        with pytest.raises(ValueError) as ours:
+            I.variance_scaling(**args)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_rank_promotion_raise(strict_ranks, x64):
+    key = jax.random.key(2)
+    for init in (I.orthogonal(), I.he_normal(), I.glorot_uniform(), I.normal(), I.truncated_normal()):
+        assert init(key, (6, 4)).shape == (6, 4)
+    q = I.orthogonal()(key, (4, 6))
+    np.testing.assert_allclose(np.asarray(q @ q.T), np.eye(4), atol=1e-5)
+    assert I.delta_orthogonal()(key, (3, 4, 8)).shape == (3, 4, 8)
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 8), (2, 4, 3, 5), (3, 2, 2, 2, 4)])
+def test_delta_orthogonal_centre_as_jax(shape):
+    """The orthogonal matrix sits at (k - 1) // 2 of each spatial axis, as JAX puts it (fastinit used k // 2)."""
+    ours = np.asarray(I.delta_orthogonal()(jax.random.key(0), shape))
+    theirs = np.asarray(jax.nn.initializers.delta_orthogonal()(jax.random.key(0), shape))
+    assert np.array_equal(np.nonzero(np.abs(ours).sum(axis=(-1, -2)))[0] if ours.ndim == 3 else
+                          np.argwhere(np.abs(ours).sum(axis=(-1, -2))), np.nonzero(np.abs(theirs).sum(axis=(-1, -2)))[0]
+                          if ours.ndim == 3 else np.argwhere(np.abs(theirs).sum(axis=(-1, -2))))
+    host = I.delta_orthogonal()(0, shape)
+    assert np.array_equal(np.argwhere(np.abs(host).sum(axis=(-1, -2))), np.argwhere(np.abs(theirs).sum(axis=(-1, -2))))

@@ -11,7 +11,7 @@ import math
 
 from . import _validate as V
 from . import init as _init
-from . import initializers as _keras
+from . import keras_initializers as _keras
 from . import schemes as _schemes
 
 __all__ = ["Weights", "resolve"]
