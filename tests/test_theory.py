@@ -229,3 +229,30 @@ def test_a_fixed_point_approached_like_one_over_l_is_solved():
     q, chi = T.fixed_point("tanh", 1.0004)   # just chaotic: a small q* > 0, chi* within 1e-6 of 1
     assert 0 < q < 1e-3 and q == pytest.approx(1.0004 * T.activation_moments("tanh", 0.0, q)[1], rel=1e-10)
     assert chi == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("activation", list(fi.activations.ACTIVATIONS))
+def test_depth_scales_at_zero_bias_match_a_simulated_network(activation):
+    """sigma_b^2 = 0 (the training sweeps' default): where q* = 0 the length map's slope exp(-1 / xi_q) is the
+    per-layer ratio of q in a simulated network started small (relu: 1/2 at sigma_w^2 = 1; it was 0 with xi = inf,
+    from phi'(0) taken on one side); where q* > 0 the simulated q settles (ratio 1)."""
+    ds = fi.theory.depth_scales(activation, 1.0, 0.0)
+    assert ds.chi_1 > 0 and ds.xi_q > 0 and ds.xi_c > 0
+    scale = 1e-2 if ds.q_star == 0 else 1.0
+    x = np.random.default_rng(0).normal(0, scale, (400, 1000)).astype(np.float32)
+    res = fi.simulate(depth=12, width=1000, batch=400, activation=activation, init={"sigma_w2": 1.0}, input=x, seed=0)
+    q = np.asarray(res.layers["p_std"], np.float64) ** 2
+    ratio = (q[-1] / q[5]) ** (1 / 6)
+    if ds.q_star == 0:
+        slope = math.exp(-1 / ds.xi_q) if math.isfinite(ds.xi_q) else 1.0
+        assert ratio == pytest.approx(slope, rel=0.02, abs=0.01), (ratio, ds)
+        if math.isfinite(ds.xi_c):
+            assert ds.chi_c == pytest.approx(ds.chi_1) and ds.xi_c == pytest.approx(ds.xi_q)
+    else:
+        assert ratio == pytest.approx(1.0, abs=0.05)
+
+
+def test_relu_family_at_zero_bias():
+    relu = fi.theory.depth_scales("relu", 1.0, 0.0)
+    assert relu.chi_1 == pytest.approx(0.5) and relu.xi_c == pytest.approx(1 / math.log(2))
+    assert fi.theory.depth_scales("leaky_relu", 0.5, 0.0).chi_1 == pytest.approx(0.5 * (1 + 0.01 ** 2) / 2)

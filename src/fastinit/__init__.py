@@ -37,12 +37,16 @@ def __getattr__(name):
         from .torch import fast_init
 
         return fast_init
+    if name == "initializers":   # the Keras / JAX door: imported on first use (it imports neither)
+        import importlib
+
+        return importlib.import_module(".initializers", __name__)
     raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
 
 
 def __dir__():
     # the lazy names too (fast_init, and the submodule torch that holds it), so dir() and help() list them
-    return sorted(set(globals()) | {"fast_init", "torch"})
+    return sorted(set(globals()) | {"fast_init", "torch", "initializers"})
 
 
 DISTRIBUTION = "fastinit-philox"   # what pip installs (the import name is fastinit)

@@ -345,7 +345,13 @@ def depth_scales(activation="tanh", sigma_w2=1.0, sigma_b2=0.0, alpha=None, max_
         return DepthScales(math.inf, nan, nan, nan, nan, nan, "unbounded")
     if q < 1e-300:   # sigma_b^2 = 0 and a contracting map: the linearization at 0
         q = 0.0
-    chi_1 = sigma_w2 * activation_moments(activation, 0.0, q, alpha)[2]
+    if q == 0:
+        # The limit q -> 0+: E[phi'(sqrt(q) z)^2] tends to the mean of phi'(0-)^2 and phi'(0+)^2 (z is symmetric),
+        # not phi' at 0 taken on one side (relu: 1/2, not 0; a relu network at sigma_w^2 = 1 halves q per layer)
+        slope0 = sigma_w2 * _dphi2_at_zero(row, alpha)
+        chi_1 = slope0
+    else:
+        chi_1 = sigma_w2 * activation_moments(activation, 0.0, q, alpha)[2]
     if abs(chi_1 - 1.0) <= 1e-9:   # on the boundary (relu at sigma_w^2 = 2): c* = 1, both scales infinite
         chi_1 = 1.0
     c = 1.0
@@ -371,14 +377,21 @@ def depth_scales(activation="tanh", sigma_w2=1.0, sigma_b2=0.0, alpha=None, max_
     else:
         chi_c = chi_1
     h = 1e-5
-    slope = ((q_map(q * (1 + h)) - q_map(q * (1 - h))) / (2 * h * q) if q > 0 else
-             sigma_w2 * float(row.dphi(np.array([0.0]), alpha)[0]) ** 2)
+    slope = (q_map(q * (1 + h)) - q_map(q * (1 - h))) / (2 * h * q) if q > 0 else slope0
 
     def scale(x):
         return -1.0 / math.log(x) if 0 < x < 1 else math.inf
 
     phase = "chaotic" if chi_1 > 1 else "critical" if chi_1 == 1 else "ordered"
     return DepthScales(q, c, chi_1, chi_c, scale(slope), scale(chi_c), phase)
+
+
+def _dphi2_at_zero(row, alpha):
+    """(phi'(0-)^2 + phi'(0+)^2) / 2: the limit of E[phi'(sqrt(q) z)^2] and of E[phi(sqrt(q) z)^2] / q as q -> 0+
+    for an activation with phi(0) = 0 (the two sides of a kink at 0 each weigh half)."""
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        sides = row.dphi(np.array([-1e-30, 1e-30]), alpha)
+    return float(np.mean(sides * sides))
 
 
 def critical_sigma_w2(activation="tanh", sigma_b2=0.0, alpha=None, lo=1e-3, hi=100.0):
