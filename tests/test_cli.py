@@ -360,3 +360,51 @@ def test_probe_with_a_seed_is_reproducible(tmp_path, monkeypatch):
         assert cli.main(["probe", "probe_net:build", "--input-shape", "4,8", "--seed", "3", "--json", str(out)]) == 0
         runs.append(json.loads(out.read_text()))
     assert runs[0] == runs[1]
+
+
+def test_train_and_probe_arguments_are_named(cli_usage_error, tmp_path, monkeypatch):
+    """Each of these trained nothing and exited 0, printed a traceback, or gave NumPy's words without the option."""
+    assert "--compare needs at least one init name" in cli_usage_error(["train", "--compare", ",", "--steps", "1"])
+    assert "--init: 'sigma_w2=abc': expected a scheme name or sigma_w2=<number>" in cli_usage_error(
+        ["train", "--init", "sigma_w2=abc", "--steps", "1"])
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a zip")
+    assert f"--data: cannot read {bad} as a .npz" in cli_usage_error(["train", "--data", str(bad), "--steps", "1"])
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, X=np.array([[1]], dtype=object), y=np.array([0]))
+    assert "--data: cannot read" in cli_usage_error(["train", "--data", str(objects), "--steps", "1"])
+    err = cli_usage_error(["train", "--activaton", "relu"])   # the subcommand's usage, naming the option
+    assert err.startswith("usage: fastinit train") and "unrecognized arguments: --activaton relu" in err
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    err = cli_usage_error(["probe", "hf:GPT2Config", "--set", "n_layer=x"])
+    assert "--set n_layer='x': GPT2Config refuses it" in err and "Traceback" not in err
+
+
+def test_out_of_memory_says_something(capsys, monkeypatch):
+    from fastinit import cli
+
+    def no_memory(args):
+        raise MemoryError()
+
+    monkeypatch.setattr(cli, "_info", no_memory)
+    monkeypatch.setattr(cli.sys, "argv", ["fastinit"])
+    parser_func = cli.main
+    assert parser_func(["info"]) == 1
+    assert "out of memory (no details)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["info", "bench"])
+def test_every_command_has_a_description(command, capsys):
+    from fastinit import cli
+
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    out = capsys.readouterr().out
+    assert len(out.split("options:")[0].strip().splitlines()) >= 3, out   # usage, a blank line, the description
+
+
+def test_no_stray_public_names():
+    import fastinit
+
+    assert "PackageNotFoundError" not in dir(fastinit)

@@ -5,7 +5,7 @@
     g = fi.Generator(seed=1234); x = g.truncated_normal(10**6, low=-2, high=2)
 """
 import os as _os
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError, version as _version
 
 # The OpenMP runtime reads OMP_WAIT_POLICY once, when the C core loads it. Passive: our fill threads sleep between
 # parallel regions instead of spinning, so the BLAS threads of the simulation's matrix products get the cores
@@ -53,7 +53,7 @@ DISTRIBUTION = "fastinit-philox"   # what pip installs (the import name is fasti
 
 try:
     __version__ = _version(DISTRIBUTION)
-except PackageNotFoundError:  # running from a source tree that was never installed
+except _PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",

@@ -156,6 +156,11 @@ def _set_value(text):
         return key.strip(), value.strip()
 
 
+def _first_line(exc):
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[:3]) or type(exc).__name__
+
+
 class _CommandFailed(Exception):
     """A command that cannot finish for a reason that is not a bad argument: one line, exit status 1."""
 
@@ -179,8 +184,15 @@ def _probe_model(spec, settings):
         for key, value in settings:
             if not hasattr(config, key):
                 raise ValueError(f"--set {key}: {name} has no attribute {key!r}")
-            setattr(config, key, value)
-        return transformers.AutoModel.from_config(config), config
+            try:
+                setattr(config, key, value)
+            except Exception as exc:   # noqa: BLE001 (transformers' validation: a str for an int field, ...)
+                raise ValueError(f"--set {key}={value!r}: {name} refuses it: {_first_line(exc)}") from None
+        try:
+            return transformers.AutoModel.from_config(config), config
+        except Exception as exc:   # noqa: BLE001 (a config the model cannot be built from, e.g. --set n_head=3)
+            raise ValueError(f"--set: cannot build a model from {name} with {', '.join(f'{k}={v!r}' for k, v in settings) or 'its defaults'}: "
+                             f"{type(exc).__name__}: {_first_line(exc)}") from None
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"model: expected MODULE:CALLABLE or hf:ConfigClass, got {spec!r}")
@@ -252,9 +264,14 @@ def main(argv=None):
                         version=f"fastinit {fi.__version__} (distribution {fi.DISTRIBUTION})")
     sub = parser.add_subparsers(dest="command", required=True)
     subparsers = sub.choices
-    p = sub.add_parser("info", help="version, SIMD path, OpenMP, threads")
+    p = sub.add_parser("info", help="version, SIMD path, OpenMP, threads",
+                       description="Print the distribution and version, the SIMD path in use and the ones this "
+                                   "CPU and build have, OpenMP, the thread count and where it came from.")
     p.set_defaults(func=_info)
-    p = sub.add_parser("bench", help="time the fills and a simulation against NumPy and PyTorch on this machine")
+    p = sub.add_parser("bench", help="time the fills and a simulation against NumPy and PyTorch on this machine",
+                       description="Time fastinit's fills, initializers and a simulation against NumPy (and "
+                                   "PyTorch, if installed) on this machine and print the ratios; --quick takes "
+                                   "a few seconds.")
     p.add_argument("--quick", action="store_true", help="2**22 elements instead of 2**26 (a few seconds)")
     add_outputs(p, json_help="also write the timings and ratios as JSON",
                  plot_help="a bar chart of the speedups (needs matplotlib)")
@@ -329,9 +346,12 @@ def main(argv=None):
     p.add_argument("--max-layers", type=int, default=6, help="histogram columns in the figure")
     add_outputs(p, json_help="also write the rows as JSON", plot_help="save the figure (needs matplotlib)")
     p.set_defaults(func=_probe_cmd)
-    args = parser.parse_args(argv)
-    # errors found in the arguments are reported with the usage of the subcommand given
-    usage = subparsers[args.command]
+    args, extra = parser.parse_known_args(argv)
+    # errors found in the arguments are reported with the usage of the subcommand given (a misspelt option too:
+    # argparse alone names it under the top-level usage, which lists no option of the subcommand)
+    usage = subparsers[args.command] if getattr(args, "command", None) in subparsers else parser
+    if extra:
+        usage.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "threads", None) is not None:
         if not 1 <= args.threads <= fi.runtime.MAX_THREADS:
             usage.error(f"--threads must be in [1, {fi.runtime.MAX_THREADS}], got {args.threads}")
@@ -357,7 +377,7 @@ def main(argv=None):
         print(f"fastinit {args.command}: {exc}", file=sys.stderr)
         return 1
     except MemoryError as exc:   # a size this machine cannot hold (--width 50000000): one line, not a traceback
-        print(f"fastinit {args.command}: out of memory ({exc or 'no details'}); try smaller sizes", file=sys.stderr)
+        print(f"fastinit {args.command}: out of memory ({str(exc) or 'no details'}); try smaller sizes", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if args.command == "sweep" and args.out:

@@ -12,26 +12,50 @@ def _data(text):
     """--data: "digits", or a .npz file with arrays X, y (and optionally X_test, y_test)."""
     if text == "digits" or not text.endswith(".npz"):
         return text   # (fi.train names an unknown data set)
+    import zipfile
+
     import numpy as np
 
-    with np.load(text) as f:
-        missing = {"X", "y"} - set(f.files)
-        if missing:
-            raise ValueError(f"--data: {text} has no {', '.join(sorted(missing))} array (it holds "
-                             f"{', '.join(f.files) or 'nothing'})")
-        if "X_test" in f.files and "y_test" in f.files:
-            return f["X"], f["y"], f["X_test"], f["y_test"]
-        return f["X"], f["y"]
+    try:
+        with np.load(text) as f:
+            if not hasattr(f, "files"):
+                raise ValueError("it holds one array, not named arrays (np.save, not np.savez)")
+            missing = {"X", "y"} - set(f.files)
+            if missing:
+                raise ValueError(f"it has no {', '.join(sorted(missing))} array (it holds "
+                                 f"{', '.join(f.files) or 'nothing'})")
+            names = ("X", "y", "X_test", "y_test") if "X_test" in f.files and "y_test" in f.files else ("X", "y")
+            return tuple(f[name] for name in names)
+    except OSError:
+        raise   # (a missing or unreadable file: the command's one-line error)
+    except (ValueError, zipfile.BadZipFile, EOFError) as exc:   # not an .npz, pickled object arrays, ...
+        raise ValueError(f"--data: cannot read {text} as a .npz of arrays X, y [, X_test, y_test]: {exc}") from None
+
+
+def _init_values(args):
+    """--init / --compare as fi.train's init values; ValueError naming the option for an empty list or a
+    sigma_w2=V whose V is not a number."""
+    option = "--compare" if args.compare else "--init"
+    labels = comma_list(args.compare) if args.compare else [args.init]
+    if not labels:
+        raise ValueError(f"{option} needs at least one init name, got {args.compare!r}")
+    values = []
+    for label in labels:
+        try:
+            values.append(init_value(label))
+        except ValueError:
+            raise ValueError(f"{option}: {label!r}: expected a scheme name or sigma_w2=<number>") from None
+    return values
 
 
 def _train_cmd(args):
     import fastinit as fi
 
-    inits = comma_list(args.compare) if args.compare else [args.init]
+    inits = _init_values(args)
     data = _data(args.data)
     results = []
     for init in inits:
-        res = fi.train(depth=args.depth, width=args.width, activation=args.activation, init=init_value(init),
+        res = fi.train(depth=args.depth, width=args.width, activation=args.activation, init=init,
                        bias_std=args.bias_std, data=data, steps=args.steps, batch=args.batch, lr=args.lr,
                        momentum=args.momentum, weight_decay=args.weight_decay, seed=args.seed, loss=args.loss,
                        normalize=None if args.normalize == "none" else args.normalize, eval_every=args.eval_every,

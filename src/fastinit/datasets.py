@@ -48,6 +48,8 @@ def _features(X, name):
         raise TypeError(f"{name} must be a 2-D real array (rows, features), got dtype {X.dtype}, shape {X.shape}")
     if X.shape[0] and not np.all(np.isfinite(X)):
         raise ValueError(f"{name} has non-finite values")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has no features (shape {X.shape}): a network needs at least one input")
     return X
 
 
@@ -61,12 +63,30 @@ def _targets(y, rows, loss, name):
                             f"got dtype {y.dtype}, shape {y.shape}")
         if y.size and y.min() < 0:
             raise ValueError(f"{name} has negative labels (min {y.min()}); labels are 0 .. classes - 1")
+        if y.size and int(y.max()) > _MAX_LABEL:   # (before the cast: uint64 labels >= 2**63 would wrap negative)
+            raise ValueError(f"{name} has a label of {int(y.max())}: labels are 0 .. classes - 1, each class a unit "
+                             f"of the readout (relabel with np.unique({name}, return_inverse=True))")
         return y.astype(np.int64)
     if y.dtype.kind not in "fiu" or y.ndim not in (1, 2):
         raise TypeError(f"{name} must be a 1-D or 2-D real array for loss='mse', got dtype {y.dtype}")
     if not np.all(np.isfinite(y)):
         raise ValueError(f"{name} has non-finite values")
     return y.reshape(rows, -1).astype(np.float64)
+
+
+# The largest label taken at all, and how far the classes (largest label + 1, the readout's units) may outnumber the
+# labels present: a stray label of 10**7 made a 10**7-way softmax and the process was killed for memory.
+_MAX_LABEL = 2 ** 31 - 1
+_SPARE_CLASSES = 10
+
+
+def _check_classes(y, y_test, outputs):
+    present = np.union1d(y, y_test).size
+    if outputs > _SPARE_CLASSES * present + 100:
+        name = "y" if y.max() + 1 == outputs else "y_test"
+        raise ValueError(f"{name} has a label of {outputs - 1}: {outputs} classes (readout units) for {present} "
+                         f"distinct labels; labels are 0 .. classes - 1 (relabel with np.unique(y, "
+                         "return_inverse=True))")
 
 
 def load_data(data="digits", normalize="standardize", loss="cross_entropy", dtype="float32"):
@@ -100,13 +120,14 @@ def load_data(data="digits", normalize="standardize", loss="cross_entropy", dtyp
         np.zeros(0, np.int64) if loss == "cross_entropy" else np.zeros((0, y.shape[1])))
     if loss == "cross_entropy":
         outputs = int(max(y.max(), y_test.max(initial=0))) + 1
+        _check_classes(y, y_test, outputs)
     else:
         outputs = y.shape[1]
         if len(X_test) and y_test.shape[1] != outputs:
             raise ValueError(f"y_test has {y_test.shape[1]} outputs per row, y has {outputs}")
     if normalize is not None:
         shift, scale = _sim.normalization(X, normalize)
-        X, X_test = (X - shift) / scale, (X_test - shift) / scale
+        X, X_test = _sim.normalized(X, shift, scale), _sim.normalized(X_test, shift, scale)
     X, X_test = np.ascontiguousarray(X, dt), np.ascontiguousarray(X_test, dt)
     if dt == np.float32 and not (np.all(np.isfinite(X)) and np.all(np.isfinite(X_test))):
         raise ValueError("X has values beyond the float32 range; pass dtype='float64' or normalize")

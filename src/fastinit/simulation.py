@@ -46,7 +46,12 @@ def normalize(X, method="standardize"):
     """
     X = _real_2d(X)
     shift, scale = normalization(X, method)
-    return (X - shift) / scale
+    return normalized(X, shift, scale).astype(X.dtype)
+
+
+def normalized(X, shift, scale):
+    """(X - shift) / scale in float64 (float32 data spanning its whole range would overflow the difference)."""
+    return (np.asarray(X, np.float64) - shift) / scale
 
 
 def _real_2d(X):
@@ -61,20 +66,24 @@ def _real_2d(X):
 
 def normalization(X, method="standardize"):
     """(shift, scale) of ``normalize``'s method fitted on X: normalize(X) = (X - shift) / scale, and the same
-    (shift, scale) carry the fit to other rows (held-out data)."""
+    (shift, scale) carry the fit to other rows (held-out data). The moments are taken in float64 on X divided by
+    each feature's largest |value|, so data near the dtype's largest values neither overflows nor loses digits."""
     if method not in NORMALIZE_METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(NORMALIZE_METHODS)}")
     X = _real_2d(X)
     if method == "max":
-        m = np.abs(X).max(initial=0)
+        m = float(np.abs(X).max(initial=0))
         return 0.0, m if m > 0 else 1.0
     if method == "minmax":
-        lo, hi = (X.min(), X.max()) if X.size else (0.0, 0.0)
+        lo, hi = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
         return (lo, hi - lo) if hi > lo else (lo, 1.0)   # constant data: all zeros
-    mean = X.mean(axis=0)
+    size = np.abs(X).max(axis=0, initial=0).astype(np.float64)
+    size = np.where(size > 0, size, 1.0)
+    unit = X / size
+    mean = unit.mean(axis=0) * size
     if method == "center":
         return mean, 1.0
-    sd = X.std(axis=0)
+    sd = unit.std(axis=0) * size
     return mean, np.where(sd > 0, sd, 1)
 
 
