@@ -172,7 +172,9 @@ static inline void store_group16(char *dst, __m256i V[4], int ss, const fi_param
     for (int j = 0; j < 4; ++j) v[j] = _mm256_castsi256_ps(V[j]);
     if (p->dist.narrow_lo > -INFINITY || p->dist.narrow_hi < INFINITY) {   /* a normal fill has no bounds to hold */
         const __m256 lo = _mm256_set1_ps(p->dist.narrow_lo), hi = _mm256_set1_ps(p->dist.narrow_hi);
-        for (int j = 0; j < 4; ++j) v[j] = _mm256_min_ps(_mm256_max_ps(v[j], lo), hi);
+        /* v < lo ? lo : v > hi ? hi : v, exactly: maxps / minps return their second operand on a tie (a zero
+         * against a zero of the other sign), so v goes second and keeps its sign (-tiny held at -0 stays -0) */
+        for (int j = 0; j < 4; ++j) v[j] = _mm256_min_ps(hi, _mm256_max_ps(lo, v[j]));
     }
     if (p->narrow == FI_F16) {
         for (int j = 0; j < 4; ++j) {

@@ -313,3 +313,13 @@ def test_the_fast_init_tests_pass_with_the_kernels_serving_the_tensors():
     launches = int(re.search(r"device kernel launches: (\d+)", run.stdout).group(1))
     assert launches > 100, run.stdout[-2000:]
     assert re.search(r"(\d+) passed", run.stdout) and int(re.search(r"(\d+) passed", run.stdout).group(1)) >= 25
+
+
+@pytest.mark.parametrize("dtype, bound", [("float16", 1e-9), ("bfloat16", 1e-42)])
+def test_values_that_round_to_zero_keep_their_sign(dtype, bound):
+    """A uniform held in [-0, 0]: the kernels clamped with tl.minimum / tl.maximum, which may hand back a bound's
+    zero of the other sign; they hold the value exactly now, as the C core does (-0 for a negative draw)."""
+    k, params = F.uniform(-bound, bound, dtype)
+    expected, got = _both(k, params, dtype, 4099)
+    assert 0 < np.count_nonzero(expected == 0x8000) < expected.size
+    np.testing.assert_array_equal(got, expected)

@@ -187,3 +187,26 @@ def test_16_bit_normals_across_paths_are_at_most_one_step_apart_and_the_readme_s
         text = open(readme, encoding="utf-8").read()
         section = text[text.index("## Stream format"):]
         assert "one step of the format apart" in section[:section.index("\n## ", 5)]
+
+
+def exact_clamp(x, lo, hi):
+    """v < lo ? lo : v > hi ? hi : v (np.clip may hand back a bound's zero for a zero of the other sign)."""
+    return np.where(x < lo, lo, np.where(x > hi, hi, x)).astype(np.float32)
+
+
+@pytest.mark.parametrize("fmt", ["float16", "bfloat16"])
+def test_values_that_round_to_zero_keep_their_sign_on_every_path(simd, fmt):
+    """U[-1e-9, 1e-9) holds its float32 draws in [-0, 0]: a negative draw is -0, as IEEE rounding and torch give it.
+    The AVX2 path wrote +0 (maxps / minps hand back their second operand on a zero tie) where the portable one
+    wrote -0; the device kernels and JAX clamp the same way now (tests/test_device_kernels.py, test_jax.py)."""
+    kw = dict(low=-1e-9 if fmt == "float16" else -1e-42, high=1e-9 if fmt == "float16" else 1e-42)
+    x32 = draw("uniform", "float32", **kw)
+    params = fi.fillspec.uniform(kw["low"], kw["high"], fmt)[1]
+    lo, hi = np.float32(params["narrow_lo"]), np.float32(params["narrow_hi"])
+    assert np.signbit(lo) and not np.signbit(hi)   # [-0, 0]: the format's values in [low, high)
+    held = exact_clamp(x32, lo, hi)
+    got = draw("uniform", fmt, **kw)
+    want = held.astype(np.float16).view(np.uint16) if fmt == "float16" else bf16_round(held)
+    np.testing.assert_array_equal(got.view(np.uint16), want)
+    negative = np.count_nonzero(x32 < 0)
+    assert 0 < negative < N and np.count_nonzero(got.view(np.uint16) == 0x8000) == negative

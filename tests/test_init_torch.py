@@ -368,3 +368,17 @@ def test_what_fastinit_keeps_stricter_than_torch(case):
     assert _rule_outcome(nn.init, make, call)[0] == "ok"   # torch warns and returns values
     with pytest.raises(ValueError, match="leave no probability mass"):
         call(init, make())
+
+
+def test_trunc_normal_takes_torch_generators_and_std_zero_as_torch():
+    """trunc_normal_(t, generator=torch.Generator()) raised TypeError where every other initializer hands the call
+    to torch; trunc_normal_(t, 0.0, 0.0) filled zeros where torch raises ZeroDivisionError."""
+    ours, theirs = torch.empty(5, 7), torch.empty(5, 7)
+    fi.init.trunc_normal_(ours, 0.1, 0.5, generator=torch.Generator().manual_seed(3))
+    torch.nn.init.trunc_normal_(theirs, 0.1, 0.5, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(ours, theirs)
+    for target in (torch.empty(4), np.empty(4, np.float32)):
+        with pytest.raises(ZeroDivisionError):
+            fi.init.trunc_normal_(target, 0.0, 0.0)
+    with pytest.raises(ZeroDivisionError):
+        torch.nn.init.trunc_normal_(torch.empty(4), 0.0, 0.0)

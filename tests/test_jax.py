@@ -373,3 +373,16 @@ def test_delta_orthogonal_centre_as_jax(shape):
                           if ours.ndim == 3 else np.argwhere(np.abs(theirs).sum(axis=(-1, -2))))
     host = I.delta_orthogonal()(0, shape)
     assert np.array_equal(np.argwhere(np.abs(host).sum(axis=(-1, -2))), np.argwhere(np.abs(theirs).sum(axis=(-1, -2))))
+
+
+@pytest.mark.parametrize("dtype, bound", [("float16", 1e-9)])
+def test_values_that_round_to_zero_keep_their_sign(dtype, bound):
+    """A uniform held in [-0, 0] gives -0 for a negative float32 draw on every path (jnp.clip gave +0 where the C
+    core's portable path gave -0). Not bfloat16: its zeros come from float32 subnormals, which XLA on CPU flushes
+    to zero (the README says so)."""
+    draw = F.uniform(-bound, bound, dtype)
+    want = np.empty(N, F.storage_dtype(dtype))
+    fi.Generator(SEED).fill(draw, dtype, want, stream=0)
+    got = np.asarray(J.fill(draw, (N,), dtype, *_words(SEED))).view(np.uint16)
+    assert 0 < np.count_nonzero(want.view(np.uint16) == 0x8000) < N
+    np.testing.assert_array_equal(got, want.view(np.uint16))

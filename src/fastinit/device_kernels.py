@@ -267,7 +267,7 @@ if triton is not None:
     @triton.jit
     def _narrow16(v, lo, hi, OUT: tl.constexpr):
         """float32 -> float16 / bfloat16 bits (int16), held in [lo, hi], rounded to nearest even on the bits."""
-        v = tl.minimum(tl.maximum(v, lo), hi)
+        v = tl.where(v < lo, lo, tl.where(v > hi, hi, v))   # (exact: a zero keeps its sign, as in the C core)
         u = v.to(tl.uint32, bitcast=True)
         if OUT == 4:
             bits = (u + 0x7FFF + ((u >> 16) & 1)) >> 16

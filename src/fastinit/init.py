@@ -83,7 +83,15 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 @_targets.torch_rules(refusals_to_torch=False)
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]` (absolute bounds, as in
-    ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails."""
+    ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails.
+    A ``torch.Generator`` goes to torch's own function with the call, as with every other initializer; std 0
+    raises ZeroDivisionError as torch's does (it divides the bounds by std)."""
+    if _targets.is_torch(tensor) and type(generator).__name__ == "Generator" and \
+            type(generator).__module__.startswith("torch"):
+        return _targets.torch_init().trunc_normal_(tensor, mean, std, a, b, generator=generator)
+    if isinstance(std, (int, float)) and not isinstance(std, bool) and std == 0:
+        raise ZeroDivisionError("float division by zero: trunc_normal_ with std=0 (torch.nn.init.trunc_normal_ "
+                                "divides the bounds by std)")
     return _targets.fill(tensor, _generator(generator), "truncated_normal", mean, std, a, b, names=("a", "b"))
 
 

@@ -230,5 +230,6 @@ def _compiled(kind, params, shape, dtype, k0, k1):
     else:
         v = _fill32(kind, p, n, k0, k1)
         if dtype != "float32":
-            v = jnp.clip(v, _f32(p["narrow_lo"]), _f32(p["narrow_hi"])).astype(dtype)   # round to nearest even
+            lo, hi = _f32(p["narrow_lo"]), _f32(p["narrow_hi"])   # (held exactly: a zero keeps its sign, as in C)
+            v = jnp.where(v < lo, lo, jnp.where(v > hi, hi, v)).astype(dtype)   # round to nearest even
     return v.reshape(shape)
