@@ -392,3 +392,18 @@ def test_spawn_that_runs_out_of_memory_takes_no_streams():
     with pytest.raises(MemoryError):
         g.spawn(2**40)
     assert g.next_stream == 0
+
+
+def test_row_offsets_past_two_to_the_64_are_refused_by_name():
+    """offset= reaches the whole stream; a row offset is a uint64: 2**64 gave an OverflowError without the
+    argument's name."""
+    out = np.empty((2, 3), np.float32)
+    g = fi.Generator(1)
+    with pytest.raises(ValueError, match=r"row_offsets must be in \[0, 2\*\*64\)"):
+        g.normal(out=out, row_offsets=[0, 2 ** 64])
+    with pytest.raises(ValueError, match="row_offsets must be in"):
+        g.normal(out=out, row_offsets=[-1, 3])
+    with pytest.raises(TypeError, match="row_offsets must be integers"):
+        g.normal(out=out, row_offsets=[0.0, 3.0])
+    g.normal(out=out, row_offsets=np.array([0, 2 ** 64 - 4], np.uint64), stream=0)
+    np.testing.assert_array_equal(out[1], g.normal(3, stream=0, offset=2 ** 64 - 4))

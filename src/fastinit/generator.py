@@ -53,7 +53,15 @@ def _prepare(size, dtype, out):
 
 def _checked_rows(row_offsets, total, dtype):
     """row_offsets as a uint64 array whose rows divide the output's ``total`` elements and stay in the stream."""
-    rows = np.ascontiguousarray(row_offsets, dtype=np.uint64).reshape(-1)
+    given = np.asarray(row_offsets)
+    if given.dtype.kind not in "iuO" or (given.dtype.kind == "O" and not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in given.reshape(-1))):
+        raise TypeError(f"row_offsets must be integers (a uint64 array), got dtype {given.dtype}")
+    if given.size and not (0 <= int(given.min()) and int(given.max()) < 1 << 64):
+        # (a row's first draw is a uint64 in the C core: draws past 2**64 of a stream are reached with offset=)
+        raise ValueError(f"row_offsets must be in [0, 2**64), got values in [{int(given.min())}, {int(given.max())}]"
+                         "; offset= reaches draws up to the end of the stream")
+    rows = np.ascontiguousarray(given, dtype=np.uint64).reshape(-1)
     if rows.size and total % rows.size:
         raise ValueError(f"row_offsets: {rows.size} rows do not divide out's {total} elements")
     if rows.size:
@@ -212,7 +220,8 @@ class Generator:
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
             row_offsets: instead of offset, the first draw of each row of ``out`` (C-contiguous, its elements cut
-                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard.
+                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard. Each is a
+                uint64 (a row starts below draw 2**64; offset= reaches to the stream's end, 2**66 draws).
         """
         shape, dt, scalar = _prepare(size, dtype, out)
         return self._draw(F.uniform(low, high, dt), shape, dt, out, scalar, stream, offset, row_offsets)
@@ -238,7 +247,8 @@ class Generator:
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
             row_offsets: instead of offset, the first draw of each row of ``out`` (C-contiguous, its elements cut
-                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard.
+                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard. Each is a
+                uint64 (a row starts below draw 2**64; offset= reaches to the stream's end, 2**66 draws).
         """
         shape, dt, scalar = _prepare(size, dtype, out)
         return self._draw(F.normal(mean, std, dt), shape, dt, out, scalar, stream, offset, row_offsets)
@@ -269,7 +279,8 @@ class Generator:
                 tensor (shards) filled with the same stream at their offsets hold exactly the numbers one fill of
                 the whole tensor would give them.
             row_offsets: instead of offset, the first draw of each row of ``out`` (C-contiguous, its elements cut
-                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard.
+                in len(row_offsets) equal rows): a shard made of row pieces, such as a column shard. Each is a
+                uint64 (a row starts below draw 2**64; offset= reaches to the stream's end, 2**66 draws).
         """
         shape, dt, scalar = _prepare(size, dtype, out)
         return self._draw(F.truncated_normal(mean, std, low, high, dt), shape, dt, out, scalar, stream, offset,
