@@ -105,3 +105,28 @@ def test_speed_table_is_generated_from_results():
         pytest.skip("tools/ is not beside these tests")
     out = subprocess.run([sys.executable, tool, "--check"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_the_fsdp2_block_runs_under_torchrun_and_as_a_script(tmp_path):
+    """The sharded-model block as a user runs it: `torchrun --nproc_per_node 2` (its ranks took the one-rank
+    fallback on random ports and waited for each other forever; started right, check_ranks_agree after the block
+    compared the ranks' OS-seeded default generators) and as a plain script."""
+    pytest.importorskip("torch")
+    import socket
+
+    blocks = [b for b in python_blocks() if "fully_shard" in b]
+    assert len(blocks) == 1
+    script = tmp_path / "fsdp_init.py"
+    script.write_text(blocks[0] + "\nopen(f\"done_{__import__('os').environ.get('RANK', 'alone')}\", 'w').close()\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master-addr",
+                          "127.0.0.1", "--master-port", str(port), str(script)], capture_output=True, text=True,
+                         timeout=240, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert (tmp_path / "done_0").exists() and (tmp_path / "done_1").exists()   # (the ranks' prints interleave)
+    alone = run_as_script(blocks[0], tmp_path / "fsdp_alone.py", timeout=240, cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr[-3000:]

@@ -408,9 +408,15 @@ def check_ranks_agree(generator=None, group=None):
 
     from .generator import default_generator
 
+    where = "the fast_init() generator" if generator is None and active() is not None else "the generator given"
     if generator is None:
         mode = active()
-        generator = mode.generator if mode is not None else default_generator()
+        if mode is not None:
+            generator = mode.generator
+        else:
+            generator, where = default_generator(), ("the default generator (called outside fast_init(): each "
+                                                     "process seeds it from the OS unless fi.manual_seed is called; "
+                                                     "call check_ranks_agree inside the fast_init block)")
     digest = hashlib.blake2b(f"{generator.seed}:{generator.next_stream}".encode(), digest_size=7).digest()
     value = int.from_bytes(digest, "little")   # 56 bits: exact in an int64 all-reduce
     lo = torch.tensor([value], dtype=torch.int64)
@@ -418,6 +424,6 @@ def check_ranks_agree(generator=None, group=None):
     dist.all_reduce(lo, op=dist.ReduceOp.MIN, group=group)
     dist.all_reduce(hi, op=dist.ReduceOp.MAX, group=group)
     if int(lo) != int(hi):
-        raise RuntimeError(f"ranks disagree on the fastinit stream (rank {dist.get_rank(group)}: seed "
-                           f"{generator.seed}, next stream {generator.next_stream}): every rank must seed the same "
-                           "way and make the same fill calls in the same order")
+        raise RuntimeError(f"ranks disagree on the fastinit stream of {where} (rank {dist.get_rank(group)}: "
+                           f"seed {generator.seed}, next stream {generator.next_stream}): every rank must seed the "
+                           "same way and make the same fill calls in the same order")
