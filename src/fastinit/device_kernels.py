@@ -89,9 +89,9 @@ if triton is not None:
 
     @triton.jit
     def _neg2log_f(w):
-        """-2 ln u1, u1 = w 2^-32 + 2^-33; the upper half as 1 - u1 formed exactly from ~w."""
+        """-2 ln u1, u1 = w 2^-32 + 2^-33; the upper half as 1 - u1 formed exactly from ~w (w ^ 0xFFFFFFFF)."""
         upper = (w >> 31) != 0
-        m = tl.where(upper, ~w, w)
+        m = tl.where(upper, w ^ 0xFFFFFFFF, w)   # (~w: triton <= 3.8 interpreters overflow a uint32 under NumPy 2)
         x = m.to(tl.int32, bitcast=True).to(tl.float32) * 2.3283064365386963e-10 + 1.1641532182693481e-10
         b = x.to(tl.uint32, bitcast=True)
         ex = (b >> 23).to(tl.int32) - 126
