@@ -1,6 +1,7 @@
 """Training in the engine (fastinit.train): a PyTorch reference run, determinism, the seeds' claim on digits, the
 records, bad input."""
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -413,3 +414,20 @@ def test_standardize_at_the_dtypes_extremes():
 def test_data_without_features_is_named():
     with pytest.raises(ValueError, match="X has no features"):
         fi.train(depth=1, width=8, data=(np.zeros((5, 0)), np.zeros(5, int)), steps=1)
+
+
+def test_progress_shows_in_a_terminal_by_default(capsys, monkeypatch):
+    """fi.train printed nothing for up to a minute; now it shows progress where stderr is a terminal."""
+    fi.train(depth=1, width=8, steps=3)
+    assert capsys.readouterr().err == ""   # (pytest's stderr is no terminal)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    fi.train(depth=1, width=8, steps=3)
+    assert "3/3" in capsys.readouterr().err
+    fi.train(depth=1, width=8, steps=3, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_default_evaluations_and_records_are_few():
+    res = fi.train(depth=1, width=8, steps=300)
+    assert res.evaluations["step"].tolist() == [75, 150, 225, 300]
+    assert res.layers["step"].tolist() == [1, 60, 120, 180, 240, 300]

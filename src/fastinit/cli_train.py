@@ -104,8 +104,8 @@ def add_train_parser(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loss", default="cross_entropy", choices=["cross_entropy", "mse"])
     p.add_argument("--normalize", default="standardize", choices=["standardize", "center", "minmax", "max", "none"])
-    p.add_argument("--eval-every", type=int, help="held-out evaluation every N steps (default steps / 20)")
-    p.add_argument("--record-every", type=int, help="per-layer statistics every N steps (default steps / 10)")
+    p.add_argument("--eval-every", type=int, help="held-out evaluation every N steps (default steps / 4)")
+    p.add_argument("--record-every", type=int, help="per-layer statistics every N steps (default steps / 5)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--no-progress", action="store_true")
     add_outputs(p, json_help="also write the runs (history, evaluations, per-layer records) as JSON",
