@@ -373,3 +373,25 @@ def test_histogram_tick_labels_do_not_run_into_each_other():
         assert len(boxes) >= 2
         for left, right in zip(boxes, boxes[1:]):
             assert left.x1 + 2 < right.x0, [t.get_text() for t in labels]   # a gap of 2 pixels at least
+
+
+def test_probe_figure_title_and_legend_cover_nothing():
+    """The title sat on the top row's module names and the legend of a GPT-2 probe covered its points; the caption
+    now says when the model ran in eval mode (batch norm passes values through at init)."""
+    pytest.importorskip("matplotlib")
+    torch.manual_seed(0)
+    model = transformers.GPT2Model(transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=50)).eval()
+    res = fi.probe(model, {"input_ids": torch.randint(0, 50, (2, 16))}, backward=True)
+    fig = res.plot()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    for ax in fig.axes:
+        if ax.get_title():
+            assert ax.title.get_window_extent(renderer).y1 <= title.y0, ax.get_title()
+        legend = ax.get_legend()
+        if legend is not None:   # under the panel, off its points
+            assert legend.get_window_extent(renderer).y1 <= ax.get_window_extent(renderer).y0
+    assert "eval mode" in fig._suptitle.get_text()
+    model.train()
+    assert "eval mode" not in fi.probe(model, {"input_ids": torch.randint(0, 50, (2, 16))}).plot()._suptitle.get_text()

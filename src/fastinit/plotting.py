@@ -64,7 +64,7 @@ def _histogram(ax, counts, edges, color):
         top = 1.3 * ordered[-2]
         ax.set_ylim(0, top)
         peak = int(np.argmax(fractions))
-        ax.text(edges[peak], 0.97 * top, f" {ordered[-1]:.0%}", fontsize=FONT - 1, va="top", ha="left")
+        ax.text(edges[peak], 0.97 * top, f" this bin: {ordered[-1]:.0%}", fontsize=FONT - 1, va="top", ha="left")
 
 
 def _share_x(columns):
@@ -81,12 +81,31 @@ def _share_x(columns):
                 ax.set_xlim(lo, hi)
 
 
+# A log axis over values that span less than this ratio draws rounding noise as a trend (batch norm's std
+# 0.6278-0.6295 filled a panel): such a panel is linear, its range at least MIN_SPAN of the values' size.
+FLAT_RATIO = 1.5
+MIN_SPAN = 0.2
+
+
+def _log_unless_flat(ax):
+    """After the curves are drawn: linear y with a floor on the range when every drawn value lies within
+    FLAT_RATIO of the others, else log y."""
+    ys = np.concatenate([np.asarray(line.get_ydata(), float) for line in ax.get_lines()] or [np.zeros(0)])
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    if ys.size and ys.max() / ys.min() < FLAT_RATIO:
+        ax.set_yscale("linear")
+        mid, half = (ys.max() + ys.min()) / 2, max((ys.max() - ys.min()) / 2 * 1.2, MIN_SPAN / 2 * ys.max())
+        ax.set_ylim(mid - half, mid + half)
+    else:
+        ax.set_yscale("log")
+
+
 def _measured_and_theory(ax, layers, measured, predicted, color):
     """Measured values as dots (on a faint line), the theory as a dashed line over them: both stay visible where
     they agree."""
-    ax.semilogy(layers, measured, "o-", color=color, ms=4.5, lw=0.8, alpha=0.55, zorder=2)
+    ax.plot(layers, measured, "o-", color=color, ms=4.5, lw=0.8, alpha=0.55, zorder=2)
     if np.all(np.isfinite(predicted)) and np.all(predicted > 0):
-        ax.semilogy(layers, predicted, "--", color=color, lw=1.8, zorder=3)
+        ax.plot(layers, predicted, "--", color=color, lw=1.8, zorder=3)
 
 
 def plot_results(results, path=None, max_layers=10):
@@ -135,6 +154,7 @@ def plot_results(results, path=None, max_layers=10):
             colour = f"C{results.index(res)}"
             _measured_and_theory(ax, np.arange(1, res.depth + 1), measured(res), predicted(res), colour)
             theory_drawn |= bool(np.all(np.isfinite(predicted(res))))
+        _log_unless_flat(ax)
         ax.set_xlabel("layer", fontsize=FONT)
         ax.set_ylabel(label, fontsize=FONT)
         style_axes(ax)
@@ -337,8 +357,16 @@ def plot_probes(results, path=None, max_layers=6):
         ax.set_xlabel("module call, in forward order", fontsize=FONT)
         ax.set_ylabel(label, fontsize=FONT)
         style_axes(ax)
-        if handles:
-            ax.legend(handles=handles, fontsize=FONT - 1, loc="best", framealpha=0.85)
+        if handles:   # under the panel: inside it, "best" still covered points of a long model (GPT-2)
+            ax.legend(handles=handles, fontsize=FONT - 1, loc="upper center", bbox_to_anchor=(0.5, -0.22),
+                      ncol=min(len(handles), 4), frameon=False)
+    # just above the top row's titles (module names and the zoom take up to four lines there; at y = 0.98 it
+    # overlapped them): the axes' top plus those lines at the titles' font size, plus a little air
+    title_lines = max((len(axs[0].get_title().splitlines()) for axs in columns.values()), default=1)
+    title_y = fig.subplotpars.top + (title_lines * 1.3 * (FONT - 1) / 72 + 0.12) / fig.get_figheight()
     fig.suptitle(f"{results[0].config['model']}: {len(results[0].rows)} module outputs"
-                 + (", gradients from L = sum(output * N(0, 1))" if grads else ""), fontsize=FONT + 1)
+                 + (", gradients from L = sum(output * N(0, 1))" if grads else "")
+                 + ("" if results[0].config.get("training", True) else
+                    " (eval mode: dropout off, batch norm on its running statistics)"),
+                 fontsize=FONT + 1, y=title_y, va="bottom")
     return finish(plt, fig, path)

@@ -338,7 +338,7 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
     hist = np.array([r[1] for r in records]) if records else np.zeros((0, bins), np.int64)
     edges = np.array([r[2] for r in records]) if records else np.zeros((0, bins + 1))
     config = {"model": type(model).__name__, "init": label, "backward": bool(backward), "bins": bins, "seed": seed,
-              "modules": len(selected)}
+              "modules": len(selected), "training": bool(model.training)}
     return ProbeResult(rows=rows, hist=hist, edges=edges, skipped=skipped, config=config)
 
 
