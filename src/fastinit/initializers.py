@@ -234,8 +234,7 @@ def _jax_fans(shape, in_axis, out_axis, batch_axis):
     return sizes[0] * receptive, sizes[1] * receptive
 
 
-_JAX_MODES = {"fan_in": lambda i, o: i, "fan_out": lambda i, o: o, "fan_avg": lambda i, o: (i + o) / 2,
-              "fan_geo_avg": lambda i, o: math.sqrt(i * o)}
+_JAX_MODES = {**_K.FAN_MODES, "fan_geo_avg": lambda i, o: math.sqrt(i * o)}   # (JAX >= 0.5.1 has the last)
 # std of the modulus-truncated complex normal, JAX's constant (jax.nn.initializers.variance_scaling)
 _COMPLEX_TRUNCATED_STD = 0.9531116438049121
 

@@ -208,7 +208,8 @@ class Initializer:
         return f"{type(self).__name__}({args})"
 
 
-_FANS = {"fan_in": lambda i, o: i, "fan_out": lambda i, o: o, "fan_avg": lambda i, o: (i + o) / 2.0}
+# n of each mode (fan_in, fan_out) -> n: the variance is scale / n
+FAN_MODES = {"fan_in": lambda i, o: i, "fan_out": lambda i, o: o, "fan_avg": lambda i, o: (i + o) / 2.0}
 
 
 class VarianceScaling(Initializer):
@@ -231,7 +232,7 @@ class VarianceScaling(Initializer):
         if not scale > 0 or math.isinf(scale):   # Keras's words
             raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
         if not isinstance(mode, str) or mode not in MODES:
-            raise ValueError(f"Invalid `mode` argument: {mode}. Please use one of {list(_FANS)}")
+            raise ValueError(f"Invalid `mode` argument: {mode}. Please use one of {list(MODES)}")
         distribution = distribution.lower() if isinstance(distribution, str) else distribution
         if distribution == "normal":   # Keras 3's meaning (JAX's variance_scaling passes untruncated_normal)
             distribution = "truncated_normal"
@@ -251,7 +252,7 @@ class VarianceScaling(Initializer):
 
     def variance(self, shape):
         fan_in, fan_out = self.fans(shape)
-        return self.scale / max(1.0, _FANS[self.mode](fan_in, fan_out))
+        return self.scale / max(1.0, FAN_MODES[self.mode](fan_in, fan_out))
 
     def draw(self, shape, element):
         s = self.variance(shape)
@@ -264,7 +265,7 @@ class VarianceScaling(Initializer):
         return _F.uniform(-limit, limit, element)
 
     def weight_variance(self, fan_in, fan_out):
-        return self.scale / _FANS[self.mode](fan_in, fan_out)   # truncated_normal is corrected to this variance
+        return self.scale / FAN_MODES[self.mode](fan_in, fan_out)   # truncated_normal is corrected to this variance
 
     def _axes_config(self):
         """Keras's input_axes / output_axes, and JAX's axes where they are not the defaults."""
