@@ -249,3 +249,8 @@ def test_in_real_layers_on_the_torch_backend():
     assert run.returncode == 0, run.stdout[-3000:]
     summary = run.stdout.strip().splitlines()[-1]
     assert re.search(r"\b(\d+) passed", summary) and "failed" not in summary and "error" not in summary, summary
+
+
+def test_aliases_name_the_public_classes():
+    assert I.ALIASES["he_normal"] is I.HeNormal and I.ALIASES["OrthogonalInitializer"] is I.Orthogonal
+    assert all(cls.__module__ == "fastinit.initializers" for cls in I.ALIASES.values())

@@ -19,6 +19,7 @@ complex truncated normal has its modulus truncated at 2, both scaled to JAX's va
 """
 import importlib.util
 import math
+import threading
 
 import numpy as np
 
@@ -26,8 +27,8 @@ from . import _validate as V
 from . import fillspec as _F
 from . import keras_initializers as _K
 from .generator import Generator
-from .keras_initializers import (ALIASES, DISTRIBUTIONS, MODES, TRUNCATED_NORMAL_STD_CORRECTION, compute_fans,
-                                 element_type, numpy_dtype, shape_of)
+from .keras_initializers import (DISTRIBUTIONS, MODES, TRUNCATED_NORMAL_STD_CORRECTION, compute_fans, element_type,
+                                 numpy_dtype, shape_of)
 from .orthogonal import orthogonal_matrix
 
 _CLASS_NAMES = ("Initializer", "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
@@ -45,6 +46,7 @@ __all__ = [*_CLASS_NAMES, "compute_fans", "get", "ALIASES", "MODES", "DISTRIBUTI
 # ------------------------------------------------------------------------------------------ Keras's classes
 
 _public = {}   # name -> the public class, made once (pickles and saved models name fastinit.initializers.<name>)
+_public_lock = threading.Lock()
 
 
 def _keras():
@@ -62,8 +64,13 @@ def _keras():
 def _classes():
     """{name: public class}: each a subclass of its fastinit.keras_initializers class and, where Keras imports,
     of Keras's Initializer (VarianceScaling's family: of Keras's VarianceScaling), registered as fastinit>name."""
-    if _public:
-        return _public
+    with _public_lock:
+        if not _public:
+            _public.update(_make_classes())
+    return _public
+
+
+def _make_classes():
     keras = _keras()
     extra = {}
     if keras is not None:
@@ -77,18 +84,19 @@ def _classes():
         if keras is not None:
             keras.saving.register_keras_serializable(package="fastinit", name=name)(cls)
         made[base] = cls
-    _public.update({cls.__name__: cls for cls in made.values()})
-    return _public
+    return {cls.__name__: cls for cls in made.values()}
 
 
 def __getattr__(name):
     if name in _CLASS_NAMES:
         return _classes()[name]
+    if name == "ALIASES":   # Keras / JAX names -> the public classes
+        return {alias: _classes()[cls] for alias, cls in _K.ALIAS_NAMES.items()}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_CLASS_NAMES))
+    return sorted(set(globals()) | set(_CLASS_NAMES) | {"ALIASES"})
 
 
 def get(identifier):
