@@ -49,7 +49,7 @@ def dump(path):
     for name in sorted(fi.init.SCHEMES):
         w = fi.init.SCHEMES[name](np.empty((48, 40), np.float32), generator=fi.Generator(5))
         out[f"scheme_{name}"] = w
-    for name in sorted(fi.initializers.ALIASES):
+    for name in sorted(fi.schemes.KERAS_ALIASES):   # (the names of the scheme table, not Keras's legacy aliases)
         if name not in ("constant", "identity", "zeros", "ones"):
             out[f"keras_{name}"] = fi.initializers.get(name).__class__(seed=9)((40, 48))
         for act in ("tanh", "relu"):
