@@ -402,11 +402,8 @@ def _haar(call, rows, cols):
         work = np.float64 if call.element == "float64" else np.float32
         return orthogonal_matrix(rows, cols, work, call.gen)
     xp = call.xp
-    big, small = max(rows, cols), min(rows, cols)
-    if call.complex:
-        a = _Sub(call, (big, small)).complex_normal(1.0)
-    else:
-        a = _Sub(call, (big, small)).real(_F.normal(0.0, 1.0, "float64" if call.element == "float64" else "float32"))
+    sub = _Sub(call, (max(rows, cols), min(rows, cols)))
+    a = sub.complex_normal(1.0) if call.complex else sub.real(_F.normal(0.0, 1.0, sub.element))
     q, r = xp.linalg.qr(a)
     d = xp.diagonal(r)
     phase = d / xp.abs(d) if call.complex else xp.sign(d)
@@ -415,14 +412,13 @@ def _haar(call, rows, cols):
 
 
 class _Sub(_Draw):
-    """A call's key and element type with another shape (the square-ish matrix orthogonal factors)."""
+    """A call's key and element type with another shape (the square-ish matrix orthogonal factors; 16-bit
+    outputs factor a float32 matrix)."""
 
     def __init__(self, call, shape):
         self.__dict__.update(call.__dict__)
         self.shape = shape
-        if call.complex:
-            self.dtype = call.dtype
-        elif call.element in ("float16", "bfloat16"):
+        if call.element in ("float16", "bfloat16"):
             self.element = "float32"
 
 
