@@ -29,6 +29,11 @@ from .sweeps import SweepResult, sweep
 from .training import TrainResult, plot_training, train
 from . import theory  # noqa: E402
 
+# Public classes report the package as their home: a pickle names the class by module and name, so one written
+# today must load after the modules inside the package move (numpy pins numpy.random.Generator the same way).
+for _cls in (Generator, ProbeResult, ProbeResults, SimulationResult, SweepResult, TrainResult):
+    _cls.__module__ = __name__
+del _cls
 
 
 def __getattr__(name):

@@ -4,8 +4,8 @@ Where Keras imports, they are subclasses of ``keras.initializers.Initializer`` (
 ``keras.initializers.VarianceScaling``, so ``EinsumDense`` gives them its input and output axes) registered for
 serialization as ``fastinit>HeNormal``...: ``get_config`` / ``from_config``, ``keras.saving.serialize_keras_object``,
 ``model.save`` / ``keras.saving.load_model`` keep fastinit's class and numbers (import ``fastinit.initializers``
-before loading). The classes are made on first use, so ``import fastinit`` and the JAX functions never import
-Keras.
+before loading, before or after Keras). The classes are made when Keras is imported or on first use, so
+``import fastinit`` and the JAX functions never import Keras.
 
 The functions (``glorot_uniform``, ``he_normal``, ``variance_scaling``...) are ``jax.nn.initializers``': a function
 of the hyperparameters returns ``init(key, shape, dtype)``. JAX keys (``jax.random.key(s)``,
@@ -19,6 +19,7 @@ complex truncated normal has its modulus truncated at 2, both scaled to JAX's va
 """
 import importlib.util
 import math
+import sys
 import threading
 
 import numpy as np
@@ -97,6 +98,33 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_CLASS_NAMES) | {"ALIASES"})
+
+
+class _RegisterWhenKerasLoads:
+    """An import hook that makes (and so registers) the classes right after ``import keras``: Keras finds a saved
+    model's ``fastinit>GlorotNormal`` only among registered classes, and otherwise quietly rebuilds its own
+    GlorotNormal from the class name. It removes itself on its first use."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            run_module = spec.loader.exec_module
+
+            def run_then_register(module):
+                run_module(module)
+                _classes()
+
+            spec.loader.exec_module = run_then_register   # (this spec's own loader object)
+        return spec
+
+
+if "keras" in sys.modules:
+    _classes()
+elif importlib.util.find_spec("keras") is not None:
+    sys.meta_path.insert(0, _RegisterWhenKerasLoads())
 
 
 def get(identifier):
