@@ -21,7 +21,7 @@ def dump(path):
     import fastinit.initializers  # noqa: F401
     import fastinit.init  # noqa: F401
     from fastinit import _core
-    from fastinit.simulation import ACTIVATIONS
+    from fastinit.experiment._simulation import ACTIVATIONS
 
     out = {}
     g = fi.Generator(7)

@@ -10,8 +10,8 @@ import itertools
 import numpy as np
 
 import fastinit as fi
-from fastinit import schemes
-from fastinit._bench import (FILL_CASES, FILL_RATIOS, SIM_CASES as _USER_SIM_CASES, SIM_RATIOS, bare_matmuls,
+from fastinit.nn import schemes as schemes
+from fastinit.cli.bench import (FILL_CASES, FILL_RATIOS, SIM_CASES as _USER_SIM_CASES, SIM_RATIOS, bare_matmuls,
                              sim_case, torch_or_none, numpy_network, ratio_table)
 
 __all__ = ["FILL_CASES", "INIT_CASES", "MODEL_CASES", "SIM_CASES", "RATIOS", "TARGETS", "SIM_SLOWDOWNS",

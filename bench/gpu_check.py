@@ -30,9 +30,9 @@ def main(argv=None):
     import numpy as np
     import torch
 
-    from fastinit import backends
-    from fastinit import device_kernels as D
-    from fastinit import fillspec as F
+    from fastinit.random import _backends as backends
+    from fastinit.random import _triton as D
+    from fastinit.random import _spec as F
 
     device = "cpu" if args.interpret else "cuda"
     if device == "cuda" and not torch.cuda.is_available():
@@ -132,7 +132,7 @@ def main(argv=None):
 @contextlib.contextmanager
 def host_only():
     """The CPU references: the C core, also in --interpret mode (where the switch makes the kernels serve CPU)."""
-    from fastinit import backends
+    from fastinit.random import _backends as backends
 
     before, backends._INTERPRETER_SERVES_CPU = backends._INTERPRETER_SERVES_CPU, False
     try:

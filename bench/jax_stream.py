@@ -1,4 +1,4 @@
-"""fastinit.jax_stream (the stream format in jax.numpy) against the C core and against jax.random.
+"""fastinit.random._jax (the stream format in jax.numpy) against the C core and against jax.random.
 
     python bench/jax_stream.py [--n 1048576] [--time-n 4194304] [--repeat 7]
 
@@ -14,7 +14,9 @@ import jax
 import jax.numpy as jnp
 
 import fastinit as fi
-from fastinit import _core, fillspec as F, jax_stream as J
+from fastinit import _core
+from fastinit.random import _spec as F
+from fastinit.random import _jax as J
 
 SEED = 2024
 
@@ -86,7 +88,7 @@ def timing(n, repeat):
           f"{repeat}")
     for kind in ours:
         a, b = best_of(lambda: ours[kind](key), repeat), best_of(lambda: theirs[kind](key), repeat)
-        print(f"  {kind:18s} fastinit.jax_stream {a * 1e3:8.2f} ms   jax.random {b * 1e3:8.2f} ms   ratio {a / b:.2f}x")
+        print(f"  {kind:18s} fastinit.random._jax {a * 1e3:8.2f} ms   jax.random {b * 1e3:8.2f} ms   ratio {a / b:.2f}x")
 
 
 def main():

@@ -19,7 +19,7 @@ def main():
     import transformers
 
     import fastinit as fi
-    from fastinit import probes as P
+    from fastinit.experiment import _probe as P
 
     torch.manual_seed(0)
     model = transformers.ResNetModel(transformers.ResNetConfig()).eval()

@@ -19,7 +19,8 @@ import time
 import numpy as np
 
 import fastinit as fi
-from fastinit import training, weights
+from fastinit.experiment import _training as training
+from fastinit.experiment import _init_arg as weights
 
 SHAPES = ((512, 256, 10), (128, 64, 40))
 CLASSES = 10

@@ -20,7 +20,7 @@ if "KERAS_BACKEND" not in os.environ:
 
     os.environ["KERAS_BACKEND"] = "jax" if importlib.util.find_spec("jax") else "torch"
 
-# Triton's interpreter stands in for a GPU where there is none, so the device kernels (fastinit.device_kernels) are
+# Triton's interpreter stands in for a GPU where there is none, so the device kernels (fastinit.random._triton) are
 # tested on CPU tensors; it must be set before the kernels are defined (Triton reads it in triton.jit).
 if "TRITON_INTERPRET" not in os.environ and not _cuda_visible():
     os.environ["TRITON_INTERPRET"] = "1"
@@ -30,9 +30,9 @@ if "TRITON_INTERPRET" not in os.environ and not _cuda_visible():
 # then runs its portable path, whose operations the kernels repeat, so the tests' references match bit for bit.
 _launches = None   # [count] when FASTINIT_TEST_DEVICE_KERNELS is set
 if os.environ.get("FASTINIT_TEST_DEVICE_KERNELS"):
-    from fastinit import backends as _backends
+    from fastinit.random import _backends as _backends
 
-    from fastinit import device_kernels as _device_kernels
+    from fastinit.random import _triton as _device_kernels
 
     _backends._INTERPRETER_SERVES_CPU = True
     _core.set_simd("baseline")
@@ -76,10 +76,10 @@ def simd(request):
 
 @pytest.fixture
 def kernel_launches(monkeypatch):
-    """The specs the device kernels (fastinit.device_kernels.fill) filled during the test: a test whose tensors
+    """The specs the device kernels (fastinit.random._triton.fill) filled during the test: a test whose tensors
     took the host path sees an empty list."""
     pytest.importorskip("triton")
-    from fastinit import device_kernels
+    from fastinit.random import _triton as device_kernels
 
     filled = []
     real = device_kernels.fill
@@ -103,7 +103,7 @@ def threads():
 @pytest.fixture
 def cli_usage_error(capsys):
     """cli_usage_error(argv): run the CLI, expect argparse's usage error (exit status 2), return its stderr."""
-    from fastinit import cli
+    from fastinit.cli import _main as cli
 
     def run(argv):
         with pytest.raises(SystemExit) as exc:

@@ -1,4 +1,4 @@
-"""The C-core backend (fastinit.backends -> _core.fill): long fills go in pieces of about _core.PIECE draws
+"""The C-core backend (fastinit.random._backends -> _core.fill): long fills go in pieces of about _core.PIECE draws
 with a signal check between them (Ctrl-C takes effect), and the pieces give the numbers of one fill."""
 import signal
 import subprocess
@@ -95,7 +95,7 @@ def test_ctrl_c_during_a_strided_fill_leaves_the_pieces_drawn():
     comes 2.5 pieces' time after the fill of the copy starts, the piece timed here."""
     code = textwrap.dedent("""
         import os, signal, threading, time, numpy as np, fastinit as fi
-        from fastinit import backends
+        from fastinit.random import _backends as backends
         piece_seconds = []
         for _ in range(2):
             t0 = time.perf_counter()

@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastinit as fi
-from fastinit import _core, cli, journal
-from fastinit import sweeps as SW
+from fastinit import _core
+from fastinit.cli import _main as cli
+from fastinit.experiment import _journal as journal
+from fastinit.experiment import _sweep as SW
 
 
 def test_info(capsys):
@@ -51,7 +53,7 @@ def test_bench_figure_tells_floor_rows_and_noisy_ceilings_from_slowdowns():
     """Throughput against ndarray.fill (0.12x: a fraction of the memory floor) was drawn like a speedup, as if
     fastinit were 8x slower; a noisy quick run drew the ceiling under the measured value without a word."""
     pytest.importorskip("matplotlib")
-    from fastinit import _bench
+    from fastinit.cli import bench as _bench
 
     rows = [("normal vs torch normal_", 4.0), ("normal throughput / ndarray.fill", 0.12),
             ("simulate d10 w500 b1000 vs NumPy loop", 3.0),
@@ -382,7 +384,7 @@ def test_train_and_probe_arguments_are_named(cli_usage_error, tmp_path, monkeypa
 
 
 def test_out_of_memory_says_something(capsys, monkeypatch):
-    from fastinit import cli
+    from fastinit.cli import _main as cli
 
     def no_memory(args):
         raise MemoryError()
@@ -396,7 +398,7 @@ def test_out_of_memory_says_something(capsys, monkeypatch):
 
 @pytest.mark.parametrize("command", ["info", "bench"])
 def test_every_command_has_a_description(command, capsys):
-    from fastinit import cli
+    from fastinit.cli import _main as cli
 
     with pytest.raises(SystemExit):
         cli.main([command, "--help"])

@@ -15,7 +15,7 @@ import pytest
 
 triton = pytest.importorskip("triton")
 
-from fastinit import device_kernels as D  # noqa: E402
+from fastinit.random import _triton as D  # noqa: E402
 
 # what the backend launches: raw words as uint32, every distribution in the four float outputs
 SPECIALISATIONS = [(kind, out, rows) for kind in D.KIND_CODES for out in D.OUT_CODES
@@ -32,7 +32,7 @@ import inspect, json, re, sys
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from fastinit import device_kernels as D
+from fastinit.random import _triton as D
 
 POINTER = {"float32": "*fp32", "float64": "*fp64", "uint32": "*i32", "float16": "*i16", "bfloat16": "*i16"}
 CONSTEXPRS = ("KIND", "OUT", "ROWS_IN_MEMORY", "BLOCK")

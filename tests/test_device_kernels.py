@@ -1,4 +1,4 @@
-"""The Triton kernels (fastinit.device_kernels) against the C core: words and uniforms bit for bit, normals within
+"""The Triton kernels (fastinit.random._triton) against the C core: words and uniforms bit for bit, normals within
 the stream format's tolerance, 16-bit outputs, odd lengths, offsets and stream ids near 2**64, row pieces.
 
 Without a GPU the kernels run in Triton's interpreter on CPU tensors (tests/conftest.py sets TRITON_INTERPRET=1);
@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
 
-from fastinit import backends  # noqa: E402
-from fastinit import device_kernels as D  # noqa: E402
-from fastinit import fillspec as F  # noqa: E402
+from fastinit.random import _backends as backends  # noqa: E402
+from fastinit.random import _triton as D  # noqa: E402
+from fastinit.random import _spec as F  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TORCH_DTYPE = {"uint32": torch.int32, "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
@@ -261,7 +261,7 @@ def test_device_path_says_which_path_and_why(monkeypatch, capsys):
     monkeypatch.setattr(D, "available", lambda: (False, "triton is not installed (test)"))
     path, why = backends.device_path(torch.device("cuda", 0))
     assert path == "host" and why.startswith("triton is not installed (test)") and "copied" in why
-    from fastinit import cli
+    from fastinit.cli import _main as cli
 
     assert cli.main(["info"]) == 0
     assert "device cpu" in capsys.readouterr().out

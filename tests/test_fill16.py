@@ -7,6 +7,7 @@ import pytest
 
 import fastinit as fi
 from fastinit import _core
+from fastinit.random import _spec
 
 N = 100_003   # not a multiple of a group: the partial last group is narrowed too
 
@@ -201,7 +202,7 @@ def test_values_that_round_to_zero_keep_their_sign_on_every_path(simd, fmt):
     wrote -0; the device kernels and JAX clamp the same way now (tests/test_device_kernels.py, test_jax.py)."""
     kw = dict(low=-1e-9 if fmt == "float16" else -1e-42, high=1e-9 if fmt == "float16" else 1e-42)
     x32 = draw("uniform", "float32", **kw)
-    params = fi.fillspec.uniform(kw["low"], kw["high"], fmt)[1]
+    params = _spec.uniform(kw["low"], kw["high"], fmt)[1]
     lo, hi = np.float32(params["narrow_lo"]), np.float32(params["narrow_hi"])
     assert np.signbit(lo) and not np.signbit(hi)   # [-0, 0]: the format's values in [low, high)
     held = exact_clamp(x32, lo, hi)

@@ -250,7 +250,7 @@ _F32_EDGES = [0.0, -0.0, 1.0, -1.0, 0.1, -0.1, 1e-45, -1e-45, 1.4e-45, 2.0 ** -1
 def test_float32_bound_rounding_matches_numpy(x):
     """The struct-based float32 rounding of uniform/truncated-normal bounds equals NumPy's nextafter logic
     (reference._f32_ceil / _f32_floor) on ordinary, subnormal, overflowing and infinite values."""
-    from fastinit import rounding as G
+    from fastinit.random import _rounding as G
     x = float(x)
     with np.errstate(over="ignore"):
         want_lo, want_hi = float(R._f32_ceil(x)), float(R._f32_floor(x))

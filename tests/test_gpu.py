@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
 
 import fastinit as fi  # noqa: E402
-from fastinit import backends  # noqa: E402
+from fastinit.random import _backends as backends  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

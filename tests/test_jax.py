@@ -1,4 +1,4 @@
-"""fastinit.initializers' JAX functions with JAX keys: the stream format in jax.numpy (fastinit.jax_stream) against
+"""fastinit.initializers' JAX functions with JAX keys: the stream format in jax.numpy (fastinit.random._jax) against
 the C core, under jit and vmap, the key -> seed rule, and a flax.linen model initialized through them."""
 import math
 
@@ -9,7 +9,9 @@ jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 
 import fastinit as fi  # noqa: E402
-from fastinit import _core, fillspec as F, initializers as I, jax_stream as J  # noqa: E402
+from fastinit import _core, initializers as I
+from fastinit.random import _spec as F
+from fastinit.random import _jax as J  # noqa: E402
 
 SEED = 0x0123456789ABCDEF   # both key words non-zero
 N = 4099                    # odd, and not a multiple of 4

@@ -173,7 +173,7 @@ def test_the_models_own_errors_keep_their_type_and_the_probes_own_are_not_blamed
         fi.probe(Reads(), torch.randn(2, 2))
     assert "raised by the model's forward pass" in " ".join(err.value.__notes__)
 
-    from fastinit import stats
+    from fastinit.experiment import _stats as stats
 
     def broken(*args, **kwargs):
         raise ValueError("a bug of the probe's statistics")
@@ -271,7 +271,7 @@ def test_hf_gpt2_backward_and_inits():
                                           (torch.float16, 6e4)])
 def test_statistics_at_the_extremes_of_each_dtype(dtype, scale):
     """Finite values near the top of their dtype gave std 0 (float64 above ~1e150, float32 near 3e38: mean -inf)."""
-    from fastinit import stats
+    from fastinit.experiment import _stats as stats
 
     values = ((torch.rand(10000, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2 - 1)
               * scale).to(dtype)

@@ -10,7 +10,7 @@ import pytest
 import fastinit as fi
 from fastinit import _core
 from fastinit import reference as R
-from fastinit import simulation as S
+from fastinit.experiment import _simulation as S
 
 ACTS = list(S.ACTIVATIONS)
 
@@ -339,7 +339,7 @@ def test_figure_legends_sit_below_the_curves_and_relu_histograms_stay_readable()
     """The legend ("best") covered xavier's gradient in layers 1-5; relu's spike of zeros set each histogram's
     y-scale and a shrinking init shared he_normal's x-range: layers 6-10 showed nothing."""
     pytest.importorskip("matplotlib")
-    from fastinit.plotting import plot_results
+    from fastinit.experiment._plotting import plot_results
 
     xavier, he = (fi.simulate(activation="relu", init=init, backward=True) for init in ("xavier_normal", "he_normal"))
     fig = plot_results([xavier, he], max_layers=5)

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import _core, activations, initializers, schemes, theory
+from fastinit import _core, initializers
+from fastinit.experiment import _activations as activations
+from fastinit.nn import schemes as schemes
+from fastinit.experiment import theory as theory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "import_graph.py")
@@ -26,7 +29,7 @@ def test_no_import_cycle_no_reference_no_private_names():
     out = run_tool()
     assert out.returncode == 0, out.stdout + out.stderr
     assert "VIOLATION" not in out.stdout
-    assert "simulation" in out.stdout   # it did list the modules
+    assert "experiment._simulation" in out.stdout and "random._generator" in out.stdout   # it walked the folders
 
 
 @pytest.mark.skipif(not os.path.exists(TOOL), reason="tools/ is not shipped in the wheel")
@@ -36,11 +39,22 @@ def test_the_tool_finds_each_kind_of_violation(tmp_path):
     (tmp_path / "b.py").write_text("def f():\n    from . import a\n    from .a import _hidden\n    return a._x\n")
     (tmp_path / "c.py").write_text("from . import reference\n")
     (tmp_path / "reference.py").write_text("")
+    for part in ("random", "nn", "experiment"):
+        (tmp_path / part).mkdir()
+        (tmp_path / part / "__init__.py").write_text("")
+    (tmp_path / "random" / "_spec.py").write_text("from ..nn import _fans\n")   # a layer below imports above
+    (tmp_path / "nn" / "_fans.py").write_text("from ..random import _spec\nfrom ..random._spec import TABLE\n")
+    (tmp_path / "experiment" / "_sim.py").write_text("from ..random import _spec\nimport fastinit.nn._fans\n")
     out = run_tool(tmp_path)
     assert out.returncode == 1
     assert "import cycle among: a, b" in out.stdout
     assert "c.py imports fastinit.reference" in out.stdout
     assert "from a import _hidden" in out.stdout and "a._x" in out.stdout
+    assert "random._spec (layer 1) imports nn._fans (layer 2): layers import downwards only" in out.stdout
+    assert "import cycle among: nn._fans, random._spec" in out.stdout
+    # importing a private module of a lower part, or a public name of it, is no violation
+    assert "experiment._sim" not in out.stdout.split("VIOLATION", 1)[1]
+    assert "TABLE" not in out.stdout.split("VIOLATION", 1)[1]
 
 
 def test_activation_rows_carry_the_c_codes():
@@ -109,7 +123,7 @@ def test_the_core_stub_names_what_the_core_exports():
 def test_fill_parameters_are_the_c_structs_fields():
     """A distribution parameter is a field of fi_dist (csrc/fastinit.h, mirrored in _core.pyx, whose names
     _core.DIST_FIELDS reads) with its default in fillspec.PARAMS: a field added on one side only fails here."""
-    from fastinit import fillspec
+    from fastinit.random import _spec as fillspec
 
     assert set(fillspec.PARAMS) == set(_core.DIST_FIELDS)   # (by name: Cython fills the struct from the dict)
     assert {"low", "mean", "std", "narrow_lo"} <= set(_core.DIST_FIELDS)

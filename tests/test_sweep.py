@@ -13,9 +13,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import fastinit as fi
-from fastinit import journal
-from fastinit import simulation as S
-from fastinit import sweeps as SW
+from fastinit.experiment import _journal as journal
+from fastinit.experiment import _simulation as S
+from fastinit.experiment import _sweep as SW
 
 # 200 configurations, depth up to 50, width up to 512 (acceptance 2)
 GRID = dict(depth=[2, 10, 20, 35, 50], width=[16, 64, 128, 256, 512], activation=["tanh", "relu"],
@@ -189,7 +189,7 @@ def test_shared_prefixes_give_the_rows_of_separate_simulations(monkeypatch):
 
 @pytest.mark.parametrize("share", [True, False])
 def test_theory_is_predicted_once_per_kind_at_the_deepest_depth(monkeypatch, share):
-    from fastinit import theory
+    from fastinit.experiment import theory as theory
 
     SW._THEORY.clear()
     depths = []
@@ -343,7 +343,7 @@ def test_a_configuration_listed_twice_runs_once(tmp_path):
 
 REPAIR_KILL = r"""
 import os, sys
-from fastinit import journal
+from fastinit.experiment import _journal as journal
 point = sys.argv[2]
 real_ftruncate = os.ftruncate
 

@@ -8,8 +8,8 @@ from scipy import integrate, optimize, special
 
 import fastinit as fi
 from fastinit import reference as R
-from fastinit import theory as T
-from fastinit.simulation import ACTIVATIONS
+from fastinit.experiment import theory as T
+from fastinit.experiment._activations import ACTIVATIONS
 
 
 def quad_expectation(f, mean, std):
@@ -231,7 +231,7 @@ def test_a_fixed_point_approached_like_one_over_l_is_solved():
     assert chi == pytest.approx(1.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("activation", list(fi.activations.ACTIVATIONS))
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_depth_scales_at_zero_bias_match_a_simulated_network(activation):
     """sigma_b^2 = 0 (the training sweeps' default): where q* = 0 the length map's slope exp(-1 / xi_q) is the
     per-layer ratio of q in a simulated network started small (relu: 1/2 at sigma_w^2 = 1; it was 0 with xi = inf,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import training as T
+from fastinit.experiment import _training as T
 
 pytest.importorskip("sklearn")
 
@@ -17,7 +17,8 @@ def _initial(depth, width, activation="tanh", init="xavier_normal", bias_std=0.0
     """The initial parameters and the mini-batch order fi.train starts from."""
     d = T.load_data(data, "standardize", loss, dtype)
     widths = (d.X.shape[1],) + (width,) * depth + (d.outputs,)
-    from fastinit import activations, weights
+    from fastinit.experiment import _activations as activations
+    from fastinit.experiment import _init_arg as weights
 
     net = T._Net(widths, activation, activations.get(activation).alpha, weights.resolve(init), 0.0, bias_std, seed,
                  d.X.dtype)
@@ -225,13 +226,13 @@ def test_a_training_sweep_writes_trainability_rows_and_resumes(tmp_path):
     assert row["h_std_layers"].size == 4 and row["diverged_step"] == 0
     # the row is fi.train's with the same settings, run as the sweep runs it: one BLAS thread (OpenBLAS rounds a
     # product differently with 2 threads on some hosts, the README's Limitations say; AMD EPYC here: 4e-9)
-    with fi.runtime.single_threaded():
+    with fi.random.single_threaded():
         alone = fi.train(depth=4, width=16, init={"sigma_w2": 3.0}, bias_std=math.sqrt(0.05), batch=32, steps=30,
                          lr=0.01, eval_every=30, record_every=30)
     assert row["test_accuracy"] == alone.test_accuracy and row["train_loss"] == alone.loss
     # resume: nothing runs again; a new axis value runs only its rows
     calls = []
-    from fastinit import trainability
+    from fastinit.experiment import _trainability as trainability
 
     original = trainability._training.train
 
@@ -266,7 +267,7 @@ def test_training_sweep_checks_come_first():
 
 
 def test_the_depth_scale_fit():
-    from fastinit.sweeps import SweepResult
+    from fastinit.experiment._sweep import SweepResult
 
     def row(depth, xi, acc):
         return dict(status="ok", train="steps=1", depth=depth, xi_c=xi, test_accuracy=acc, init="sigma_w2=1.0",
@@ -305,7 +306,8 @@ def test_plots_of_training(tmp_path):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layer_steps_without_statistics_compute_the_same_values(dtype):
-    from fastinit import _core, activations
+    from fastinit import _core
+    from fastinit.experiment import _activations as activations
 
     gen = fi.Generator(4)
     h = gen.normal((70, 33), dtype=dtype)
@@ -360,7 +362,7 @@ def test_a_training_sweep_on_an_executor_gives_the_local_rows():
 
 
 def test_training_settings_read_back_from_the_csv_column():
-    from fastinit import trainability
+    from fastinit.experiment import _trainability as trainability
 
     label = trainability.train_label(dict(steps=np.int64(20), lr=np.float64(0.001)))
     assert trainability.train_settings(label) == {**trainability.TRAIN_DEFAULTS, "steps": 20, "lr": 0.001}

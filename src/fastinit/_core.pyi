@@ -1,6 +1,6 @@
 """Type stub of the compiled C-core wrapper (_core.pyx): the boundary as an IDE and a type checker see it.
 
-Arguments are validated by the Python layer before they arrive here (fastinit.fillspec builds a FillSpec; the
+Arguments are validated by the Python layer before they arrive here (fastinit.random._spec builds a FillSpec; the
 entry points check shapes and names); these functions only check that each buffer is what the C code will read
 or write. Statistics come back as the C struct ``fi_stats`` (a dict); ``fastinit.stats.Stats`` is the record
 made of it.

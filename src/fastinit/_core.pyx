@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Thin wrapper over the C core (csrc/): buffer checks, dtype dispatch, GIL release, nothing else.
 
-Arguments are validated by the Python layer (fastinit.fillspec, fastinit.generator); this module only makes sure that each
+Arguments are validated by the Python layer (fastinit.random._spec, fastinit.generator); this module only makes sure that each
 buffer is what the C function will write or read (typed memoryviews check format, contiguity, writability).
 """
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t
@@ -47,7 +47,7 @@ cdef extern from "fastinit.h" nogil:
     int fi_set_simd(int path)
     int fi_get_simd()
 
-# The C codes of a FillSpec's kind and element type names (fastinit.fillspec), and of tensor_stats' dtypes.
+# The C codes of a FillSpec's kind and element type names (fastinit.random._spec), and of tensor_stats' dtypes.
 KIND_CODES = {"raw": FI_RAW, "uniform": FI_UNIFORM, "normal": FI_NORMAL, "truncated_normal": FI_TRUNCNORM}
 DTYPE_CODES = {"float32": FI_F32, "float64": FI_F64, "uint32": FI_U32, "float16": FI_F16, "bfloat16": FI_BF16}
 cdef fi_dist _dist_layout   # (static: zeros) read as a dict for its member names, so they are written only above
@@ -125,7 +125,7 @@ cdef _fill_typed(fill_t[::1] out, const fi_spec *s, spec):
 
 
 def fill(spec, out):
-    """Fill the 1-D C-contiguous buffer ``out`` as the ``fastinit.fillspec.FillSpec`` says: draws spec.offset ..
+    """Fill the 1-D C-contiguous buffer ``out`` as the ``fastinit.random._spec.FillSpec`` says: draws spec.offset ..
     of its stream, or rows from spec.row_offsets. ``out`` holds the spec's element type (uint16 bit patterns for
     float16 / bfloat16); that is all this checks: the spec was validated when it was built."""
     cdef fi_spec s
@@ -291,7 +291,7 @@ cdef extern from "layer.h" nogil:
 
 MAX_BINS = FI_MAX_BINS   # the most histogram bins a layer step takes
 
-# The C layer step's activation codes by their C names (csrc/layer.c), and the saturation codes: fastinit.activations
+# The C layer step's activation codes by their C names (csrc/layer.c), and the saturation codes: fastinit.experiment._activations
 # reads them.
 ACT_CODES = {fi_activation_names[i].decode(): i for i in range(FI_ACT_COUNT)}
 SAT_NONE = FI_SAT_NONE

@@ -11,7 +11,6 @@ from . import _core
 UINT64_LIMIT = 1 << 64
 # Largest element count we accept: beyond it byte counts overflow an index on 64-bit platforms.
 MAX_ELEMENTS = (1 << 62) // 8
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def is_dtensor(x):
@@ -72,48 +71,6 @@ def shape(size, name="size"):
     if count > MAX_ELEMENTS:
         raise ValueError(f"{name} {dims} has {count} elements, more than the {MAX_ELEMENTS} an array can index")
     return dims
-
-
-def float_dtype(dtype, name="dtype", narrow=False):
-    """float32 or float64 as a np.dtype (narrow=True: the caller also takes float16 and 'bfloat16', and says so)."""
-    valid = "float32, float64, float16 or 'bfloat16'" if narrow else "float32 or float64"
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"{name} must be {valid}, got {dtype!r}") from exc
-    if dt not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be {valid}, got {dt}")
-    return dt
-
-
-def narrow_format(dtype):
-    """'float16' / 'bfloat16' when dtype names a 16-bit output (any spelling NumPy takes for float16: np.float16,
-    'e', 'f2', 'half'), else None."""
-    if isinstance(dtype, str) and dtype == "bfloat16":
-        return dtype
-    if dtype is None:
-        return None
-    try:
-        return "float16" if np.dtype(dtype) == np.float16 else None
-    except TypeError:
-        return None   # (not a dtype at all: float_dtype says so)
-
-
-def out_array(out, size, dtype, name="out", storage=False):
-    """Check out (a writable float32/float64 ndarray whose shape matches size when both are given; storage=True:
-    any dtype, the caller checked it)."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
-    if not storage and out.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {out.dtype}")
-    if not out.flags.writeable:
-        raise ValueError(f"{name} is read-only; pass a writable array")
-    if dtype is not None and float_dtype(dtype) != out.dtype:
-        raise TypeError(f"dtype {np.dtype(dtype)} does not match {name}.dtype {out.dtype}")
-    if size is not None and shape(size) != out.shape:
-        raise ValueError(f"{name} has shape {out.shape} but size is {shape(size)}")
-    overlapping(out, name)
-    return out
 
 
 def overlapping(a, name):

@@ -16,12 +16,12 @@ import warnings
 import numpy as np
 
 from . import _validate as V
-from . import fans as _fans
-from . import fillspec as _fillspec
-from . import schemes as _schemes
-from . import targets as _targets
-from .generator import Generator, current_generator
-from .orthogonal import orthogonal_matrix
+from .nn import _fans
+from .random import _spec
+from .nn import schemes as _schemes
+from .nn import _tensors
+from .random._generator import Generator, current_generator
+from .nn._orthogonal import orthogonal_matrix
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "lecun_uniform_",
@@ -43,7 +43,7 @@ def _generator(generator):
 # torch's private names, kept for code that calls them through fastinit.init
 _calculate_fan_in_and_fan_out = _fans.fan_in_and_fan_out
 _calculate_correct_fan = _fans.correct_fan
-_shape_of = _fans.shape_of
+_shape_of = _fans.tensor_shape
 
 
 def _empty_warning(tensor):
@@ -63,46 +63,46 @@ def _gain(gain):
 
 # ------------------------------------------------------------------------------------------ basic fills
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     r"""Fill with :math:`\mathcal{U}(a, b)` (every value in [a, b), in every dtype). ``torch.nn.init.uniform_``.
 
     As torch does, float16 / bfloat16 tensors get the bounds cast to their dtype first (values in
     [dtype(a), dtype(b))), and ``a == b`` fills ``a``."""
-    return _targets.fill(tensor, _generator(generator), "torch_uniform", a, b, names=("a", "b"))
+    return _tensors.fill(tensor, _generator(generator), "torch_uniform", a, b, names=("a", "b"))
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` (Box-Muller). ``torch.nn.init.normal_``."""
-    return _targets.fill(tensor, _generator(generator), "normal", mean, std)
+    return _tensors.fill(tensor, _generator(generator), "normal", mean, std)
 
 
 # torch's trunc_normal_ draws far or massless bounds by a rejection loop that can run without end (torch 2.13:
 # trunc_normal_(t, 0, 1, 1, 2**50) hangs): what fastinit refuses there stays refused
-@_targets.torch_rules(refusals_to_torch=False)
+@_tensors.torch_rules(refusals_to_torch=False)
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` truncated to :math:`[a, b]` (absolute bounds, as in
     ``torch.nn.init.trunc_normal_``), by inversion of the CDF: every value lies in [a, b], also for far tails.
     A ``torch.Generator`` goes to torch's own function with the call, as with every other initializer; std 0
     raises ZeroDivisionError as torch's does (it divides the bounds by std)."""
-    if _targets.is_torch(tensor) and type(generator).__name__ == "Generator" and \
+    if _tensors.is_torch(tensor) and type(generator).__name__ == "Generator" and \
             type(generator).__module__.startswith("torch"):
-        return _targets.torch_init().trunc_normal_(tensor, mean, std, a, b, generator=generator)
+        return _tensors.torch_init().trunc_normal_(tensor, mean, std, a, b, generator=generator)
     if isinstance(std, (int, float)) and not isinstance(std, bool) and std == 0:
         raise ZeroDivisionError("float division by zero: trunc_normal_ with std=0 (torch.nn.init.trunc_normal_ "
                                 "divides the bounds by std)")
-    return _targets.fill(tensor, _generator(generator), "truncated_normal", mean, std, a, b, names=("a", "b"))
+    return _tensors.fill(tensor, _generator(generator), "truncated_normal", mean, std, a, b, names=("a", "b"))
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def constant_(tensor, val):
     """Fill with the value ``val``. Constant weights never break the symmetry between units: every unit of a
     layer computes the same function and receives the same gradient, so they stay identical in training."""
-    if _targets.is_torch(tensor):   # nothing is drawn: torch's own fill, with its rules for every dtype and value
-        return _targets.torch_init().constant_(tensor, val)
+    if _tensors.is_torch(tensor):   # nothing is drawn: torch's own fill, with its rules for every dtype and value
+        return _tensors.torch_init().constant_(tensor, val)
     v = V.real(val, "val", finite=False)
-    t = _targets.Target(tensor)
+    t = _tensors.Target(tensor)
     t.array[...] = v
     return t.finish()
 
@@ -119,13 +119,13 @@ def zeros_(tensor):
     return constant_(tensor, 0.0)
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def eye_(tensor):
     """Fill a 2-D tensor with the identity matrix (ones on the main diagonal of a rectangle), preserving the
     identity of the inputs in Linear layers. ``torch.nn.init.eye_``."""
     if len(_shape_of(tensor)) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    t = _targets.Target(tensor)
+    t = _tensors.Target(tensor)
     a = t.whole()
     a[...] = 0
     n = min(a.shape)
@@ -133,7 +133,7 @@ def eye_(tensor):
     return t.finish()
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def dirac_(tensor, groups=1):
     """Fill a 3-, 4- or 5-D tensor (out, in, *kernel) with the Dirac delta: each of the first min(out/groups, in)
     output channels of every group copies one input channel through the kernel's centre, so the convolution is
@@ -144,7 +144,7 @@ def dirac_(tensor, groups=1):
     groups = V.positive_int(groups, "groups")
     if shape[0] % groups != 0:
         raise ValueError(f"dim 0 ({shape[0]}) must be divisible by groups ({groups})")
-    t = _targets.Target(tensor)
+    t = _tensors.Target(tensor)
     a = t.whole()
     out_per_group = shape[0] // groups
     min_dim = min(out_per_group, shape[1])
@@ -167,7 +167,7 @@ def _fan_sum(tensor, total):
                          "is undefined")
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     r"""Glorot & Bengio (2010), "Understanding the difficulty of training deep feedforward neural networks":
     :math:`\mathcal{U}(-a, a)` with :math:`a = \text{gain} \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`.
@@ -183,11 +183,11 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
     try:
         return uniform_(tensor, -a, a, generator)
-    except _fillspec.BoundsError as exc:   # (its message names uniform_'s a and b, not the caller's gain)
+    except _spec.BoundsError as exc:   # (its message names uniform_'s a and b, not the caller's gain)
         raise ValueError(f"gain={gain} gives the bounds -/+{a}, beyond what the tensor's dtype holds: {exc}") from None
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def xavier_normal_(tensor, gain=1.0, generator=None):
     r"""Glorot & Bengio (2010): :math:`\mathcal{N}(0, \sigma^2)` with
     :math:`\sigma = \text{gain} \sqrt{2 / (\text{fan\_in} + \text{fan\_out})}`. ``torch.nn.init.xavier_normal_``
@@ -200,7 +200,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     r"""He et al. (2015), "Delving deep into rectifiers": :math:`\mathcal{U}(-b, b)` with
     :math:`b = \text{gain} \sqrt{3 / \text{fan\_mode}}`, gain = ``calculate_gain(nonlinearity, a)``.
@@ -216,7 +216,7 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", ge
     return uniform_(tensor, -bound, bound, generator)
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     r"""He et al. (2015): :math:`\mathcal{N}(0, \sigma^2)` with :math:`\sigma = \text{gain} / \sqrt{\text{fan\_mode}}`,
     gain = ``calculate_gain(nonlinearity, a)``. ``torch.nn.init.kaiming_normal_``."""
@@ -274,7 +274,7 @@ def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_
     return trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator)
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def orthogonal_(tensor, gain=1.0, generator=None):
     r"""Saxe, McClelland & Ganguli (2013), "Exact solutions to the nonlinear dynamics of learning in deep linear
     neural networks": a (semi-)orthogonal matrix times gain. The tensor is viewed as (shape[0], prod(shape[1:]));
@@ -287,7 +287,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
-    t = _targets.Target(tensor)
+    t = _tensors.Target(tensor)
     rows = shape[0]
     cols = math.prod(shape[1:])
     a = t.whole()
@@ -298,7 +298,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     return t.finish()
 
 
-@_targets.torch_rules
+@_tensors.torch_rules
 def sparse_(tensor, sparsity, std=0.01, generator=None):
     r"""Martens (2010), "Deep learning via Hessian-free optimization": a 2-D tensor with
     :math:`\lceil \text{sparsity} \cdot \text{rows} \rceil` zeros in every column and
@@ -310,9 +310,9 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
     gen = _generator(generator)
-    _fillspec.normal(0.0, std, "float64")   # std checked before any stream is taken
+    _spec.normal(0.0, std, "float64")   # std checked before any stream is taken
     rows, cols = shape
-    t = _targets.Target(tensor)
+    t = _tensors.Target(tensor)
     num_zeros = int(math.ceil(sparsity * rows))
     zeroed = num_zeros and rows and cols
     # the normal draws take the first stream, the keys the next; the keys (the large temporary) come first, so

@@ -10,7 +10,7 @@ before loading, before or after Keras). The classes are made when Keras is impor
 The functions (``glorot_uniform``, ``he_normal``, ``variance_scaling``...) are ``jax.nn.initializers``': a function
 of the hyperparameters returns ``init(key, shape, dtype)``. JAX keys (``jax.random.key(s)``,
 ``jax.random.PRNGKey(s)``, split or folded-in keys, concrete or traced under ``jit`` and ``vmap``) give ``jax.Array``
-results drawn by ``fastinit.jax_stream`` (the stream format in ``jax.numpy``): key data (k0, k1) is the fastinit
+results drawn by ``fastinit.random._jax`` (the stream format in ``jax.numpy``): key data (k0, k1) is the fastinit
 seed ``k0 << 32 | k1``, stream 0, so ``PRNGKey(s)`` draws what ``Generator(s)``'s first fill draws. An int key or a
 ``fastinit.Generator`` gives a NumPy array from the C core (an int: stream 0 of ``Generator(key)``; a Generator: its
 next stream). Complex dtypes follow JAX: a complex normal has E|z|^2 = the requested variance (real and imaginary
@@ -25,12 +25,12 @@ import threading
 import numpy as np
 
 from . import _validate as V
-from . import fillspec as _F
-from . import keras_initializers as _K
-from .generator import Generator
-from .keras_initializers import (DISTRIBUTIONS, MODES, TRUNCATED_NORMAL_STD_CORRECTION, compute_fans, element_type,
-                                 numpy_dtype, shape_of)
-from .orthogonal import orthogonal_matrix
+from .random import _spec as _F
+from .nn import _keras as _K
+from .random._generator import Generator
+from .nn._keras import (DISTRIBUTIONS, MODES, TRUNCATED_NORMAL_STD_CORRECTION, compute_fans, numpy_dtype,
+                                 shape_tuple)
+from .nn._orthogonal import orthogonal_matrix
 
 _CLASS_NAMES = ("Initializer", "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
                 "LecunNormal", "LecunUniform", "RandomNormal", "RandomUniform", "TruncatedNormal", "Zeros", "Ones",
@@ -63,7 +63,7 @@ def _keras():
 
 
 def _classes():
-    """{name: public class}: each a subclass of its fastinit.keras_initializers class and, where Keras imports,
+    """{name: public class}: each a subclass of its fastinit.nn._keras class and, where Keras imports,
     of Keras's Initializer (VarianceScaling's family: of Keras's VarianceScaling), registered as fastinit>name."""
     with _public_lock:
         if not _public:
@@ -148,16 +148,16 @@ def _host_key(key):
 
 
 def _jax_key(key):
-    """(jax_stream, k0, k1) of a JAX PRNG key."""
+    """(the _jax module, k0, k1) of a JAX PRNG key."""
     try:
         import jax.numpy as jnp
-        from . import jax_stream
+        from .random import _jax
     except ImportError:
         raise TypeError(f"key must be an int, a fastinit.Generator or a JAX PRNG key, got {type(key).__name__} "
                         "(JAX keys need jax installed)") from None
     if not hasattr(key, "dtype") or not hasattr(key, "shape"):
         raise TypeError(f"key must be an int, a fastinit.Generator or a JAX PRNG key, got {type(key).__name__}")
-    return (jax_stream, *jax_stream.key_words(jnp.asarray(key)))
+    return (_jax, *_jax.key_words(jnp.asarray(key)))
 
 
 def _scalar(value, name):
@@ -172,11 +172,11 @@ def _scalar(value, name):
 
 
 class _Draw:
-    """One call of an init function: the key resolved (host Generator, or the jax_stream and key words), the shape,
+    """One call of an init function: the key resolved (host Generator, or the _jax module and key words), the shape,
     and the element type, with complex dtypes split into their real type."""
 
     def __init__(self, key, shape, dtype):
-        self.shape = shape_of(shape)
+        self.shape = shape_tuple(shape)
         self.gen = _host_key(key)
         if self.gen is None:
             import jax
@@ -192,7 +192,7 @@ class _Draw:
         elif self.gen is None:
             self.element = self.js.output_dtype(requested)
         else:
-            self.element = element_type(requested)
+            self.element = _F.float_element(requested)
 
     @property
     def xp(self):
@@ -239,7 +239,7 @@ def _kind(dtype):
     try:
         return np.dtype(dtype).kind
     except TypeError:
-        return None   # (a name NumPy does not know, e.g. 'bfloat16' without ml_dtypes: element_type says what is valid)
+        return None   # (a name NumPy does not know, e.g. 'bfloat16' without ml_dtypes: float_element says what is valid)
 
 
 def _with_dtype(init, default):
@@ -481,7 +481,7 @@ def delta_orthogonal(scale=1.0, column_axis=-1, dtype=None):
     ortho = orthogonal(scale, column_axis)
 
     def init(key, shape, dtype_=None):
-        shape = shape_of(shape)
+        shape = shape_tuple(shape)
         if len(shape) not in (3, 4, 5):   # JAX's words
             raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
         if shape[-1] < shape[-2]:

@@ -6,7 +6,7 @@ reproduced by passing t.
 """
 import numpy as np
 
-from . import activations as _act
+from .experiment import _activations as _act
 
 M0, M1 = 0xD2511F53, 0xCD9E8D57   # Philox multipliers
 W0, W1 = 0x9E3779B9, 0xBB67AE85   # key increments
@@ -263,7 +263,7 @@ def haar_orthogonal(a):
 # ---------------------------------------------------------------------------------------------------------------
 # The simulation engine (csrc/layer_impl.h), in float64, one layer at a time, from the formulas.
 
-# phi and phi' are the activation table's (fastinit.activations), the same NumPy formulas that the mean-field theory
+# phi and phi' are the activation table's (fastinit.experiment._activations), the same NumPy formulas that the mean-field theory
 # evaluates: one definition of what each activation is.
 SELU_LAMBDA, SELU_ALPHA = _act.SELU_LAMBDA, _act.SELU_ALPHA
 

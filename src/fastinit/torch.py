@@ -52,14 +52,14 @@ import warnings
 import torch
 from torch.overrides import TorchFunctionMode
 
-from . import backends as _backends
 from . import _validate as V
-from . import targets as _targets
-from .generator import Generator, pop_context, push_context
+from .nn import _tensors
+from .random import _backends, _spec
+from .random._generator import Generator, pop_context, push_context
 
 __all__ = ["fast_init", "FastInitMode", "active", "check_ranks_agree"]
 
-_FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+_FLOAT_DTYPES = tuple(getattr(torch, name) for name in _spec.FLOAT_DTYPES)   # the fill layer's table
 _PARAMETER_TYPES = (torch.Tensor, torch.nn.Parameter)
 
 _local = threading.local()        # .modes: this thread's active contexts, innermost last; .forward: depth
@@ -178,7 +178,7 @@ class FastInitMode(TorchFunctionMode):
     # without probability mass; returns NotImplemented so that torch gives its own result or error)
     def _serve(self, tensor, kind, *args):
         try:
-            filled = _targets.fill(tensor, self.generator, kind, *args)
+            filled = _tensors.fill(tensor, self.generator, kind, *args)
         except (TypeError, ValueError):
             return NotImplemented
         self.fills += 1
@@ -406,7 +406,7 @@ def check_ranks_agree(generator=None, group=None):
 
     import torch.distributed as dist
 
-    from .generator import default_generator
+    from .random._generator import default_generator
 
     where = "the fast_init() generator" if generator is None and active() is not None else "the generator given"
     if generator is None:

@@ -1,0 +1,17 @@
+"""The classic experiment: push a batch through a deep network and read each layer's activation and gradient
+statistics to see which initialization keeps the signal alive (docs/experiment.md).
+
+- ``simulate``: a deep random MLP, forward (and backward) in float32 or float64, per-layer statistics;
+- ``probe``: the same statistics of a user's own torch model, from forward and backward hooks;
+- ``sweep``: a grid of simulations (or trainings), in parallel, resumable from a CSV journal;
+- ``train``: does the init train? A small MLP trained on a bundled data set, per-layer statistics per step;
+- ``theory``: the mean-field theory (Poole et al. 2016, Schoenholz et al. 2017): fixed points, chi, depth scales.
+"""
+from . import theory
+from ._probe import ProbeResult, ProbeResults, probe
+from ._simulation import SimulationResult, normalize, simulate
+from ._sweep import SweepResult, sweep
+from ._training import TrainResult, plot_training, train
+
+__all__ = ["simulate", "normalize", "SimulationResult", "probe", "ProbeResult", "ProbeResults", "sweep",
+           "SweepResult", "train", "TrainResult", "plot_training", "theory"]
