@@ -10,8 +10,6 @@ Build options (environment variables):
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 
 from setuptools import Extension, setup
@@ -55,7 +53,8 @@ def _compiles(compiler, flags, code, link_flags=()):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-OPENMP_PROBE = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n{n=omp_get_num_threads();}\nreturn n<1;}\n"
+OPENMP_PROBE = ("#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n"
+                "{n=omp_get_num_threads();}\nreturn n<1;}\n")
 
 
 class BuildExt(build_ext):

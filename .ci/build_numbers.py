@@ -18,8 +18,8 @@ def dump(path):
     from threadpoolctl import threadpool_limits
 
     import fastinit as fi
-    import fastinit.initializers  # noqa: F401
     import fastinit.init  # noqa: F401
+    import fastinit.initializers  # noqa: F401
     from fastinit import _core
     from fastinit.experiment._simulation import ACTIVATIONS
 
@@ -68,7 +68,8 @@ def dump(path):
                     out[f"{name}_hist_h"] = r.h_hist
                     out[f"{name}_hist_p"] = r.p_hist
     with threadpool_limits(1, user_api="blas"):
-        rows = fi.sweep(depth=[2, 5, 9], width=[32, 48], activation=["tanh", "relu"], init=["xavier_normal", "he_normal"],
+        rows = fi.sweep(depth=[2, 5, 9], width=[32, 48], activation=["tanh", "relu"], init=["xavier_normal",
+                                                                                            "he_normal"],
                         batch=64, seeds=[0, 1], progress=False, workers=1).rows
     for k in ("final_h_std", "final_p_std", "final_h_mean", "theory_final_h_std", "q_star", "chi_star"):
         out[f"sweep_{k}"] = np.array([r[k] for r in rows])

@@ -122,7 +122,8 @@ def main():
         out = subprocess.run([sys.executable, __file__, "--split", dtype], capture_output=True, text=True, check=True)
         sp = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{dtype}: stock {med['stock']:.2f} s, fastinit {med['fastinit']:.2f} s: "
-              f"{med['stock'] / med['fastinit']:.2f}x; peak RSS fastinit / stock = {rss['fastinit'] / rss['stock']:.3f}")
+              f"{med['stock'] / med['fastinit']:.2f}x; "
+              f"peak RSS fastinit / stock = {rss['fastinit'] / rss['stock']:.3f}")
         rest = med["fastinit"] - sum(sp.values())
         print(f"{dtype} split of the fast build: allocation {sp['allocation']:.3f} s, page faults "
               f"{sp['page_faults']:.2f} s, kaiming_uniform_ pass {sp['uniform_pass']:.2f} s, normal_ pass "

@@ -10,9 +10,18 @@ import itertools
 import numpy as np
 
 import fastinit as fi
-from fastinit.nn import schemes as schemes
-from fastinit.cli.bench import (FILL_CASES, FILL_RATIOS, SIM_CASES as _USER_SIM_CASES, SIM_RATIOS, bare_matmuls,
-                             sim_case, torch_or_none, numpy_network, ratio_table)
+from fastinit.cli.bench import (
+    FILL_CASES,
+    FILL_RATIOS,
+    SIM_CASES as _USER_SIM_CASES,
+    SIM_RATIOS,
+    bare_matmuls,
+    numpy_network,
+    ratio_table,
+    sim_case,
+    torch_or_none,
+)
+from fastinit.nn import schemes
 
 __all__ = ["FILL_CASES", "INIT_CASES", "MODEL_CASES", "SIM_CASES", "RATIOS", "TARGETS", "SIM_SLOWDOWNS",
            "SWEEP_GRID", "ratio_table", "slowdown_table", "numpy_sweep", "bare_matmul_sweep", "peak_memory"]

@@ -1,5 +1,5 @@
-"""Best-of-N time of the three fills of 2**22 float32 values into one buffer (no allocation in the loop), for A/B runs of
-two trees on a noisy host: run it alternately under each tree and compare the minima.
+"""Best-of-N time of the three fills of 2**22 float32 values into one buffer (no allocation in the loop), for A/B
+runs of two trees on a noisy host: run it alternately under each tree and compare the minima.
 
     PYTHONPATH=/path/to/tree/src python bench/fill_ab.py LABEL [--rounds 200]
 """

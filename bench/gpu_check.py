@@ -30,14 +30,13 @@ def main(argv=None):
     import numpy as np
     import torch
 
-    from fastinit.random import _backends as backends
-    from fastinit.random import _triton as D
-    from fastinit.random import _spec as F
+    from fastinit.random import _backends as backends, _spec as F, _triton as D
 
     device = "cpu" if args.interpret else "cuda"
     if device == "cuda" and not torch.cuda.is_available():
         sys.exit("no CUDA device: run with --interpret for the interpreter on CPU tensors")
-    lines = [f"# bench/gpu_check.py on {torch.cuda.get_device_name() if device == 'cuda' else 'the Triton interpreter (CPU)'}", ""]
+    where = torch.cuda.get_device_name() if device == "cuda" else "the Triton interpreter (CPU)"
+    lines = [f"# bench/gpu_check.py on {where}", ""]
 
     def say(line=""):
         print(line, flush=True)
@@ -212,7 +211,8 @@ def llama_on_both(device, say, tiny):
     shape = "a LlamaForCausalLM of a small config" if tiny else "TinyLlama-1.1B-shaped LlamaForCausalLM"
     say(f"## {shape} built on {device} against its CPU build (seed 0, float32)")
     say()
-    say("| build | seconds on the device | parameters | equal to the CPU build | largest difference | elements that differ |")
+    say("| build | seconds on the device | parameters | equal to the CPU build | largest difference "
+        "| elements that differ |")
     say("|---|---|---|---|---|---|")
     for name, fast in (("stock (torch.manual_seed(0))", False), ("fi.fast_init(seed=0)", True)):
         model, seconds = build(device, fast)

@@ -9,14 +9,13 @@ Prints, per kind and dtype, the largest difference between the JAX path (jit-com
 import argparse
 import time
 
-import numpy as np
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import fastinit as fi
 from fastinit import _core
-from fastinit.random import _spec as F
-from fastinit.random import _jax as J
+from fastinit.random import _jax as J, _spec as F
 
 SEED = 2024
 
@@ -88,7 +87,8 @@ def timing(n, repeat):
           f"{repeat}")
     for kind in ours:
         a, b = best_of(lambda: ours[kind](key), repeat), best_of(lambda: theirs[kind](key), repeat)
-        print(f"  {kind:18s} fastinit.random._jax {a * 1e3:8.2f} ms   jax.random {b * 1e3:8.2f} ms   ratio {a / b:.2f}x")
+        print(f"  {kind:18s} fastinit.random._jax {a * 1e3:8.2f} ms   jax.random {b * 1e3:8.2f} ms   "
+              f"ratio {a / b:.2f}x")
 
 
 def main():

@@ -29,7 +29,7 @@ def main():
     g = fi.Generator(0)
     whole = np.ones((SIDE, SIDE), np.float32)
     t_whole = median_time(lambda: g.normal(out=whole, stream=0), 3)
-    del whole
+    whole = None   # (its memory back before the shards)
     print(f"whole tensor 2**28 float32 normals: {t_whole * 1e3:.1f} ms")
     print(f"{'N':>3}  {'rows shard (ms)':>15}  {'x N / whole':>11}  {'columns shard (ms)':>18}  {'x N / whole':>11}")
     for n in (1, 2, 4, 8, 64):

@@ -6,9 +6,8 @@
 Targets are budgets stated as ratios in fastinit.cases.FILL_RATIOS; report.py prints them beside the measured
 speedups. Timed work only: buffers are allocated (and first touched) before timing.
 """
-import pytest
-
 import cases
+import pytest
 
 
 @pytest.mark.parametrize("case", list(cases.FILL_CASES))

@@ -4,9 +4,8 @@ orthogonal_ on 1024x1024, and init_module against reset_parameters on a 1.07e9-p
     python -m pytest bench/test_bench_init.py --benchmark-json=bench/init.json
     python bench/report.py bench/init.json
 """
-import pytest
-
 import cases
+import pytest
 
 
 @pytest.mark.parametrize("case", list(cases.INIT_CASES))

@@ -5,9 +5,8 @@ bare matrix products (depth 10, width 2048, batch 1024), backward against forwar
     python -m pytest bench/test_bench_sim.py --benchmark-json=bench/sim.json
     python bench/report.py bench/sim.json
 """
-import pytest
-
 import cases
+import pytest
 
 
 @pytest.mark.parametrize("case", list(cases.SIM_CASES))

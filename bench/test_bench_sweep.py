@@ -9,8 +9,9 @@ runs one simulation per configuration instead, as the NumPy loop does.
     python -m pytest bench/test_bench_sweep.py --benchmark-json=bench/sweep.json
     python bench/report.py bench/sweep.json
 """
-import fastinit as fi
 import cases
+
+import fastinit as fi
 
 
 def test_sweep_fastinit(benchmark):

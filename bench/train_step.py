@@ -19,8 +19,7 @@ import time
 import numpy as np
 
 import fastinit as fi
-from fastinit.experiment import _training as training
-from fastinit.experiment import _init_arg as weights
+from fastinit.experiment import _init_arg as weights, _training as training
 
 SHAPES = ((512, 256, 10), (128, 64, 40))
 CLASSES = 10

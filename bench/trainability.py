@@ -54,7 +54,8 @@ def main(argv=None):
     for steps in budgets:
         start = time.perf_counter()
         result = fi.sweep(depth=depths, width=WIDTH, activation="tanh", sigma_w2=sigma_w2, sigma_b2=SIGMA_B2,
-                          batch=BATCH, train=dict(steps=steps, lr=args.lr, momentum=MOMENTUM), out=f"{stem}-{steps}{ext}",
+                          batch=BATCH, train=dict(steps=steps, lr=args.lr, momentum=MOMENTUM),
+                          out=f"{stem}-{steps}{ext}",
                           workers=args.workers, progress=not args.quick)
         seconds = time.perf_counter() - start
         fit = result.trainability(0.5)

@@ -55,8 +55,7 @@ void fi_fill(const fi_spec *spec, void *out, size_t n, uint64_t first_group, uns
 void fi_fill_rows(const fi_spec *spec, void *out, size_t rows, size_t row_len, const uint64_t *first_draw);
 
 /* The raw block function over n blocks: counters (n x 4), keys (n x 2) -> out (n x 4). */
-void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n,
-                         int rounds);
+void fi_philox4x32_array(const uint32_t *counters, const uint32_t *keys, uint32_t *out, size_t n, int rounds);
 
 /* Inverse standard normal CDF given p and q = 1 - p (both accurate), float64; for tests of the kernel. */
 void fi_ndtri_array(const double *p, const double *q, double *out, size_t n, int refine);

@@ -8,8 +8,8 @@
 #include <omp.h>
 #endif
 
-#define FI_CHUNK_GROUPS 256                 /* 8192 float32 per task: small enough to balance, large enough to amortise */
-#define FI_PARALLEL_MIN (1u << 16)          /* below this many elements one thread is faster */
+#define FI_CHUNK_GROUPS 256 /* 8192 float32 per task: small enough to balance, large enough to amortise */
+#define FI_PARALLEL_MIN (1u << 16) /* below this many elements one thread is faster */
 #define FI_STREAM_STORE_MIN ((size_t)8 << 20) /* bytes above which stores bypass the cache */
 
 /* Runs body(c) for the chunks c of a fill of n values, on several threads when runtime.c says the work pays for
@@ -19,11 +19,10 @@
  * how long the master waited at the join for the others. */
 typedef void (*chunk_fn)(long long c, void *ctx);
 
-static void run_chunks(long long nchunks, size_t n, fi_kind kind, fi_dtype dtype, chunk_fn body, void *ctx,
-                       int serial)
+static void run_chunks(long long nchunks, size_t n, fi_kind kind, fi_dtype dtype, chunk_fn body, void *ctx, int serial)
 {
 #ifdef _OPENMP
-    if (!serial && n >= FI_PARALLEL_MIN) {   /* (short and serial fills skip the clock: it costs a row piece) */
+    if (!serial && n >= FI_PARALLEL_MIN) { /* (short and serial fills skip the clock: it costs a row piece) */
         int threads = fi_fill_threads((int)kind, (int)dtype, n);
         if ((long long)threads > nchunks) threads = nchunks > 0 ? (int)nchunks : 1;
         const double start = omp_get_wtime();
@@ -44,7 +43,10 @@ static void run_chunks(long long nchunks, size_t n, fi_kind kind, fi_dtype dtype
         return;
     }
 #endif
-    (void)n; (void)kind; (void)dtype; (void)serial;
+    (void)n;
+    (void)kind;
+    (void)dtype;
+    (void)serial;
     for (long long c = 0; c < nchunks; ++c) body(c, ctx);
 }
 
@@ -71,8 +73,8 @@ static void fill_chunk(long long c, void *ctx)
  * narrowing after a float32 kernel). One choice for whole fills and row pieces alike. */
 typedef struct {
     fi_group_fn fn;
-    fi_narrow_fn narrow;   /* non-NULL: 16-bit output on the portable path (fn computes float32, narrow rounds) */
-    int store16;           /* FI_F16 / FI_BF16 when fn stores the 16-bit roundings itself (fi_params.narrow) */
+    fi_narrow_fn narrow; /* non-NULL: 16-bit output on the portable path (fn computes float32, narrow rounds) */
+    int store16; /* FI_F16 / FI_BF16 when fn stores the 16-bit roundings itself (fi_params.narrow) */
     size_t esize, per_group;
 } fill_plan;
 
@@ -176,8 +178,8 @@ static void fill_range(const fi_spec *spec, const fill_plan *pl, void *out, size
     char *base = (char *)out;
     uint64_t first = p.first_group;
     const size_t skip = p.first_skip;
-    double scratch[FI_GROUP_F64];   /* 128 bytes: one group of any dtype */
-    if (skip) {   /* a start inside a group: that group whole into scratch, its draws from the start copied */
+    double scratch[FI_GROUP_F64]; /* 128 bytes: one group of any dtype */
+    if (skip) { /* a start inside a group: that group whole into scratch, its draws from the start copied */
         const size_t take = per_group - skip < n ? per_group - skip : n;
         fn(scratch, first, 1, &p, 0);
         memcpy(base, (char *)scratch + skip * esize, take * esize);
@@ -207,7 +209,7 @@ void fi_fill_rows(const fi_spec *spec, void *out, size_t rows, size_t row_len, c
     if (rows == 0 || row_len == 0) return;
     const fill_plan pl = plan_of(spec->kind, spec->dtype);
     const size_t esize = pl.esize, per_group = pl.per_group;
-    if (rows < 8 || row_len >= FI_PARALLEL_MIN) {   /* few long rows: each row's fill is parallel itself */
+    if (rows < 8 || row_len >= FI_PARALLEL_MIN) { /* few long rows: each row's fill is parallel itself */
         for (size_t r = 0; r < rows; ++r)
             fill_range(spec, &pl, (char *)out + r * row_len * esize, row_len, first_draw[r] / per_group,
                        (unsigned)(first_draw[r] % per_group), 0);
@@ -225,7 +227,6 @@ void fi_fill_rows(const fi_spec *spec, void *out, size_t rows, size_t row_len, c
         char *dst = (char *)out + (size_t)r * row_len * esize;
         if (direct && first_draw[r] % per_group == 0)
             pl.fn(dst, first_draw[r] / per_group, row_len / per_group, &base, 0);
-        else
-            fill_range(spec, &pl, dst, row_len, first_draw[r] / per_group, (unsigned)(first_draw[r] % per_group), 1);
+        else fill_range(spec, &pl, dst, row_len, first_draw[r] / per_group, (unsigned)(first_draw[r] % per_group), 1);
     }
 }

@@ -4,22 +4,26 @@
 #include <math.h>
 #include "fastinit.h"
 
-#define FI_HOUSEHOLDER(NAME, T)                                                                 \
-    void NAME(T *a, size_t m, size_t n, T *tau, T *sign)                                         \
-    {                                                                                            \
-        for (size_t k = 0; k < n; ++k) {                                                         \
-            T *x = a + k * m + k;                /* column k, rows k .. m-1 (column-major) */     \
-            size_t len = m - k;                                                                  \
-            double alpha = x[0], ss = 0.0;                                                       \
-            for (size_t i = 0; i < len; ++i) ss += (double)x[i] * (double)x[i];                  \
-            double norm = sqrt(ss);                                                              \
-            if (norm == 0.0) { tau[k] = 0; sign[k] = 1; continue; }   /* H_k = I */              \
-            double beta = alpha >= 0 ? -norm : norm;                                             \
-            double scale = 1.0 / (alpha - beta);                                                 \
-            for (size_t i = 1; i < len; ++i) x[i] = (T)(x[i] * scale);                           \
-            tau[k] = (T)((beta - alpha) / beta);                                                 \
-            sign[k] = beta >= 0 ? 1 : -1;                                                        \
-        }                                                                                        \
+#define FI_HOUSEHOLDER(NAME, T)                                                               \
+    void NAME(T *a, size_t m, size_t n, T *tau, T *sign)                                      \
+    {                                                                                         \
+        for (size_t k = 0; k < n; ++k) {                                                      \
+            T *x = a + k * m + k;                /* column k, rows k .. m-1 (column-major) */ \
+            size_t len = m - k;                                                               \
+            double alpha = x[0], ss = 0.0;                                                    \
+            for (size_t i = 0; i < len; ++i) ss += (double)x[i] * (double)x[i];               \
+            double norm = sqrt(ss);                                                           \
+            if (norm == 0.0) {                                                                \
+                tau[k] = 0;                                                                   \
+                sign[k] = 1;                                                                  \
+                continue;                                                                     \
+            }   /* H_k = I */                                                                 \
+            double beta = alpha >= 0 ? -norm : norm;                                          \
+            double scale = 1.0 / (alpha - beta);                                              \
+            for (size_t i = 1; i < len; ++i) x[i] = (T)(x[i] * scale);                        \
+            tau[k] = (T)((beta - alpha) / beta);                                              \
+            sign[k] = beta >= 0 ? 1 : -1;                                                     \
+        }                                                                                     \
     }
 
 FI_HOUSEHOLDER(fi_householder_f32, float)

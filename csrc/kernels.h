@@ -43,4 +43,9 @@ fi_group_fn fi_generic_kernel(fi_kind kind, fi_dtype dtype);
 fi_narrow_fn fi_generic_narrow(fi_dtype dtype);
 fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype);   /* NULL when not compiled in */
 int fi_avx2_compiled(void);
+
+/* n float16 (bf16 = 0) or bfloat16 (bf16 = 1) bit patterns widened to float32 (exact): the probe's and the
+ * training's 16-bit tensors, read through a float32 buffer (tensor_stats.c's fi_widen16 picks the path). */
+void fi_widen16_generic(int bf16, const uint16_t *x, float *out, size_t n);
+void fi_widen16_avx2(int bf16, const uint16_t *x, float *out, size_t n);   /* the generic one without AVX2 */
 #endif

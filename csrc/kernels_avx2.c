@@ -8,7 +8,6 @@
  * put each block's 4 words in memory order, with no cross-lane permute; "f64 layout" keeps blocks 0-3 | 4-7
  * and pairs words into 64 bits. */
 #include "kernels.h"
-#include "tensor_stats.h"
 #if defined(FASTINIT_HAVE_AVX2) && (defined(__x86_64__) || defined(_M_X64) || defined(__i386__))
 #include <immintrin.h>
 #include "philox.h"
@@ -83,7 +82,8 @@ FI_INLINE void philox_sets(int nsets, uint64_t base, const __m256i *off, const p
         __m256i p0 = _mm256_mul_epu32(X[s][0], M0), p1 = _mm256_mul_epu32(X[s][2], M1);
         X[s][0] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1k);
         X[s][2] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), K->r2_x3k);
-        X[s][1] = p1; X[s][3] = p0;
+        X[s][1] = p1;
+        X[s][3] = p0;
     }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 7
@@ -97,7 +97,8 @@ FI_INLINE void philox_sets(int nsets, uint64_t base, const __m256i *off, const p
             __m256i p0 = _mm256_mul_epu32(X[s][0], M0), p1 = _mm256_mul_epu32(X[s][2], M1);
             X[s][0] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1k);
             X[s][2] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3k);
-            X[s][1] = p1; X[s][3] = p0;
+            X[s][1] = p1;
+            X[s][3] = p0;
         }
     }
 }
@@ -201,8 +202,10 @@ static inline void store_group32(char *out, size_t group, __m256i V[4], int ss, 
         return;
     }
     __m256i *d = (__m256i *)(out + 128 * group);
-    if (ss) for (int j = 0; j < 4; ++j) _mm256_stream_si256(d + j, V[j]);
-    else for (int j = 0; j < 4; ++j) _mm256_storeu_si256(d + j, V[j]);
+    if (ss)
+        for (int j = 0; j < 4; ++j) _mm256_stream_si256(d + j, V[j]);
+    else
+        for (int j = 0; j < 4; ++j) _mm256_storeu_si256(d + j, V[j]);
 }
 
 /* Element pairs of the f64 layout: E lane b = element 2b, O lane b = element 2b+1 -> 8 doubles in order. */
@@ -210,11 +213,19 @@ static inline void store_pairs_f64(double *dst, __m256d E, __m256d O, int ss)
 {
     __m256d lo = _mm256_unpacklo_pd(E, O), hi = _mm256_unpackhi_pd(E, O);
     __m256d o0 = _mm256_permute2f128_pd(lo, hi, 0x20), o1 = _mm256_permute2f128_pd(lo, hi, 0x31);
-    if (ss) { _mm256_stream_pd(dst, o0); _mm256_stream_pd(dst + 4, o1); }
-    else { _mm256_storeu_pd(dst, o0); _mm256_storeu_pd(dst + 4, o1); }
+    if (ss) {
+        _mm256_stream_pd(dst, o0);
+        _mm256_stream_pd(dst + 4, o1);
+    } else {
+        _mm256_storeu_pd(dst, o0);
+        _mm256_storeu_pd(dst + 4, o1);
+    }
 }
 
-static inline void fence(int ss) { if (ss) _mm_sfence(); }
+static inline void fence(int ss)
+{
+    if (ss) _mm_sfence();
+}
 
 /* ---------------- float32 math ---------------- */
 #define F8(c) _mm256_set1_ps(c)
@@ -223,10 +234,14 @@ static inline __m256 log1p_reduced_f8(__m256 f, __m256 e)
 {
     __m256 z = _mm256_mul_ps(f, f);
     __m256 p = F8(FI_LOGF_P8);
-    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P7)); p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P6));
-    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P5)); p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P4));
-    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P3)); p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P2));
-    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P1)); p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P0));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P7));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P6));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P5));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P4));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P3));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P2));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P1));
+    p = _mm256_fmadd_ps(p, f, F8(FI_LOGF_P0));
     __m256 y = _mm256_mul_ps(_mm256_mul_ps(f, z), p);
     y = _mm256_fmadd_ps(e, F8(FI_LN2_LO_F), y);
     y = _mm256_fnmadd_ps(F8(0.5f), z, y);
@@ -239,12 +254,13 @@ static inline __m256 neg2log_f8(__m256i w)
     __m256i m = _mm256_xor_si256(w, upper);
     __m256 x = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), F8(0x1p-32f), F8(0x1p-33f));
     __m256 small = _mm256_cmp_ps(x, F8(FI_ONE_MINUS_SQRT1_2_F), _CMP_LE_OQ);
-    __m256 f_up = _mm256_blendv_ps(_mm256_fnmadd_ps(F8(2.0f), x, F8(1.0f)), _mm256_sub_ps(_mm256_setzero_ps(), x), small);
+    __m256 f_up =
+        _mm256_blendv_ps(_mm256_fnmadd_ps(F8(2.0f), x, F8(1.0f)), _mm256_sub_ps(_mm256_setzero_ps(), x), small);
     __m256 e_up = _mm256_andnot_ps(small, F8(-1.0f));
     __m256i b = _mm256_castps_si256(x);
     __m256i ex = _mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(126));
-    __m256 mant = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007FFFFF)),
-                                                      _mm256_set1_epi32(0x3F000000)));
+    __m256 mant = _mm256_castsi256_ps(
+        _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F000000)));
     __m256 lt = _mm256_cmp_ps(mant, F8(FI_SQRT1_2_F), _CMP_LT_OQ);
     mant = _mm256_blendv_ps(mant, _mm256_add_ps(mant, mant), lt);
     ex = _mm256_add_epi32(ex, _mm256_castps_si256(lt));
@@ -282,23 +298,19 @@ static inline void sincos_2pi_f8(__m256i w, __m256 *s, __m256 *c)
 
 /* Exact double of non-negative integers < 2^52 in 64-bit lanes. */
 static inline __m256d u52_to_pd(__m256i v)
-{
-    return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, I4(MAGIC52))), D4(0x1p52));
-}
+{ return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, I4(MAGIC52))), D4(0x1p52)); }
 
 /* The 53-bit integers ((hi << 32) | lo) >> 11 from two word vectors of the f64 layout. */
 static inline __m256i k53(__m256i lo, __m256i hi)
-{
-    return _mm256_srli_epi64(_mm256_blend_epi32(lo, _mm256_slli_epi64(hi, 32), 0xAA), 11);
-}
+{ return _mm256_srli_epi64(_mm256_blend_epi32(lo, _mm256_slli_epi64(hi, 32), 0xAA), 11); }
 
 static inline __m256d log1p_reduced_d4(__m256d f, __m256d e)
 {
     __m256d s = _mm256_div_pd(f, _mm256_add_pd(D4(2.0), f));
     __m256d z = _mm256_mul_pd(s, s), w = _mm256_mul_pd(z, z);
     __m256d t1 = _mm256_mul_pd(w, _mm256_fmadd_pd(w, _mm256_fmadd_pd(w, D4(FI_LG6), D4(FI_LG4)), D4(FI_LG2)));
-    __m256d t2 = _mm256_mul_pd(z, _mm256_fmadd_pd(w, _mm256_fmadd_pd(w, _mm256_fmadd_pd(w, D4(FI_LG7), D4(FI_LG5)),
-                                                                    D4(FI_LG3)), D4(FI_LG1)));
+    __m256d t2 = _mm256_mul_pd(
+        z, _mm256_fmadd_pd(w, _mm256_fmadd_pd(w, _mm256_fmadd_pd(w, D4(FI_LG7), D4(FI_LG5)), D4(FI_LG3)), D4(FI_LG1)));
     __m256d R = _mm256_add_pd(t2, t1);
     __m256d hfsq = _mm256_mul_pd(_mm256_mul_pd(D4(0.5), f), f);
     __m256d inner = _mm256_fmadd_pd(s, _mm256_add_pd(hfsq, R), _mm256_mul_pd(e, D4(FI_LN2_LO)));
@@ -310,8 +322,8 @@ static inline __m256d reduce_d4(__m256d x, __m256d *e)
 {
     __m256i b = _mm256_castpd_si256(x);
     __m256d ex = _mm256_sub_pd(u52_to_pd(_mm256_srli_epi64(b, 52)), D4(1022.0));
-    __m256d mant = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(b, I4(0x000FFFFFFFFFFFFFull)),
-                                                       I4(0x3FE0000000000000ull)));
+    __m256d mant =
+        _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(b, I4(0x000FFFFFFFFFFFFFull)), I4(0x3FE0000000000000ull)));
     __m256d lt = _mm256_cmp_pd(mant, D4(FI_SQRT1_2), _CMP_LT_OQ);
     mant = _mm256_blendv_pd(mant, _mm256_add_pd(mant, mant), lt);
     *e = _mm256_add_pd(ex, _mm256_and_pd(lt, D4(-1.0)));
@@ -330,7 +342,8 @@ static inline __m256d neg2log_d4(__m256i k)
     __m256i m = _mm256_xor_si256(k, _mm256_and_si256(upper, I4(0x1FFFFFFFFFFFFFull)));
     __m256d x = _mm256_fmadd_pd(u52_to_pd(m), D4(0x1p-53), D4(0x1p-54));
     __m256d small = _mm256_cmp_pd(x, D4(FI_ONE_MINUS_SQRT1_2), _CMP_LE_OQ);
-    __m256d f_up = _mm256_blendv_pd(_mm256_fnmadd_pd(D4(2.0), x, D4(1.0)), _mm256_sub_pd(_mm256_setzero_pd(), x), small);
+    __m256d f_up =
+        _mm256_blendv_pd(_mm256_fnmadd_pd(D4(2.0), x, D4(1.0)), _mm256_sub_pd(_mm256_setzero_pd(), x), small);
     __m256d e_up = _mm256_andnot_pd(small, D4(-1.0));
     __m256d e_lo, f_lo = reduce_d4(x, &e_lo);
     __m256d up = _mm256_castsi256_pd(upper);
@@ -347,12 +360,16 @@ static inline void sincos_2pi_d4(__m256i k, __m256d *s, __m256d *c)
     __m256d r = _mm256_mul_pd(_mm256_add_pd(d, D4(0.5)), D4(FI_PI_2 * 0x1p-51));
     __m256d z = _mm256_mul_pd(r, r);
     __m256d sp = _mm256_fmadd_pd(D4(FI_S6), z, D4(FI_S5));
-    sp = _mm256_fmadd_pd(sp, z, D4(FI_S4)); sp = _mm256_fmadd_pd(sp, z, D4(FI_S3));
-    sp = _mm256_fmadd_pd(sp, z, D4(FI_S2)); sp = _mm256_fmadd_pd(sp, z, D4(FI_S1));
+    sp = _mm256_fmadd_pd(sp, z, D4(FI_S4));
+    sp = _mm256_fmadd_pd(sp, z, D4(FI_S3));
+    sp = _mm256_fmadd_pd(sp, z, D4(FI_S2));
+    sp = _mm256_fmadd_pd(sp, z, D4(FI_S1));
     __m256d sr = _mm256_fmadd_pd(_mm256_mul_pd(r, z), sp, r);
     __m256d cp = _mm256_fmadd_pd(D4(FI_C6), z, D4(FI_C5));
-    cp = _mm256_fmadd_pd(cp, z, D4(FI_C4)); cp = _mm256_fmadd_pd(cp, z, D4(FI_C3));
-    cp = _mm256_fmadd_pd(cp, z, D4(FI_C2)); cp = _mm256_fmadd_pd(cp, z, D4(FI_C1));
+    cp = _mm256_fmadd_pd(cp, z, D4(FI_C4));
+    cp = _mm256_fmadd_pd(cp, z, D4(FI_C3));
+    cp = _mm256_fmadd_pd(cp, z, D4(FI_C2));
+    cp = _mm256_fmadd_pd(cp, z, D4(FI_C1));
     __m256d cr = _mm256_fmadd_pd(_mm256_mul_pd(z, z), cp, _mm256_fnmadd_pd(D4(0.5), z, D4(1.0)));
     const __m256i one = I4(1), two = I4(2);
     __m256d swap = _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(q, one), one));
@@ -367,7 +384,9 @@ static inline void sincos_2pi_d4(__m256i k, __m256d *s, __m256d *c)
  * approximation. The central branch (most draws) needs only x = p - 1/2, formed in one FMA from k (absolute
  * error ~1e-17, as good as 0.5 (p - q)); the tail branch, only when a lane needs it, forms p and q = 1 - p as
  * sums of non-negative terms (accurate in far tails such as [3, 8] std) and takes min(p, q). */
-typedef struct { __m256d a, c, plo, qhi, mass, rmax; } trunc_consts;
+typedef struct {
+    __m256d a, c, plo, qhi, mass, rmax;
+} trunc_consts;
 
 static trunc_consts trunc_init(const fi_params *p)
 {
@@ -375,7 +394,9 @@ static trunc_consts trunc_init(const fi_params *p)
     const double a = p->dist.mass * 0x1p-24;
     T.a = D4(a);
     T.c = D4((p->dist.p_lo - 0.5) + 0.5 * a);      /* x = k a + c */
-    T.plo = D4(p->dist.p_lo); T.qhi = D4(p->dist.q_hi); T.mass = D4(p->dist.mass);
+    T.plo = D4(p->dist.p_lo);
+    T.qhi = D4(p->dist.q_hi);
+    T.mass = D4(p->dist.mass);
     T.rmax = D4((0.5 - FI_ACK_PLOW) * (0.5 - FI_ACK_PLOW));  /* central iff x^2 <= (1/2 - p_low)^2,
                                                                  i.e. min(p, q) >= p_low */
     return T;
@@ -390,10 +411,13 @@ static inline void ndtri_tail_d4(__m256d kd, __m256d central, const trunc_consts
     __m256d t = _mm256_min_pd(p, q);
     __m256d s = _mm256_sqrt_pd(_mm256_mul_pd(D4(-2.0), log_d4(t)));
     __m256d tn = _mm256_fmadd_pd(D4(FI_ACK_C1), s, D4(FI_ACK_C2));
-    tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C3)); tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C4));
-    tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C5)); tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C6));
+    tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C3));
+    tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C4));
+    tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C5));
+    tn = _mm256_fmadd_pd(tn, s, D4(FI_ACK_C6));
     __m256d td = _mm256_fmadd_pd(D4(FI_ACK_D1), s, D4(FI_ACK_D2));
-    td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D3)); td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D4));
+    td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D3));
+    td = _mm256_fmadd_pd(td, s, D4(FI_ACK_D4));
     td = _mm256_fmadd_pd(td, s, D4(1.0));
     __m256d lower = _mm256_cmp_pd(p, q, _CMP_LT_OQ);
     tn = _mm256_blendv_pd(_mm256_sub_pd(_mm256_setzero_pd(), tn), tn, lower);
@@ -413,12 +437,16 @@ FI_INLINE void ndtri_trunc_d4xM(int m, const __m256d *kd, const trunc_consts *T,
         __m256d x = _mm256_fmadd_pd(kd[i], T->a, T->c), r = _mm256_mul_pd(x, x);
         central[i] = _mm256_cmp_pd(r, T->rmax, _CMP_LE_OQ);
         __m256d n = _mm256_fmadd_pd(D4(FI_ACK_A1), r, D4(FI_ACK_A2));
-        n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A3)); n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A4));
-        n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A5)); n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A6));
+        n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A3));
+        n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A4));
+        n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A5));
+        n = _mm256_fmadd_pd(n, r, D4(FI_ACK_A6));
         num[i] = _mm256_mul_pd(n, x);
         __m256d d = _mm256_fmadd_pd(D4(FI_ACK_B1), r, D4(FI_ACK_B2));
-        d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B3)); d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B4));
-        d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B5)); den[i] = _mm256_fmadd_pd(d, r, D4(1.0));
+        d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B3));
+        d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B4));
+        d = _mm256_fmadd_pd(d, r, D4(FI_ACK_B5));
+        den[i] = _mm256_fmadd_pd(d, r, D4(1.0));
         all &= _mm256_movemask_pd(central[i]);
     }
     if (all != 0xF)
@@ -431,116 +459,152 @@ FI_INLINE void ndtri_trunc_d4xM(int m, const __m256d *kd, const trunc_consts *T,
  * Each kernel body handles NG = FI_STEP_GROUPS groups per step and 1 for each of the last groups of a range;
  * the lane arithmetic is the same either way, so the output does not depend on the grouping. */
 #define FI_SEGMENT_GROUPS ((uint64_t)1 << 29)  /* 2**32 blocks / 8: groups whose blocks share b >> 32 */
-#define FI_KERNEL_SEGMENTS(inner)                                                          \
-    for (size_t g = 0; g < count;) {                                                       \
+#define FI_KERNEL_SEGMENTS(inner)                                                                    \
+    for (size_t g = 0; g < count;) {                                                                 \
         const uint64_t first = g0 + g, left = FI_SEGMENT_GROUPS - (first & (FI_SEGMENT_GROUPS - 1)); \
-        const size_t end = left < count - g ? g + (size_t)left : count;                    \
-        keys_segment(&K, (uint32_t)(first >> 29), p);                                      \
-        inner;                                                                             \
-    }                                                                                      \
+        const size_t end = left < count - g ? g + (size_t)left : count;                              \
+        keys_segment(&K, (uint32_t)(first >> 29), p);                                                \
+        inner;                                                                                       \
+    }                                                                                                \
     fence(ss)
-#define FI_KERNEL_LOOP(body)                                                               \
-    FI_KERNEL_SEGMENTS(while (g < end) {                                                   \
-        if (end - g >= FI_STEP_GROUPS) { body(FI_STEP_GROUPS); g += FI_STEP_GROUPS; }      \
-        else { body(1); g += 1; } })
+#define FI_KERNEL_LOOP(body)             \
+    FI_KERNEL_SEGMENTS(while (g < end) { \
+        if (end - g >= FI_STEP_GROUPS) { \
+            body(FI_STEP_GROUPS);        \
+            g += FI_STEP_GROUPS;         \
+        } else {                         \
+            body(1);                     \
+            g += 1;                      \
+        }                                \
+    })
 
 static void raw_u32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
-    philox_keys K; keys_init(&K, p);
+    philox_keys K;
+    keys_init(&K, p);
     char *out = (char *)dst;
-#define RAW_BODY(NG) do { __m256i W[4 * FI_STEP_GROUPS]; group_words8(NG, g0 + g, &K, W);                 \
-        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); } while (0)
+#define RAW_BODY(NG)                                                              \
+    do {                                                                          \
+        __m256i W[4 * FI_STEP_GROUPS];                                            \
+        group_words8(NG, g0 + g, &K, W);                                          \
+        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); \
+    } while (0)
     FI_KERNEL_LOOP(RAW_BODY);
 }
 
 static void uniform_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
-    philox_keys K; keys_init(&K, p);
+    philox_keys K;
+    keys_init(&K, p);
     const __m256 lo = F8((float)p->dist.low), sc = F8((float)p->dist.scale), up = F8((float)p->dist.upper);
     char *out = (char *)dst;
-#define UNIFORM_BODY(NG) do { __m256i W[4 * FI_STEP_GROUPS]; group_words8(NG, g0 + g, &K, W);                          \
+#define UNIFORM_BODY(NG)                                                                            \
+    do {                                                                                            \
+        __m256i W[4 * FI_STEP_GROUPS];                                                              \
+        group_words8(NG, g0 + g, &K, W);                                                            \
         for (int j = 0; j < 4 * NG; ++j) {                                                          \
             __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(W[j], 8)), F8(0x1p-24f)); \
-            /* no FMA: bit-exact with the reference */                                             \
+            /* no FMA: bit-exact with the reference */                                              \
             W[j] = _mm256_castps_si256(_mm256_min_ps(_mm256_add_ps(lo, _mm256_mul_ps(sc, u)), up)); \
         }                                                                                           \
-        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); } while (0)
+        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p);                   \
+    } while (0)
     FI_KERNEL_LOOP(UNIFORM_BODY);
 }
 
 static void normal_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
-    philox_keys K; keys_init(&K, p);
+    philox_keys K;
+    keys_init(&K, p);
     const __m256 mean = F8((float)p->dist.mean), sd = F8((float)p->dist.std);
     char *out = (char *)dst;
-#define NORMAL_BODY(NG) do { __m256i W[4 * FI_STEP_GROUPS]; group_words8(NG, g0 + g, &K, W);                           \
-        for (int j = 0; j < 4 * NG; j += 2) {                                                       \
-            __m256 r = _mm256_sqrt_ps(neg2log_f8(W[j])), s, c;                                      \
-            sincos_2pi_f8(W[j + 1], &s, &c);                                                        \
-            W[j] = _mm256_castps_si256(_mm256_fmadd_ps(sd, _mm256_mul_ps(r, c), mean));             \
-            W[j + 1] = _mm256_castps_si256(_mm256_fmadd_ps(sd, _mm256_mul_ps(r, s), mean));         \
-        }                                                                                           \
-        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); } while (0)
+#define NORMAL_BODY(NG)                                                                     \
+    do {                                                                                    \
+        __m256i W[4 * FI_STEP_GROUPS];                                                      \
+        group_words8(NG, g0 + g, &K, W);                                                    \
+        for (int j = 0; j < 4 * NG; j += 2) {                                               \
+            __m256 r = _mm256_sqrt_ps(neg2log_f8(W[j])), s, c;                              \
+            sincos_2pi_f8(W[j + 1], &s, &c);                                                \
+            W[j] = _mm256_castps_si256(_mm256_fmadd_ps(sd, _mm256_mul_ps(r, c), mean));     \
+            W[j + 1] = _mm256_castps_si256(_mm256_fmadd_ps(sd, _mm256_mul_ps(r, s), mean)); \
+        }                                                                                   \
+        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p);           \
+    } while (0)
     FI_KERNEL_LOOP(NORMAL_BODY);
 }
 
 static void truncnorm_f32(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
-    philox_keys K; keys_init(&K, p);
+    philox_keys K;
+    keys_init(&K, p);
     const __m256d mean = D4(p->dist.mean), sd = D4(p->dist.std);
     const trunc_consts T = trunc_init(p);
     const __m256 lo = F8((float)p->dist.clamp_lo), hi = F8((float)p->dist.clamp_hi);
     char *out = (char *)dst;
-#define TRUNC_BODY(NG) do { __m256i W[4 * FI_STEP_GROUPS]; group_words8(NG, g0 + g, &K, W);                        \
-        for (int j = 0; j < 4 * NG; j += 4) {                                                               \
-            __m256d kd[8], z[8];                                                                            \
-            for (int i = 0; i < 4; ++i) {                                                                   \
-                __m256i k = _mm256_srli_epi32(W[j + i], 8);                                                 \
-                kd[2 * i] = _mm256_cvtepi32_pd(_mm256_castsi256_si128(k));                                  \
-                kd[2 * i + 1] = _mm256_cvtepi32_pd(_mm256_extracti128_si256(k, 1));                         \
-            }                                                                                               \
-            ndtri_trunc_d4xM(8, kd, &T, z);                                                                 \
-            for (int i = 0; i < 4; ++i) {                                                                   \
-                __m256 v = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_fmadd_pd(sd, z[2 * i + 1], mean)),        \
-                                           _mm256_cvtpd_ps(_mm256_fmadd_pd(sd, z[2 * i], mean)));           \
-                W[j + i] = _mm256_castps_si256(_mm256_min_ps(_mm256_max_ps(v, lo), hi));                    \
-            }                                                                                               \
-        }                                                                                                   \
-        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p); } while (0)
+#define TRUNC_BODY(NG)                                                                               \
+    do {                                                                                             \
+        __m256i W[4 * FI_STEP_GROUPS];                                                               \
+        group_words8(NG, g0 + g, &K, W);                                                             \
+        for (int j = 0; j < 4 * NG; j += 4) {                                                        \
+            __m256d kd[8], z[8];                                                                     \
+            for (int i = 0; i < 4; ++i) {                                                            \
+                __m256i k = _mm256_srli_epi32(W[j + i], 8);                                          \
+                kd[2 * i] = _mm256_cvtepi32_pd(_mm256_castsi256_si128(k));                           \
+                kd[2 * i + 1] = _mm256_cvtepi32_pd(_mm256_extracti128_si256(k, 1));                  \
+            }                                                                                        \
+            ndtri_trunc_d4xM(8, kd, &T, z);                                                          \
+            for (int i = 0; i < 4; ++i) {                                                            \
+                __m256 v = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_fmadd_pd(sd, z[2 * i + 1], mean)), \
+                                           _mm256_cvtpd_ps(_mm256_fmadd_pd(sd, z[2 * i], mean)));    \
+                W[j + i] = _mm256_castps_si256(_mm256_min_ps(_mm256_max_ps(v, lo), hi));             \
+            }                                                                                        \
+        }                                                                                            \
+        for (int h = 0; h < NG; ++h) store_group32(out, g + h, W + 4 * h, ss, p);                    \
+    } while (0)
     FI_KERNEL_LOOP(TRUNC_BODY);
 }
 
 static void uniform_f64(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
-    philox_keys K; keys_init(&K, p);
+    philox_keys K;
+    keys_init(&K, p);
     const __m256d lo = D4(p->dist.low), sc = D4(p->dist.scale), up = D4(p->dist.upper);
     double *out = (double *)dst;
-#define UNIFORM64_BODY(NG) do { __m256i X[2 * FI_STEP_GROUPS][4]; group_words_f64(NG, g0 + g, &K, X);              \
-        for (int s = 0; s < 2 * NG; ++s) {                                                                \
-            __m256d v[2];                                                                                 \
-            for (int h = 0; h < 2; ++h) {                                                                 \
-                __m256i k = k53(X[s][2 * h], X[s][2 * h + 1]);                                            \
-                __m256d kd = _mm256_fmadd_pd(u52_to_pd(_mm256_srli_epi64(k, 32)), D4(0x1p32),             \
-                                             u52_to_pd(_mm256_and_si256(k, I4(0xFFFFFFFFull)))); /* exact */ \
+#define UNIFORM64_BODY(NG)                                                                                      \
+    do {                                                                                                        \
+        __m256i X[2 * FI_STEP_GROUPS][4];                                                                       \
+        group_words_f64(NG, g0 + g, &K, X);                                                                     \
+        for (int s = 0; s < 2 * NG; ++s) {                                                                      \
+            __m256d v[2];                                                                                       \
+            for (int h = 0; h < 2; ++h) {                                                                       \
+                __m256i k = k53(X[s][2 * h], X[s][2 * h + 1]);                                                  \
+                __m256d kd = _mm256_fmadd_pd(u52_to_pd(_mm256_srli_epi64(k, 32)), D4(0x1p32),                   \
+                                             u52_to_pd(_mm256_and_si256(k, I4(0xFFFFFFFFull)))); /* exact */    \
                 v[h] = _mm256_min_pd(_mm256_add_pd(lo, _mm256_mul_pd(sc, _mm256_mul_pd(kd, D4(0x1p-53)))), up); \
-            }                                                                                             \
-            store_pairs_f64(out + 16 * g + 8 * s, v[0], v[1], ss);                                        \
-        } } while (0)
+            }                                                                                                   \
+            store_pairs_f64(out + 16 * g + 8 * s, v[0], v[1], ss);                                              \
+        }                                                                                                       \
+    } while (0)
     FI_KERNEL_LOOP(UNIFORM64_BODY);
 }
 
 static void normal_f64(void *dst, uint64_t g0, size_t count, const fi_params *p, int ss)
 {
-    philox_keys K; keys_init(&K, p);
+    philox_keys K;
+    keys_init(&K, p);
     const __m256d mean = D4(p->dist.mean), sd = D4(p->dist.std);
     double *out = (double *)dst;
-#define NORMAL64_BODY(NG) do { __m256i X[2 * FI_STEP_GROUPS][4]; group_words_f64(NG, g0 + g, &K, X);               \
-        for (int s = 0; s < 2 * NG; ++s) {                                                                \
-            __m256d r = _mm256_sqrt_pd(neg2log_d4(k53(X[s][0], X[s][1]))), sn, cs;                        \
-            sincos_2pi_d4(k53(X[s][2], X[s][3]), &sn, &cs);                                               \
-            store_pairs_f64(out + 16 * g + 8 * s, _mm256_fmadd_pd(sd, _mm256_mul_pd(r, cs), mean),        \
-                            _mm256_fmadd_pd(sd, _mm256_mul_pd(r, sn), mean), ss);                         \
-        } } while (0)
+#define NORMAL64_BODY(NG)                                                                          \
+    do {                                                                                           \
+        __m256i X[2 * FI_STEP_GROUPS][4];                                                          \
+        group_words_f64(NG, g0 + g, &K, X);                                                        \
+        for (int s = 0; s < 2 * NG; ++s) {                                                         \
+            __m256d r = _mm256_sqrt_pd(neg2log_d4(k53(X[s][0], X[s][1]))), sn, cs;                 \
+            sincos_2pi_d4(k53(X[s][2], X[s][3]), &sn, &cs);                                        \
+            store_pairs_f64(out + 16 * g + 8 * s, _mm256_fmadd_pd(sd, _mm256_mul_pd(r, cs), mean), \
+                            _mm256_fmadd_pd(sd, _mm256_mul_pd(r, sn), mean), ss);                  \
+        }                                                                                          \
+    } while (0)
     FI_KERNEL_LOOP(NORMAL64_BODY);
 }
 
@@ -567,12 +631,18 @@ void fi_widen16_avx2(int bf16, const uint16_t *x, float *out, size_t n)
             _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
         }
     } else {
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
     }
     if (i < n) fi_widen16_generic(bf16, x + i, out + i, n - i);
 }
 #else
 void fi_widen16_avx2(int bf16, const uint16_t *x, float *out, size_t n) { fi_widen16_generic(bf16, x, out, n); }
-fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype) { (void)kind; (void)dtype; return 0; }
+fi_group_fn fi_avx2_kernel(fi_kind kind, fi_dtype dtype)
+{
+    (void)kind;
+    (void)dtype;
+    return 0;
+}
 int fi_avx2_compiled(void) { return 0; }
 #endif

@@ -7,8 +7,7 @@
 static void group_words(uint32_t w[32], uint64_t group, const fi_params *p)
 {
     for (int b = 0; b < FI_GROUP_BLOCKS; ++b)
-        fi_philox_stream_block(w + 4 * b, (uint64_t)FI_GROUP_BLOCKS * group + (uint64_t)b, p->stream,
-                               p->key0, p->key1);
+        fi_philox_stream_block(w + 4 * b, (uint64_t)FI_GROUP_BLOCKS * group + (uint64_t)b, p->stream, p->key0, p->key1);
 }
 
 /* The 53-bit integer of float64 element i: ((w[2i+1] << 32) | w[2i]) >> 11. */
@@ -90,3 +89,11 @@ static void narrow_f16(uint16_t *dst, const float *src, size_t n, float lo, floa
 }
 
 fi_narrow_fn fi_generic_narrow(fi_dtype dtype) { return dtype == FI_F16 ? narrow_f16 : narrow_bf16; }
+
+void fi_widen16_generic(int bf16, const uint16_t *x, float *out, size_t n)
+{
+    if (bf16)
+        for (size_t i = 0; i < n; ++i) out[i] = fi_bits_f32((uint32_t)x[i] << 16);
+    else
+        for (size_t i = 0; i < n; ++i) out[i] = fi_f16_value(x[i]);
+}

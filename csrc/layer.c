@@ -8,8 +8,8 @@
 
 #define FI_LAYER_PARALLEL_MIN 32768   /* elements below which one thread is faster */
 
-const char *const fi_activation_names[FI_ACT_COUNT] = {
-    "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus"};
+const char *const fi_activation_names[FI_ACT_COUNT] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu",
+                                                       "elu",    "selu",    "gelu", "silu", "softplus"};
 
 void fi_stats_clear(fi_stats *s, size_t n)
 {
@@ -65,16 +65,20 @@ void fi_stats_merge(const fi_stats *part, size_t n, fi_stats *out)
 void fi_hist_range(double range[2], const fi_stats *s)
 {
     if (range[0] == range[0] && range[1] == range[1]) return;
-    if (s->count == 0) { range[0] = 0.0; range[1] = 1.0; return; }
+    if (s->count == 0) {
+        range[0] = 0.0;
+        range[1] = 1.0;
+        return;
+    }
     range[0] = s->min;
     range[1] = s->max;
-    if (!(range[1] > range[0])) { range[0] -= 0.5; range[1] += 0.5; }
+    if (!(range[1] > range[0])) {
+        range[0] -= 0.5;
+        range[1] += 0.5;
+    }
 }
 
-int fi_layer_threads(size_t elements)
-{
-    return elements < FI_LAYER_PARALLEL_MIN ? 1 : fi_region_threads();
-}
+int fi_layer_threads(size_t elements) { return elements < FI_LAYER_PARALLEL_MIN ? 1 : fi_region_threads(); }
 
 const fi_layer_kernels *fi_layer_kernels_active(void)
 {
@@ -85,6 +89,4 @@ const fi_layer_kernels *fi_layer_kernels_active(void)
 void fi_layer_forward(fi_layer *L) { fi_layer_kernels_active()->forward[L->f64 ? 1 : 0](L); }
 void fi_layer_backward(fi_layer_back *B) { fi_layer_kernels_active()->backward[B->f64 ? 1 : 0](B); }
 void fi_activation_apply(int f64, int act, double alpha, const void *x, void *y, size_t n)
-{
-    fi_layer_kernels_active()->apply[f64 ? 1 : 0](act, alpha, x, y, n);
-}
+{ fi_layer_kernels_active()->apply[f64 ? 1 : 0](act, alpha, x, y, n); }

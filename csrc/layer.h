@@ -13,12 +13,21 @@ extern "C" {
 /* Fortran BLAS ?gemm, as scipy.linalg.cython_blas exports it. */
 typedef void (*fi_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha, float *a, int *lda,
                             float *b, int *ldb, float *beta, float *c, int *ldc);
-typedef void (*fi_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, double *alpha, double *a,
-                            int *lda, double *b, int *ldb, double *beta, double *c, int *ldc);
+typedef void (*fi_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, double *alpha, double *a, int *lda,
+                            double *b, int *ldb, double *beta, double *c, int *ldc);
 
 typedef enum {
-    FI_ACT_LINEAR = 0, FI_ACT_SIGMOID, FI_ACT_TANH, FI_ACT_RELU, FI_ACT_LEAKY_RELU, FI_ACT_ELU, FI_ACT_SELU,
-    FI_ACT_GELU, FI_ACT_SILU, FI_ACT_SOFTPLUS, FI_ACT_COUNT
+    FI_ACT_LINEAR = 0,
+    FI_ACT_SIGMOID,
+    FI_ACT_TANH,
+    FI_ACT_RELU,
+    FI_ACT_LEAKY_RELU,
+    FI_ACT_ELU,
+    FI_ACT_SELU,
+    FI_ACT_GELU,
+    FI_ACT_SILU,
+    FI_ACT_SOFTPLUS,
+    FI_ACT_COUNT
 } fi_activation;
 /* The name of each fi_activation code, in enum order (the Python layer maps its table's rows by these names). */
 extern const char *const fi_activation_names[FI_ACT_COUNT];

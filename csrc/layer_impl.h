@@ -27,8 +27,7 @@ static void FI_N(act_row)(const FI_T *x, FI_T *y, size_t n, int act, FI_T alpha)
         for (i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : alpha * FI_EXPM1(x[i]);
         break;
     case FI_ACT_SELU:
-        for (i = 0; i < n; ++i)
-            y[i] = (FI_T)FI_SELU_LAMBDA * (x[i] > 0 ? x[i] : (FI_T)FI_SELU_ALPHA * FI_EXPM1(x[i]));
+        for (i = 0; i < n; ++i) y[i] = (FI_T)FI_SELU_LAMBDA * (x[i] > 0 ? x[i] : (FI_T)FI_SELU_ALPHA * FI_EXPM1(x[i]));
         break;
     case FI_ACT_GELU:
         for (i = 0; i < n; ++i) y[i] = (FI_T)0.5 * x[i] * ((FI_T)1 + FI_ERF(x[i] * (FI_T)0.70710678118654752));
@@ -65,13 +64,12 @@ static void FI_N(dact_row)(const FI_T *x, const FI_T *h, FI_T *g, size_t n, int 
         for (i = 0; i < n; ++i) g[i] *= x[i] > 0 ? (FI_T)1 : h[i] + alpha;
         break;
     case FI_ACT_SELU:
-        for (i = 0; i < n; ++i)
-            g[i] *= x[i] > 0 ? (FI_T)FI_SELU_LAMBDA : h[i] + (FI_T)(FI_SELU_LAMBDA * FI_SELU_ALPHA);
+        for (i = 0; i < n; ++i) g[i] *= x[i] > 0 ? (FI_T)FI_SELU_LAMBDA : h[i] + (FI_T)(FI_SELU_LAMBDA * FI_SELU_ALPHA);
         break;
     case FI_ACT_GELU:   /* Phi(x) + x phi(x) */
         for (i = 0; i < n; ++i)
             g[i] *= (FI_T)0.5 * ((FI_T)1 + FI_ERF(x[i] * (FI_T)0.70710678118654752)) +
-                    x[i] * (FI_T)0.39894228040143268 * FI_EXP((FI_T)-0.5 * x[i] * x[i]);
+                x[i] * (FI_T)0.39894228040143268 * FI_EXP((FI_T)-0.5 * x[i] * x[i]);
         break;
     case FI_ACT_SILU:   /* s (1 + x (1 - s)), s = sigmoid(x) */
         for (i = 0; i < n; ++i) {
@@ -82,8 +80,7 @@ static void FI_N(dact_row)(const FI_T *x, const FI_T *h, FI_T *g, size_t n, int 
     case FI_ACT_SOFTPLUS:
         for (i = 0; i < n; ++i) g[i] *= x[i] > 20 ? (FI_T)1 : (FI_T)1 / ((FI_T)1 + FI_EXP(-x[i]));
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -100,8 +97,14 @@ static void FI_N(stats_add)(fi_stats *s, const FI_T *x, size_t n, int saturation
 {
     if (s->shift != s->shift) {
         for (size_t i = 0; i < n; ++i)
-            if (x[i] - x[i] == 0) { s->shift = (double)x[i]; break; }
-        if (s->shift != s->shift) { s->nonfinite += (int64_t)n; return; }   /* nothing finite yet */
+            if (x[i] - x[i] == 0) {
+                s->shift = (double)x[i];
+                break;
+            }
+        if (s->shift != s->shift) {
+            s->nonfinite += (int64_t)n;
+            return;
+        }   /* nothing finite yet */
     }
     /* a non-finite value is replaced by shift, a finite value of the partial: it moves no sum, min or max,
      * and the loop needs no branches */
@@ -206,9 +209,9 @@ static void FI_N(hist_add)(const FI_T *x, size_t n, double lo, double hi, int bi
         for (size_t j = 0; j < m; ++j) {
             FI_T v = x[i0 + j];
             int inside = v >= flo && v <= fhi;
-            FI_T t = inside ? (wide ? (v - flo) * scale
-                                    : (FI_T)((halve ? 0.5 * (double)v - 0.5 * lo : (double)v - lo) * dscale))
-                            : (FI_T)bins;
+            FI_T t = inside
+                ? (wide ? (v - flo) * scale : (FI_T)((halve ? 0.5 * (double)v - 0.5 * lo : (double)v - lo) * dscale))
+                : (FI_T)bins;
             int32_t k = (int32_t)t;
             k = k < 0 ? 0 : k;   /* never an index outside the table, whatever the rounding */
             idx[j] = (inside && k >= bins ? bins - 1 : (k > bins ? bins : k)) + (int32_t)(j % FI_HIST_COPIES) * stride;
@@ -219,14 +222,10 @@ static void FI_N(hist_add)(const FI_T *x, size_t n, double lo, double hi, int bi
 
 /* The statistics and histogram passes over one contiguous piece, for tensor_stats.c (the probe). */
 static void FI_N(stats_piece)(fi_stats *s, const void *x, size_t n, int saturation)
-{
-    FI_N(stats_add)(s, (const FI_T *)x, n, saturation);
-}
+{ FI_N(stats_add)(s, (const FI_T *)x, n, saturation); }
 
 static void FI_N(hist_piece)(const void *x, size_t n, double lo, double hi, int bins, int64_t *h)
-{
-    FI_N(hist_add)((const FI_T *)x, n, lo, hi, bins, h);
-}
+{ FI_N(hist_add)((const FI_T *)x, n, lo, hi, bins, h); }
 
 static size_t FI_N(chunk_rows)(size_t width) { return width >= FI_CHUNK_ELEMS ? 1 : FI_CHUNK_ELEMS / width; }
 
@@ -237,8 +236,7 @@ static size_t FI_N(chunk_count)(size_t batch, size_t width)
 }
 
 /* Statistics of a batch x width array, in row chunks; part holds chunk_count(batch, width) partials. */
-static void FI_N(array_stats)(const FI_T *x, size_t batch, size_t width, int saturation, fi_stats *part,
-                              fi_stats *out)
+static void FI_N(array_stats)(const FI_T *x, size_t batch, size_t width, int saturation, fi_stats *part, fi_stats *out)
 {
     const size_t rows = FI_N(chunk_rows)(width);
     const long long nchunks = (long long)FI_N(chunk_count)(batch, width);
@@ -353,10 +351,9 @@ static void FI_N(forward)(fi_layer *L)
         mean = (double *)malloc(N * sizeof(double));
         colsum = (double *)malloc(2 * N * (size_t)nblocks * sizeof(double));
     }
-    if (hist)
-        hist_tmp = (int64_t *)calloc((size_t)threads * 2 * FI_N(hist_stride)(L->bins), sizeof(int64_t));
+    if (hist) hist_tmp = (int64_t *)calloc((size_t)threads * 2 * FI_N(hist_stride)(L->bins), sizeof(int64_t));
     L->status = (want && (!pp || !hp)) || (L->batchnorm && (!mean || !colsum)) || (hist && !hist_tmp) ? FI_LAYER_NOMEM
-                                                                                           : FI_LAYER_OK;
+                                                                                                      : FI_LAYER_OK;
     if (L->status != FI_LAYER_OK) goto done;
     FI_N(gemm_rows)(L, 0, B);
 #ifdef _OPENMP
@@ -408,8 +405,8 @@ static void FI_N(forward)(fi_layer *L)
     fi_hist_range(L->p_range, &L->p_stats);
     fi_hist_range(L->h_range, &L->h_stats);
     if (hist)
-        FI_N(histograms)((const FI_T *)L->p, (const FI_T *)L->h_out, B, N, L->p_range, L->h_range, L->bins,
-                         L->p_hist, L->h_hist, threads, hist_tmp);
+        FI_N(histograms)((const FI_T *)L->p, (const FI_T *)L->h_out, B, N, L->p_range, L->h_range, L->bins, L->p_hist,
+                         L->h_hist, threads, hist_tmp);
 done:
     free(pp);
     free(hp);
@@ -440,8 +437,7 @@ static void FI_N(backward)(fi_layer_back *Bk)
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif
-    for (long long i = 0; i < (long long)B; ++i)
-        FI_N(dact_row)(P + i * N, H + i * N, G + i * N, N, Bk->act, alpha);
+    for (long long i = 0; i < (long long)B; ++i) FI_N(dact_row)(P + i * N, H + i * N, G + i * N, N, Bk->act, alpha);
     if (Bk->batchnorm) {
         /* dL/dP = invstd (g - mean(g) - p_hat mean(g p_hat)), per feature over the batch */
         const long long nblocks = (long long)((N + FI_BN_BLOCK - 1) / FI_BN_BLOCK);
@@ -456,7 +452,10 @@ static void FI_N(backward)(fi_layer_back *Bk)
                     m1[j - j0] += (double)G[i * N + j];
                     m2[j - j0] += (double)G[i * N + j] * (double)P[i * N + j];
                 }
-            for (size_t j = j0; j < j1; ++j) { m1[j - j0] /= B; m2[j - j0] /= B; }
+            for (size_t j = j0; j < j1; ++j) {
+                m1[j - j0] /= B;
+                m2[j - j0] /= B;
+            }
             for (size_t i = 0; i < B; ++i)
                 for (size_t j = j0; j < j1; ++j)
                     G[i * N + j] = (FI_T)(Bk->bn_invstd[j] *
@@ -475,8 +474,7 @@ static void FI_N(backward)(fi_layer_back *Bk)
     if (want) FI_N(array_stats)((const FI_T *)Bk->g_w, N, K, FI_SAT_NONE, part, &gw);
     free(part);
     if (!want) Bk->gw_norm = NAN;
-    else {   /* sum of squares = count (var + mean^2) */
-        double mean_gw = gw.count ? gw.shift + gw.sum / gw.count : 0.0;
+    else { /* sum of squares = count (var + mean^2) */ double mean_gw = gw.count ? gw.shift + gw.sum / gw.count : 0.0;
         double m2 = gw.sumsq - (gw.count ? gw.sum * gw.sum / gw.count : 0.0);
         Bk->gw_norm = gw.nonfinite ? NAN : sqrt(m2 + gw.count * mean_gw * mean_gw);
     }
@@ -488,6 +486,4 @@ static void FI_N(backward)(fi_layer_back *Bk)
 }
 
 static void FI_N(activation_apply)(int act, double alpha, const void *x, void *y, size_t n)
-{
-    FI_N(act_row)((const FI_T *)x, (FI_T *)y, n, act, (FI_T)alpha);
-}
+{ FI_N(act_row)((const FI_T *)x, (FI_T *)y, n, act, (FI_T)alpha); }

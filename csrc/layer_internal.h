@@ -6,7 +6,7 @@
 
 #define FI_CHUNK_ELEMS 16384   /* elements per row chunk: fits L1/L2 with its output */
 #define FI_BN_BLOCK 64          /* features per batch-norm block */
-#define FI_GEMM_ROWS 64         /* rows per block of the fused pass: fixed, so results do not depend on the thread count */
+#define FI_GEMM_ROWS 64 /* rows per block of the fused pass: fixed, so results do not depend on the thread count */
 
 /* Row chunk c of a total-row array cut in chunks of rows: rows [c rows, fi_chunk_end(c, rows, total)). */
 static inline size_t fi_chunk_end(long long c, size_t rows, size_t total)
@@ -31,11 +31,11 @@ typedef struct {
 void fi_widen16(int bf16, const uint16_t *x, float *out, size_t n);
 
 const fi_layer_kernels *fi_layer_kernels_base(void);
-const fi_layer_kernels *fi_layer_kernels_avx2(void);   /* NULL when not compiled in */
+const fi_layer_kernels *fi_layer_kernels_avx2(void); /* NULL when not compiled in */
 const fi_layer_kernels *fi_layer_kernels_active(void); /* those of the SIMD path in use (layer.c) */
 
-fi_stats *fi_stats_alloc(size_t n);          /* n empty partials (at least one), or NULL when out of memory */
-void fi_stats_clear(fi_stats *s, size_t n);   /* make n partials empty */
+fi_stats *fi_stats_alloc(size_t n); /* n empty partials (at least one), or NULL when out of memory */
+void fi_stats_clear(fi_stats *s, size_t n); /* make n partials empty */
 void fi_stats_merge(const fi_stats *part, size_t n, fi_stats *out);
 int fi_layer_threads(size_t elements);
 #endif

@@ -22,7 +22,10 @@ static inline float fi_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * r2 + r + 1.0f;
-    union { int32_t i; float f; } scale;
+    union {
+        int32_t i;
+        float f;
+    } scale;
     scale.i = ((int32_t)fn + 127) * (1 << 23);   /* 2^n as float bits */
     return y * scale.f;
 }
@@ -61,8 +64,11 @@ static inline float fi_tanhf(float x)
 {
     float a = x < 0.0f ? -x : x;
     float z = x * x;
-    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                    1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+    float small =
+        ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z -
+         3.33332819422e-1f) *
+            z * x +
+        x;
     a = a > 9.0f ? 9.0f : a;
     float t = 1.0f - 2.0f / (fi_expf(2.0f * a) + 1.0f);
     t = x < 0.0f ? -t : t;

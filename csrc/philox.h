@@ -26,15 +26,17 @@ static inline void fi_philox_round(uint32_t x[4], uint32_t k0, uint32_t k1)
 static inline void fi_philox4x32(uint32_t x[4], uint32_t k0, uint32_t k1, int rounds)
 {
     for (int r = 0; r < rounds; ++r) {
-        if (r > 0) { k0 += FI_PHILOX_W0; k1 += FI_PHILOX_W1; }
+        if (r > 0) {
+            k0 += FI_PHILOX_W0;
+            k1 += FI_PHILOX_W1;
+        }
         fi_philox_round(x, k0, k1);
     }
 }
 
 /* Block b of stream s under key (k0,k1): counter = (b lo, b hi, s lo, s hi), the mapping of
  * the README's "Stream format" section. */
-static inline void fi_philox_stream_block(uint32_t out[4], uint64_t block, uint64_t stream,
-                                          uint32_t k0, uint32_t k1)
+static inline void fi_philox_stream_block(uint32_t out[4], uint64_t block, uint64_t stream, uint32_t k0, uint32_t k1)
 {
     out[0] = (uint32_t)block;
     out[1] = (uint32_t)(block >> 32);

@@ -120,4 +120,3 @@ int fi_get_simd(void)
     if (g_simd < 0) fi_set_simd(1);
     return g_simd;
 }
-

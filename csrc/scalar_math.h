@@ -37,10 +37,30 @@
 #define FI_SQRT1_2_F 0.70710678118654752f
 #define FI_ONE_MINUS_SQRT1_2_F 0.29289321881345248f
 
-static inline uint32_t fi_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
-static inline uint64_t fi_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
-static inline double fi_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+static inline uint32_t fi_f32_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return u;
+}
+static inline float fi_bits_f32(uint32_t u)
+{
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+static inline uint64_t fi_f64_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, 8);
+    return u;
+}
+static inline double fi_bits_f64(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, 8);
+    return x;
+}
 
 /* IEEE half bits -> float (exact, every value, what F16C's vcvtph2ps computes). */
 static inline float fi_f16_value(uint16_t h)
@@ -83,8 +103,14 @@ static inline float fi_log1p_reduced_f(float f, float e)
 {
     float z = f * f;
     float p = FI_LOGF_P8;
-    p = p * f + FI_LOGF_P7; p = p * f + FI_LOGF_P6; p = p * f + FI_LOGF_P5; p = p * f + FI_LOGF_P4;
-    p = p * f + FI_LOGF_P3; p = p * f + FI_LOGF_P2; p = p * f + FI_LOGF_P1; p = p * f + FI_LOGF_P0;
+    p = p * f + FI_LOGF_P7;
+    p = p * f + FI_LOGF_P6;
+    p = p * f + FI_LOGF_P5;
+    p = p * f + FI_LOGF_P4;
+    p = p * f + FI_LOGF_P3;
+    p = p * f + FI_LOGF_P2;
+    p = p * f + FI_LOGF_P1;
+    p = p * f + FI_LOGF_P0;
     float y = f * z * p;
     y = y + e * FI_LN2_LO_F;
     y = y - 0.5f * z;
@@ -100,13 +126,21 @@ static inline float fi_neg2log_f(uint32_t w)
     float x = (float)(int32_t)m * 0x1p-32f + 0x1p-33f; /* u1 (lower half) or 1 - u1 (upper half), <= 1/2 */
     float f, e;
     if (upper) {
-        if (x <= FI_ONE_MINUS_SQRT1_2_F) { f = -x; e = 0.0f; }
-        else { f = 1.0f - 2.0f * x; e = -1.0f; }
+        if (x <= FI_ONE_MINUS_SQRT1_2_F) {
+            f = -x;
+            e = 0.0f;
+        } else {
+            f = 1.0f - 2.0f * x;
+            e = -1.0f;
+        }
     } else {
         uint32_t b = fi_f32_bits(x);
         int ex = (int)(b >> 23) - 126;                /* x = mant * 2^ex, mant in [1/2, 1) */
         float mant = fi_bits_f32((b & 0x007FFFFFu) | 0x3F000000u);
-        if (mant < FI_SQRT1_2_F) { mant = mant + mant; ex -= 1; }
+        if (mant < FI_SQRT1_2_F) {
+            mant = mant + mant;
+            ex -= 1;
+        }
         f = mant - 1.0f;
         e = (float)ex;
     }
@@ -120,14 +154,19 @@ static inline void fi_sincos_2pi_f(uint32_t w, float *s, float *c)
     uint32_t quadrant = ((w + 0x20000000u) >> 30) & 3u;
     float r = ((float)(int32_t)(w << 2) + 2.0f) * (float)(FI_PI_2 * 0x1p-32);
     float z = r * r;
-    float sp = FI_SINF_S3; sp = sp * z + FI_SINF_S2; sp = sp * z + FI_SINF_S1;
+    float sp = FI_SINF_S3;
+    sp = sp * z + FI_SINF_S2;
+    sp = sp * z + FI_SINF_S1;
     float sr = r + r * z * sp;
-    float cp = FI_COSF_C3; cp = cp * z + FI_COSF_C2; cp = cp * z + FI_COSF_C1;
+    float cp = FI_COSF_C3;
+    cp = cp * z + FI_COSF_C2;
+    cp = cp * z + FI_COSF_C1;
     float cr = 1.0f - 0.5f * z + z * z * cp;
     float so = (quadrant & 1u) ? cr : sr, co = (quadrant & 1u) ? sr : cr;
     if (quadrant & 2u) so = -so;
     if ((quadrant + 1u) & 2u) co = -co;
-    *s = so; *c = co;
+    *s = so;
+    *c = co;
 }
 
 /* ---------- float64: fdlibm log and sin/cos kernels ---------- */
@@ -173,7 +212,10 @@ static inline double fi_reduce_d(double x, double *e)
     uint64_t b = fi_f64_bits(x);
     int ex = (int)(b >> 52) - 1022;
     double mant = fi_bits_f64((b & 0x000FFFFFFFFFFFFFull) | 0x3FE0000000000000ull); /* [1/2, 1) */
-    if (mant < FI_SQRT1_2) { mant = mant + mant; ex -= 1; }
+    if (mant < FI_SQRT1_2) {
+        mant = mant + mant;
+        ex -= 1;
+    }
     *e = (double)ex;
     return mant - 1.0;
 }
@@ -192,8 +234,13 @@ static inline double fi_neg2log_d(uint64_t k)
     double x = (double)m * 0x1p-53 + 0x1p-54;           /* exact */
     double f, e;
     if (upper) {
-        if (x <= FI_ONE_MINUS_SQRT1_2) { f = -x; e = 0.0; }
-        else { f = 1.0 - 2.0 * x; e = -1.0; }
+        if (x <= FI_ONE_MINUS_SQRT1_2) {
+            f = -x;
+            e = 0.0;
+        } else {
+            f = 1.0 - 2.0 * x;
+            e = -1.0;
+        }
     } else {
         f = fi_reduce_d(x, &e);
     }
@@ -212,7 +259,8 @@ static inline void fi_sincos_2pi_d(uint64_t k, double *s, double *c)
     double so = (quadrant & 1u) ? cr : sr, co = (quadrant & 1u) ? sr : cr;
     if (quadrant & 2u) so = -so;
     if ((quadrant + 1u) & 2u) co = -co;
-    *s = so; *c = co;
+    *s = so;
+    *c = co;
 }
 
 /* ---------- inverse normal CDF (Acklam's rational approximation + optional Halley step) ---------- */
@@ -246,7 +294,8 @@ static inline double fi_ndtri_acklam(double p, double q)
     double t = p < q ? p : q;
     if (t >= FI_ACK_PLOW) {
         double x = 0.5 * (p - q), r = x * x;   /* p - 1/2 without rounding p first */
-        double num = (((((FI_ACK_A1 * r + FI_ACK_A2) * r + FI_ACK_A3) * r + FI_ACK_A4) * r + FI_ACK_A5) * r + FI_ACK_A6) * x;
+        double num =
+            (((((FI_ACK_A1 * r + FI_ACK_A2) * r + FI_ACK_A3) * r + FI_ACK_A4) * r + FI_ACK_A5) * r + FI_ACK_A6) * x;
         double den = ((((FI_ACK_B1 * r + FI_ACK_B2) * r + FI_ACK_B3) * r + FI_ACK_B4) * r + FI_ACK_B5) * r + 1.0;
         return num / den;
     }

@@ -15,14 +15,6 @@
 #include <omp.h>
 #endif
 
-void fi_widen16_generic(int bf16, const uint16_t *x, float *out, size_t n)
-{
-    if (bf16)
-        for (size_t i = 0; i < n; ++i) out[i] = fi_bits_f32((uint32_t)x[i] << 16);
-    else
-        for (size_t i = 0; i < n; ++i) out[i] = fi_f16_value(x[i]);
-}
-
 void fi_widen16(int bf16, const uint16_t *x, float *out, size_t n)
 {
     if (fi_get_simd()) fi_widen16_avx2(bf16, x, out, n);
@@ -36,9 +28,7 @@ static const void *chunk_values(const fi_tensor_stats *T, size_t c, size_t len, 
     switch (T->dtype) {
     case FI_F64: return (const double *)T->x + at;
     case FI_F16:
-    case FI_BF16:
-        fi_widen16(T->dtype == FI_BF16, (const uint16_t *)T->x + at, buf, len);
-        return buf;
+    case FI_BF16: fi_widen16(T->dtype == FI_BF16, (const uint16_t *)T->x + at, buf, len); return buf;
     default: return (const float *)T->x + at;
     }
 }
@@ -75,8 +65,7 @@ static void run_pass(const pass_ctx *P, int threads, float *bufs, int histogram)
             const void *x = chunk_values(T, (size_t)c, len, buf);
             if (histogram)
                 P->K->hist_piece[P->f64](x, len, T->range[0], T->range[1], T->bins, P->tmp + (size_t)tid * P->stride);
-            else
-                P->K->stats_piece[P->f64](P->part + c, x, len, T->saturation);
+            else P->K->stats_piece[P->f64](P->part + c, x, len, T->saturation);
         }
     }
     (void)threads;

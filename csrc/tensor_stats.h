@@ -19,6 +19,4 @@ typedef struct {
 
 void fi_tensor_stats_run(fi_tensor_stats *T);
 
-void fi_widen16_generic(int bf16, const uint16_t *x, float *out, size_t n);
-void fi_widen16_avx2(int bf16, const uint16_t *x, float *out, size_t n);   /* the generic one without AVX2 */
 #endif

@@ -11,8 +11,7 @@ extern "C" {
 /* torch.optim.SGD's step (dampening 0, not Nesterov), element by element in torch's order of operations:
  *     d = g + weight_decay * w;   v = momentum * v + d;   w = w - lr * v
  * (v = d when momentum is 0; v may then be NULL). Buffers of n floats (f64 = 0) or doubles (f64 = 1). */
-void fi_sgd_step(int f64, void *w, const void *g, void *v, size_t n, double lr, double momentum,
-                 double weight_decay);
+void fi_sgd_step(int f64, void *w, const void *g, void *v, size_t n, double lr, double momentum, double weight_decay);
 
 #ifdef __cplusplus
 }

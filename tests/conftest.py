@@ -30,9 +30,7 @@ if "TRITON_INTERPRET" not in os.environ and not _cuda_visible():
 # then runs its portable path, whose operations the kernels repeat, so the tests' references match bit for bit.
 _launches = None   # [count] when FASTINIT_TEST_DEVICE_KERNELS is set
 if os.environ.get("FASTINIT_TEST_DEVICE_KERNELS"):
-    from fastinit.random import _backends as _backends
-
-    from fastinit.random import _triton as _device_kernels
+    from fastinit.random import _backends, _triton as _device_kernels
 
     _backends._INTERPRETER_SERVES_CPU = True
     _core.set_simd("baseline")

@@ -23,8 +23,7 @@ SEED = 7
 # CUDA shards, and each rank says how many fills took that path
 DEVICE_FILLS = [0]
 if os.environ.get("FASTINIT_TEST_DEVICE_KERNELS"):
-    from fastinit.random import _backends as backends
-    from fastinit.random import _triton as device_kernels
+    from fastinit.random import _backends as backends, _triton as device_kernels
 
     backends._INTERPRETER_SERVES_CPU = True
     _device_fill = device_kernels.fill

@@ -11,7 +11,6 @@ import pytest
 import fastinit as fi
 from fastinit import _core
 
-
 # Prepended to each Ctrl-C script: the signal comes once the first piece is in the output. A fixed delay came
 # before any piece on a slow host (nothing written, so nothing to compare).
 CTRL_C_ONCE_WRITTEN = textwrap.dedent("""

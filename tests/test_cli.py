@@ -7,14 +7,12 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fastinit as fi
 from fastinit import _core
 from fastinit.cli import _main as cli
-from fastinit.experiment import _journal as journal
-from fastinit.experiment import _sweep as SW
+from fastinit.experiment import _journal as journal, _sweep as SW
 
 
 def test_info(capsys):
@@ -219,7 +217,8 @@ def test_cli_probe_bad_arguments(argv, match, cli_usage_error):
 
 @settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(argv=st.lists(st.sampled_from(["simulate", "sweep", "train", "bench", "info", "--depth", "0", "-3", "1e11", "2:1",
+@given(argv=st.lists(st.sampled_from(["simulate", "sweep", "train", "bench", "info", "--depth", "0", "-3", "1e11",
+                                      "2:1",
                                        "--threads", "99999999999", "--width", "x", "--init", "nope", "--max-layers",
                                        "--seeds", "18446744073709551616", "--plot", "/nonexistent/p.png", "--bins",
                                        "--batchnorm", "maybe", "--dtype", "float16", "3", "5", "--lr", "--steps",

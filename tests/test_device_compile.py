@@ -4,8 +4,8 @@ the stream format's arithmetic: no approximate instruction (``.approx``: fast si
 multiply-add (launches pass ``enable_fp_fusion=False``, as the C core is built with ``-ffp-contract=off``) except
 inside libdevice's own functions, which only the float64 truncated normal calls (``exp`` in its Halley step; that
 fill's tolerance, 1e-12, covers them; Triton 3.2 also lowers the correctly rounded float32 square root to
-libdevice's ``__nv_fsqrt_rn``, one exact operation). The interpreter tests (test_device_kernels.py) check the values; these check
-what the GPU would run. About 0.5 s a specialisation here."""
+libdevice's ``__nv_fsqrt_rn``, one exact operation). The interpreter tests (test_device_kernels.py) check the values;
+these check what the GPU would run. About 0.5 s a specialisation here."""
 import json
 import os
 import subprocess

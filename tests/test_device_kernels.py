@@ -11,9 +11,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
 
-from fastinit.random import _backends as backends  # noqa: E402
-from fastinit.random import _triton as D  # noqa: E402
-from fastinit.random import _spec as F  # noqa: E402
+from fastinit.random import (
+    _backends as backends,  # noqa: E402
+    _spec as F,  # noqa: E402
+    _triton as D,  # noqa: E402
+)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 TORCH_DTYPE = {"uint32": torch.int32, "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
@@ -61,7 +63,8 @@ CASES = [("raw", "uint32", ()), ("uniform", "float32", (-0.3, 0.7)), ("uniform",
          ("uniform", "float16", (-1.0, 1.0)), ("uniform", "bfloat16", (0.0, 3.0)),
          ("normal", "float32", (0.5, 2.0)), ("normal", "float64", (0.0, 1.0)), ("normal", "float16", (0.0, 0.02)),
          ("normal", "bfloat16", (1.0, 1.0)), ("truncated_normal", "float32", (0.0, 1.0, -2.0, 2.0)),
-         ("truncated_normal", "float64", (0.0, 1.0, -2.0, 2.0)), ("truncated_normal", "float16", (0.0, 0.02, None, None)),
+         ("truncated_normal", "float64", (0.0, 1.0, -2.0, 2.0)), ("truncated_normal", "float16", (0.0, 0.02, None,
+                                                                                                  None)),
          ("truncated_normal", "bfloat16", (0.0, 1.0, -3.0, 1.0))]
 
 

@@ -5,8 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import fastinit as fi
 
@@ -63,7 +62,8 @@ def test_generator_fills(method, size, a, b, dtype, stream, offset):
 
 @SETTINGS
 @given(method=st.sampled_from(["uniform", "normal", "truncated_normal"]), a=anything, b=anything,
-       dtype=st.sampled_from([np.float32, np.float64, np.float16]), shape=st.tuples(st.integers(0, 6), st.integers(0, 6)))
+       dtype=st.sampled_from([np.float32, np.float64, np.float16]),
+       shape=st.tuples(st.integers(0, 6), st.integers(0, 6)))
 def test_generator_out_is_whole_or_untouched(method, a, b, dtype, shape):
     out, before = sentinel_out(shape, dtype)
     kw = {"uniform": dict(low=a, high=b), "normal": dict(mean=a, std=b),
@@ -202,7 +202,8 @@ def _torch_twin(torch, name):
     """The init_calls entry of name, calling torch.nn.init instead of fastinit.init."""
     I = torch.nn.init
     return {"uniform_": lambda t, a, b: I.uniform_(t, a, b), "normal_": lambda t, a, b: I.normal_(t, a, b),
-            "constant_": lambda t, a, b: I.constant_(t, a), "xavier_uniform_": lambda t, a, b: I.xavier_uniform_(t, gain=a),
+            "constant_": lambda t, a, b: I.constant_(t, a),
+            "xavier_uniform_": lambda t, a, b: I.xavier_uniform_(t, gain=a),
             "kaiming_normal_": lambda t, a, b: I.kaiming_normal_(t, a=a, mode=b),
             "kaiming_uniform_": lambda t, a, b: I.kaiming_uniform_(t, nonlinearity=b),
             "orthogonal_": lambda t, a, b: I.orthogonal_(t, gain=a), "sparse_": lambda t, a, b: I.sparse_(t, a, std=b),

@@ -382,7 +382,8 @@ def test_outputs_whose_elements_overlap_through_non_zero_strides_are_refused():
 @pytest.mark.parametrize("spelling", ["e", "f2", "half", "float16", np.float16])
 def test_every_numpy_spelling_of_float16(spelling):
     """'e', 'f2' and 'half' were refused with 'dtype must be float32 or float64, got float16'."""
-    np.testing.assert_array_equal(fi.Generator(3).normal(50, dtype=spelling), fi.Generator(3).normal(50, dtype="float16"))
+    np.testing.assert_array_equal(fi.Generator(3).normal(50, dtype=spelling),
+                                  fi.Generator(3).normal(50, dtype="float16"))
     with pytest.raises(TypeError, match="float32, float64, float16 or 'bfloat16', got 'nope'"):
         fi.Generator(3).normal(5, dtype="nope")
 

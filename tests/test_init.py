@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import init
-from fastinit import reference as R
+from fastinit import init, reference as R
 
 SHAPES = [(3,), (5, 7), (64, 3, 3, 3), (16, 8, 5), (1, 1), (0, 4)]
 FAN_SCHEMES = {

@@ -130,7 +130,9 @@ def test_init_module_matches_reset_parameters(make):
         for name, p in model.named_parameters():
             x = p.detach().double()
             s = sums[key].setdefault(name, [0, 0.0, 0.0, -np.inf])
-            s[0] += x.numel(); s[1] += x.sum().item(); s[2] += (x * x).sum().item()
+            s[0] += x.numel()
+            s[1] += x.sum().item()
+            s[2] += (x * x).sum().item()
             s[3] = max(s[3], x.abs().max().item())
 
     for _ in range(1000):

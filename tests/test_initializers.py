@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import initializers as I
-from fastinit import reference as R
+from fastinit import initializers as I, reference as R
 
 SHAPES = [(3,), (5, 7), (64, 3, 3, 3), (16, 8, 5), (1, 1), (0, 4)]
 MIN_SAMPLES = 10000
@@ -127,7 +126,8 @@ def test_get(alias, cls):
 @pytest.mark.parametrize("call,exc,word", [
     (lambda: I.get("glorot"), ValueError, "valid names"),
     (lambda: I.get(3), ValueError, "Could not interpret initializer identifier: 3"),
-    (lambda: I.VarianceScaling(mode="fan_sum"), ValueError, r"Invalid `mode` argument: fan_sum. Please use one of \['fan_in', 'fan_out', 'fan_avg'\]"),
+    (lambda: I.VarianceScaling(mode="fan_sum"), ValueError,
+     r"Invalid `mode` argument: fan_sum. Please use one of \['fan_in', 'fan_out', 'fan_avg'\]"),
     (lambda: I.VarianceScaling(distribution="cauchy"), ValueError, "Invalid `distribution` argument: cauchy"),
     (lambda: I.VarianceScaling(scale=0.0), ValueError, "Argument `scale` must be positive float. Received: scale=0.0"),
     (lambda: I.VarianceScaling(scale=np.inf), ValueError, "scale"),
@@ -151,10 +151,25 @@ def test_bad_input(call, exc, word):
 def test_jax_functions_are_importable_with_jax_conventions():
     """The JAX names of the README's table: a function of the hyperparameters returning init(key, shape, dtype);
     an int key gives the same values each time, a fastinit.Generator its next stream."""
-    from fastinit.initializers import (constant, delta_orthogonal, glorot_normal, glorot_uniform, he_normal,
-                                       he_uniform, kaiming_normal, lecun_normal, lecun_uniform, normal, ones,
-                                       orthogonal, truncated_normal, uniform, variance_scaling, xavier_uniform,
-                                       zeros)
+    from fastinit.initializers import (
+        constant,
+        delta_orthogonal,
+        glorot_normal,
+        glorot_uniform,
+        he_normal,
+        he_uniform,
+        kaiming_normal,
+        lecun_normal,
+        lecun_uniform,
+        normal,
+        ones,
+        orthogonal,
+        truncated_normal,
+        uniform,
+        variance_scaling,
+        xavier_uniform,
+        zeros,
+    )
     shape = (3, 3, 32, 64)   # JAX's fans: in_axis -2, out_axis -1, receptive field 9
     fan_in, fan_out = 9 * 32, 9 * 64
     for make, var in ((glorot_uniform, 2 / (fan_in + fan_out)), (xavier_uniform, 2 / (fan_in + fan_out)),

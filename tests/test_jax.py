@@ -10,8 +10,10 @@ jnp = pytest.importorskip("jax.numpy")
 
 import fastinit as fi  # noqa: E402
 from fastinit import _core, initializers as I
-from fastinit.random import _spec as F
-from fastinit.random import _jax as J  # noqa: E402
+from fastinit.random import (
+    _jax as J,  # noqa: E402
+    _spec as F,
+)
 
 SEED = 0x0123456789ABCDEF   # both key words non-zero
 N = 4099                    # odd, and not a multiple of 4
@@ -308,7 +310,8 @@ def _fan_probe(init, shape):
     return float(jnp.var(init(jax.random.key(0), shape).astype(jnp.float32)))
 
 
-@pytest.mark.parametrize("axes", [dict(in_axis=(0, 1), out_axis=[2, 3]), dict(in_axis=0, out_axis=[1, 2], batch_axis=[]),
+@pytest.mark.parametrize("axes", [dict(in_axis=(0, 1), out_axis=[2, 3]), dict(in_axis=0, out_axis=[1, 2],
+                                                                              batch_axis=[]),
                                   dict(in_axis=[1], out_axis=(2,), batch_axis=(0,)), dict(batch_axis=[0])])
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"])
 def test_axes_sequences_and_fan_geo_avg(axes, mode, strict_ranks):

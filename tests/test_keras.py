@@ -43,7 +43,8 @@ def test_dense_layer_in_bfloat16():
 def _build(seed):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(16, kernel_initializer=I.GlorotUniform()),
-                              keras.layers.Dense(4, kernel_initializer=I.HeNormal(), bias_initializer=I.RandomNormal())])
+                              keras.layers.Dense(4, kernel_initializer=I.HeNormal(),
+                                                 bias_initializer=I.RandomNormal())])
     return [_numpy(w) for w in model.weights]
 
 

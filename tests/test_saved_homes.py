@@ -24,6 +24,7 @@ def _objects():
 
 def _keras_model():
     import keras
+
     from fastinit import initializers as I
 
     return keras.Sequential([

@@ -44,7 +44,7 @@ def spawn(case, world, tmp_path, **extra_env):
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    for code, stdout, stderr in outputs:
+    for code, _stdout, stderr in outputs:
         assert code == 0, stderr[-3000:]
     return out, [o[1] for o in outputs]
 

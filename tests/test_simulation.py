@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import fastinit as fi
-from fastinit import _core
-from fastinit import reference as R
+from fastinit import _core, reference as R
 from fastinit.experiment import _simulation as S
 
 ACTS = list(S.ACTIVATIONS)
@@ -253,7 +252,7 @@ def test_result_views(tmp_path):
     text = repr(res)
     assert "SimulationResult(depth=3" in text and len(text.splitlines()) == 5
     assert res.h_std is res.layers["h_std"] and res.grad_w_norm is res.grads["grad_w_norm"]
-    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pandas")
     df = res.to_pandas()
     assert list(df.index) == [1, 2, 3] and "grad_h_std" in df
 

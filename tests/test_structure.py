@@ -9,9 +9,8 @@ import pytest
 
 import fastinit as fi
 from fastinit import _core, initializers
-from fastinit.experiment import _activations as activations
-from fastinit.nn import schemes as schemes
-from fastinit.experiment import theory as theory
+from fastinit.experiment import _activations as activations, theory as theory
+from fastinit.nn import schemes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "import_graph.py")
@@ -55,6 +54,25 @@ def test_the_tool_finds_each_kind_of_violation(tmp_path):
     # importing a private module of a lower part, or a public name of it, is no violation
     assert "experiment._sim" not in out.stdout.split("VIOLATION", 1)[1]
     assert "TABLE" not in out.stdout.split("VIOLATION", 1)[1]
+
+
+C_TOOL = os.path.join(ROOT, "tools", "c_call_graph.py")
+
+
+@pytest.mark.skipif(not os.path.exists(C_TOOL), reason="tools/ is not shipped in the wheel")
+def test_no_call_cycle_between_the_c_files(tmp_path):
+    out = subprocess.run([sys.executable, C_TOOL], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "kernels_avx2.c" in out.stdout and "tensor_stats.c" in out.stdout   # it read the C files
+    # the cycle the widening helper made (kernels_avx2.c -> tensor_stats.c -> layer.c -> runtime.c -> kernels_avx2.c)
+    (tmp_path / "a.c").write_text("/* b_f() in a comment is no call */\nvoid a_f(void)\n{\n    b_f();\n}\n")
+    (tmp_path / "b.c").write_text("static void helper(void) { }\nint b_f(void)\n{\n    helper();\n    a_f();\n"
+                                  "    return 0;\n}\n")
+    (tmp_path / "c.c").write_text("void c_f(int n)\n{\n    if (n) a_f();\n}\n")
+    out = subprocess.run([sys.executable, C_TOOL], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, FASTINIT_CSRC_DIR=str(tmp_path)))
+    assert out.returncode == 1
+    assert "C call cycle among: a.c, b.c" in out.stdout and "c.c" not in out.stdout.split("VIOLATION")[1]
 
 
 def test_activation_rows_carry_the_c_codes():

@@ -13,9 +13,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import fastinit as fi
-from fastinit.experiment import _journal as journal
-from fastinit.experiment import _simulation as S
-from fastinit.experiment import _sweep as SW
+from fastinit.experiment import _journal as journal, _simulation as S, _sweep as SW
 
 # 200 configurations, depth up to 50, width up to 512 (acceptance 2)
 GRID = dict(depth=[2, 10, 20, 35, 50], width=[16, 64, 128, 256, 512], activation=["tanh", "relu"],
@@ -51,7 +49,8 @@ def full_run(tmp_path_factory):
 def test_grid_rows_and_values(full_run):
     res, path = full_run
     assert len(res) == 200 and not res.failed
-    assert [journal.row_key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 64, 0, False, 0.0, ""),
+    assert [journal.row_key(r) for r in res.rows][:2] == [(2, 16, "tanh", "xavier_normal", False, 64, 0, False, 0.0,
+                                                           ""),
                                                  (2, 16, "tanh", "he_normal", False, 64, 0, False, 0.0, "")]
     # a row is what fi.simulate says about that configuration
     row = next(r for r in res.rows if r["depth"] == 20 and r["width"] == 128 and r["activation"] == "relu"
@@ -123,7 +122,8 @@ def test_resume_skips_finished_rows_and_a_partial_line(full_run, tmp_path, monke
     real = SW.run_group
     monkeypatch.setattr(SW, "run_group", lambda cs, *args: calls.extend(cs) or real(cs, *args))
     res = fi.sweep(**GRID, out=path, progress=False, workers=1)
-    assert len(calls) == 150 and {journal.row_key(c) for c in calls} == {journal.row_key(r) for r in full_run[0].rows} - kept
+    assert len(calls) == 150
+    assert {journal.row_key(c) for c in calls} == {journal.row_key(r) for r in full_run[0].rows} - kept
     same_rows(res.rows, full_run[0].rows)
     same_rows(SW.SweepResult.from_csv(path).rows, full_run[0].rows)
     calls.clear()
@@ -171,7 +171,8 @@ def _counting_simulate(monkeypatch, fail_deeper_than=None):
 def test_shared_prefixes_give_the_rows_of_separate_simulations(monkeypatch):
     """A depth series runs once, at its deepest, and its rows are those of one simulation per depth, bit for bit
     (relu's histograms take each layer's own range, batch norm, two seeds, an odd width)."""
-    grid = dict(depth=[1, 3, 4, 9], width=[7, 33], activation=["relu", "tanh", "selu"], init=["he_normal", "orthogonal"],
+    grid = dict(depth=[1, 3, 4, 9], width=[7, 33], activation=["relu", "tanh", "selu"], init=["he_normal",
+                                                                                              "orthogonal"],
                 batchnorm=[False, True], seeds=[0, 5], batch=19, progress=False)
     calls = _counting_simulate(monkeypatch)
     shared = fi.sweep(**grid)
@@ -189,7 +190,7 @@ def test_shared_prefixes_give_the_rows_of_separate_simulations(monkeypatch):
 
 @pytest.mark.parametrize("share", [True, False])
 def test_theory_is_predicted_once_per_kind_at_the_deepest_depth(monkeypatch, share):
-    from fastinit.experiment import theory as theory
+    from fastinit.experiment import theory
 
     SW._THEORY.clear()
     depths = []

@@ -81,7 +81,8 @@ def test_relu_he_is_marginal_and_selu_lecun_is_self_normalizing():
 
 @pytest.mark.parametrize("scheme,torch_name,kw", [
     ("xavier_normal", "xavier_normal", {}), ("xavier_uniform", "xavier_uniform", {}),
-    ("he_normal", "kaiming_normal", dict(nonlinearity="relu")), ("he_uniform", "kaiming_uniform", dict(nonlinearity="relu")),
+    ("he_normal", "kaiming_normal", dict(nonlinearity="relu")), ("he_uniform", "kaiming_uniform",
+                                                                 dict(nonlinearity="relu")),
     ("lecun_normal", "lecun_normal", {}), ("lecun_uniform", "lecun_uniform", {}),
     ("torch_default", "kaiming_uniform", dict(a=math.sqrt(5))),
 ])
@@ -94,7 +95,8 @@ def test_weight_variance_matches_the_scheme_formulas(scheme, torch_name, kw):
 def test_weight_variance_of_other_forms():
     assert T.weight_variance({"std": 0.1}, 50, 60) == pytest.approx(0.01)
     assert T.weight_variance({"scale": 2.0}, 50, 60) == pytest.approx(4 / 50)
-    assert T.weight_variance("trunc_normal", 50, 60) == pytest.approx(R.expected_std("truncated_normal", 0.02, 0.04) ** 2)
+    assert T.weight_variance("trunc_normal", 50, 60) == pytest.approx(R.expected_std("truncated_normal", 0.02,
+                                                                                     0.04) ** 2)
     assert T.weight_variance(fi.initializers.HeNormal(), 50, 60) == pytest.approx(2 / 50)   # truncation corrected
     assert T.weight_variance("glorot_uniform", 50, 60) == pytest.approx(2 / 110)
     assert T.weight_variance("random_normal", 50, 60) == pytest.approx(0.05 ** 2)

@@ -17,8 +17,7 @@ def _initial(depth, width, activation="tanh", init="xavier_normal", bias_std=0.0
     """The initial parameters and the mini-batch order fi.train starts from."""
     d = T.load_data(data, "standardize", loss, dtype)
     widths = (d.X.shape[1],) + (width,) * depth + (d.outputs,)
-    from fastinit.experiment import _activations as activations
-    from fastinit.experiment import _init_arg as weights
+    from fastinit.experiment import _activations as activations, _init_arg as weights
 
     net = T._Net(widths, activation, activations.get(activation).alpha, weights.resolve(init), 0.0, bias_std, seed,
                  d.X.dtype)

@@ -5,8 +5,7 @@ import pytest
 from scipy import special
 
 import fastinit as fi
-from fastinit import _core
-from fastinit import reference as R
+from fastinit import _core, reference as R
 
 SEED = 20261122
 

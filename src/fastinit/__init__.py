@@ -23,11 +23,32 @@ finally:
 # The four parts (docs/contributing.md): the random stream, what the initializer doors share, the experiment, the
 # command line; the doors fastinit.init (torch), fastinit.initializers (Keras, JAX), fastinit.torch (fast_init).
 from . import init, random  # noqa: E402
-from .experiment import (ProbeResult, ProbeResults, SimulationResult, SweepResult, TrainResult,  # noqa: E402
-                         normalize, plot_training, probe, simulate, sweep, theory, train)
+from .experiment import (  # noqa: E402
+    ProbeResult,
+    ProbeResults,
+    SimulationResult,
+    SweepResult,
+    TrainResult,
+    normalize,
+    plot_training,
+    probe,
+    simulate,
+    sweep,
+    theory,
+    train,
+)
 from .nn import schemes  # noqa: E402
-from .random import (Generator, default_generator, get_num_threads, manual_seed, normal, philox4x32,  # noqa: E402
-                     set_num_threads, truncated_normal, uniform)
+from .random import (  # noqa: E402
+    Generator,
+    default_generator,
+    get_num_threads,
+    manual_seed,
+    normal,
+    philox4x32,
+    set_num_threads,
+    truncated_normal,
+    uniform,
+)
 
 # Public classes report the package as their home: a pickle names the class by module and name, so one written
 # today must load after the modules inside the package move (numpy pins numpy.random.Generator the same way).
@@ -63,5 +84,5 @@ except _PackageNotFoundError:  # running from a source tree that was never insta
 
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",
            "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult", "sweep",
-           "SweepResult", "train", "TrainResult", "plot_training", "theory", "fast_init", "probe", "ProbeResult", "ProbeResults",
-           "schemes", "__version__"]
+           "SweepResult", "train", "TrainResult", "plot_training", "theory", "fast_init", "probe", "ProbeResult",
+           "ProbeResults", "schemes", "init", "random", "__version__"]

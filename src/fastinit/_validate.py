@@ -64,7 +64,8 @@ def shape(size, name="size"):
         dims = (integer(size, name),)
     for d in dims:
         if d < 0:
-            raise ValueError(f"{name} must not have negative dimensions, got {tuple(dims) if len(dims) > 1 else dims[0]}")
+            got = tuple(dims) if len(dims) > 1 else dims[0]
+            raise ValueError(f"{name} must not have negative dimensions, got {got}")
     count = 1
     for d in dims:
         count *= d

@@ -16,19 +16,17 @@ import warnings
 import numpy as np
 
 from . import _validate as V
-from .nn import _fans
-from .random import _spec
-from .nn import schemes as _schemes
-from .nn import _tensors
-from .random._generator import Generator, current_generator
+from .nn import _fans, _tensors, schemes as _schemes
 from .nn._orthogonal import orthogonal_matrix
+from .random import _spec
+from .random._generator import Generator, current_generator
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "lecun_uniform_",
-           "lecun_normal_", "variance_scaling_", "orthogonal_", "orthogonal_matrix", "sparse_", "init_module", "SCHEMES",
-           "get_scheme"]
+           "lecun_normal_", "variance_scaling_", "orthogonal_", "orthogonal_matrix", "sparse_", "init_module",
+           "SCHEMES", "get_scheme"]
 
-calculate_gain = _fans.calculate_gain   # (its home is fastinit.fans, with the fans)
+calculate_gain = _fans.calculate_gain   # (its home is fastinit.nn._fans, with the fans)
 NONLINEARITIES = _fans.NONLINEARITIES
 
 

@@ -25,18 +25,18 @@ import threading
 import numpy as np
 
 from . import _validate as V
-from .random import _spec as _F
 from .nn import _keras as _K
-from .random._generator import Generator
-from .nn._keras import (DISTRIBUTIONS, MODES, TRUNCATED_NORMAL_STD_CORRECTION, compute_fans, numpy_dtype,
-                                 shape_tuple)
+from .nn._keras import DISTRIBUTIONS, MODES, TRUNCATED_NORMAL_STD_CORRECTION, compute_fans, numpy_dtype, shape_tuple
 from .nn._orthogonal import orthogonal_matrix
+from .random import _spec as _F
+from .random._generator import Generator
 
 _CLASS_NAMES = ("Initializer", "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
                 "LecunNormal", "LecunUniform", "RandomNormal", "RandomUniform", "TruncatedNormal", "Zeros", "Ones",
                 "Constant", "Identity", "Orthogonal")
 
-__all__ = [*_CLASS_NAMES, "compute_fans", "get", "ALIASES", "MODES", "DISTRIBUTIONS",
+__all__ = [*_CLASS_NAMES, "compute_fans", "get", "ALIASES",  # noqa: F822 (ALIASES: made by __getattr__)
+           "MODES", "DISTRIBUTIONS",
            "TRUNCATED_NORMAL_STD_CORRECTION",
            # JAX's functions
            "variance_scaling", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
@@ -151,6 +151,7 @@ def _jax_key(key):
     """(the _jax module, k0, k1) of a JAX PRNG key."""
     try:
         import jax.numpy as jnp
+
         from .random import _jax
     except ImportError:
         raise TypeError(f"key must be an int, a fastinit.Generator or a JAX PRNG key, got {type(key).__name__} "
@@ -239,7 +240,7 @@ def _kind(dtype):
     try:
         return np.dtype(dtype).kind
     except TypeError:
-        return None   # (a name NumPy does not know, e.g. 'bfloat16' without ml_dtypes: float_element says what is valid)
+        return None   # (a name NumPy does not know, e.g. 'bfloat16' without ml_dtypes: float_element says so)
 
 
 def _with_dtype(init, default):

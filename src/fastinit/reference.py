@@ -263,8 +263,8 @@ def haar_orthogonal(a):
 # ---------------------------------------------------------------------------------------------------------------
 # The simulation engine (csrc/layer_impl.h), in float64, one layer at a time, from the formulas.
 
-# phi and phi' are the activation table's (fastinit.experiment._activations), the same NumPy formulas that the mean-field theory
-# evaluates: one definition of what each activation is.
+# phi and phi' are the activation table's (fastinit.experiment._activations), the same NumPy formulas that the
+# mean-field theory evaluates: one definition of what each activation is.
 SELU_LAMBDA, SELU_ALPHA = _act.SELU_LAMBDA, _act.SELU_ALPHA
 
 

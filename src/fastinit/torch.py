@@ -26,8 +26,10 @@ everything built on these: ``xavier_*``, ``kaiming_normal_``, ``orthogonal_`` (Q
 DTensors (FSDP2's ``fully_shard``, tensor-parallel plans) are served on CPU ranks: each rank fills its local shard
 with exactly the values the unsharded tensor holds there (``fastinit.init``'s DTensor support), so the model does
 not depend on the world size. Passed to torch untouched, with torch's result and errors: integer, complex and other
-non-floating tensors; nested and sparse tensors; tensors off the CPU that the device kernels do not serve (CUDA without Triton, other devices), on the meta device (torch's initializers do nothing there), or of a
-tensor subclass other than ``nn.Parameter`` and ``DTensor``; calls with an explicit ``generator=torch.Generator`` (the caller asked for torch's stream);
+non-floating tensors; nested and sparse tensors; tensors off the CPU that the device kernels do not serve (CUDA
+without Triton, other devices), on the meta device (torch's initializers do nothing there), or of a
+tensor subclass other than ``nn.Parameter`` and ``DTensor``; calls with an explicit ``generator=torch.Generator`` (the
+caller asked for torch's stream);
 in-place fills of tensors that require grad while grad mode is on (torch raises); ``out=`` / ``pin_memory`` /
 named factories; anything inside a module's ``forward`` (dropout masks and noise are not init: a forward pass
 under the context equals one outside it); every other torch call.
@@ -259,7 +261,8 @@ def _init_wrapper_handler(func):
     It is served as X, keeping the wrapper's one rule: a tensor marked ``_is_hf_initialized`` (loaded from a
     checkpoint) is left alone."""
     name = func.__name__
-    if getattr(torch.nn.init, name, None) is not func and getattr(func, "__module__", "") != "transformers.initialization":
+    if getattr(torch.nn.init, name, None) is not func and getattr(func, "__module__",
+                                                                  "") != "transformers.initialization":
         return None
     serve = _INIT_HANDLERS[name]
 

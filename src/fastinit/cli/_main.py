@@ -7,6 +7,7 @@ import sys
 import numpy as np
 
 import fastinit as fi
+
 from .. import _core
 from .._optional import require
 from ..experiment import _activations as activations, _probe
@@ -188,7 +189,8 @@ def _probe_model(spec, settings):
         try:
             return transformers.AutoModel.from_config(config), config
         except Exception as exc:   # noqa: BLE001 (a config the model cannot be built from, e.g. --set n_head=3)
-            raise ValueError(f"--set: cannot build a model from {name} with {', '.join(f'{k}={v!r}' for k, v in settings) or 'its defaults'}: "
+            given = ", ".join(f"{k}={v!r}" for k, v in settings) or "its defaults"
+            raise ValueError(f"--set: cannot build a model from {name} with {given}: "
                              f"{type(exc).__name__}: {_first_line(exc)}") from None
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
@@ -374,7 +376,8 @@ def main(argv=None):
         print(f"fastinit {args.command}: {exc}", file=sys.stderr)
         return 1
     except MemoryError as exc:   # a size this machine cannot hold (--width 50000000): one line, not a traceback
-        print(f"fastinit {args.command}: out of memory ({str(exc) or 'no details'}); try smaller sizes", file=sys.stderr)
+        print(f"fastinit {args.command}: out of memory ({str(exc) or 'no details'}); try smaller sizes",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         if args.command == "sweep" and args.out:

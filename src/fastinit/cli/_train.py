@@ -4,8 +4,8 @@ import json
 import math
 
 from ..experiment import _activations as activations
-from ._args import add_outputs, comma_list
 from ..experiment._trainability import init_value
+from ._args import add_outputs, comma_list
 
 
 def _data(text):

@@ -7,11 +7,10 @@ import dataclasses
 
 import numpy as np
 
-from .. import _validate as V
 from .._optional import require
-from . import _simulation as _sim
 from ..random import _spec
 from ..random._generator import Generator
+from . import _simulation as _sim
 
 __all__ = ["Data", "load_data", "LOSSES", "DIGITS_TEST_ROWS"]
 

@@ -4,8 +4,8 @@ import itertools
 
 import numpy as np
 
-from . import _activations as _act
 from ..nn import schemes as _schemes
+from . import _activations as _act
 from ._journal import KEY
 from ._trainability import SIGMA_W2, check_variance, init_label, train_label
 

@@ -1,6 +1,7 @@
 """What the ``init=`` of a simulation means: how to fill a layer's weight W (out, in) and the variance of its
 entries, for every form ``init=`` takes: a scheme name (``fastinit.schemes``: every Keras / JAX name is one), a
-Keras initializer object (``fastinit.initializers``), ``{"std": s}``, ``{"scale": s}``, or a callable ``f(W, generator=...)``.
+Keras initializer object (``fastinit.initializers``), ``{"std": s}``, ``{"scale": s}``, or a callable
+``f(W, generator=...)``.
 
 The simulation engine fills its weights through ``resolve(init).fill``; the mean-field theory reads
 ``resolve(init).variance`` (``fastinit.theory.weight_variance``). One resolution, so the two cannot disagree.
@@ -9,10 +10,8 @@ import copy
 import dataclasses
 import math
 
-from .. import _validate as V
-from .. import init as _init
-from ..nn import _keras
-from ..nn import schemes as _schemes
+from .. import _validate as V, init as _init
+from ..nn import _keras, schemes as _schemes
 
 __all__ = ["Weights", "resolve"]
 

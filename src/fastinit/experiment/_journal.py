@@ -15,8 +15,8 @@ import numpy as np
 
 from .._optional import require
 
-__all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "csv_path", "read_rows",
-           "read_latest", "latest", "row_key", "empty_result", "failed_row"]
+__all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "csv_path",
+           "read_rows", "read_latest", "latest", "row_key", "empty_result", "failed_row"]
 
 # (name, type): int, bool, str, float, or "series" (a float array, one value per layer)
 FIELDS = (

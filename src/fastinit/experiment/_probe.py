@@ -24,13 +24,10 @@ import re
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _validate as V, init as _init
 from .._optional import require
-from .. import _validate as V
-from . import _activations as _act
-from .. import init as _init
-from . import _stats
 from ..random._generator import Generator
+from . import _activations as _act, _stats
 
 __all__ = ["probe", "ProbeResult", "ProbeResults", "FIELDS", "MODEL_ERROR_NOTE"]
 
@@ -65,7 +62,8 @@ def _default_modules(model):
 def _select(model, modules):
     if modules is None:
         return list(_default_modules(model))
-    if isinstance(modules, type) or (isinstance(modules, tuple) and modules and all(isinstance(t, type) for t in modules)):
+    classes = isinstance(modules, tuple) and modules and all(isinstance(t, type) for t in modules)
+    if isinstance(modules, type) or classes:
         return [(n, m) for n, m in model.named_modules() if n and isinstance(m, modules)]
     if isinstance(modules, str):
         try:
@@ -150,7 +148,9 @@ class ProbeResult:
             cols += [("grad_std", 10), ("grad_w_norm", 11)]
         key = {"zero": "zero_frac", "sat": "saturated_frac"}
         lines = ["  ".join(f"{c:>{w}}" if c not in ("name", "type") else f"{c:<{w}}" for c, w in cols)]
-        shown = self.rows if len(self.rows) <= max_rows else self.rows[:max_rows // 2] + [None] + self.rows[-max_rows // 2:]
+        shown = self.rows
+        if len(shown) > max_rows:   # the first and last rows, with a gap between
+            shown = shown[:max_rows // 2] + [None] + shown[-max_rows // 2:]
         for r in shown:
             if r is None:
                 lines.append(f"... {len(self.rows) - 2 * (max_rows // 2)} more rows (to_pandas() has them all)")

@@ -19,16 +19,12 @@ import time
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _validate as V
 from .._optional import require
-from .. import _validate as V
-from . import _activations as _act
-from . import _stats
-from . import theory as _theory
-from . import _init_arg
-from ._activations import ACTIVATIONS
 from ..random import _spec
 from ..random._generator import Generator
+from . import _activations as _act, _init_arg, _stats, theory as _theory
+from ._activations import ACTIVATIONS
 
 __all__ = ["simulate", "SimulationResult", "normalize", "ACTIVATIONS"]
 

@@ -26,16 +26,11 @@ import time
 import numpy as np
 
 from .._optional import require
-from . import _journal
 from ..random import _threads
-from . import _simulation as _sim
-from . import theory as _theory_mod
-from . import _grid as _grid_mod
-from . import _trainability
-from . import _training
-from ._trainability import init_value, train_label, train_settings
+from . import _grid as _grid_mod, _journal, _simulation as _sim, _trainability, _training, theory as _theory_mod
 from ._journal import COLUMNS, KEY, row_key as _key
 from ._progress import Progress
+from ._trainability import init_value, train_label, train_settings
 
 __all__ = ["sweep", "run_config", "run_group", "SweepResult", "COLUMNS", "KEY"]
 
@@ -199,7 +194,8 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=None, batchnorm=
         final_h_std, final_p_std, final_h_mean, final_saturated_frac, final_zero_frac, nonfinite, grad_ratio
         (std of dL/dH at layer 1 over the top's; NaN without backward), the theory's final_h_std and grad_ratio,
         q_star, chi_star (``fastinit.theory``), the per-layer h_std (measured and predicted: float arrays; the CSV
-        holds them as space-separated floats, the Parquet file as lists) and the wall time in seconds (with shared prefixes, until the row's last layer was done).
+        holds them as space-separated floats, the Parquet file as lists) and the wall time in seconds (with shared
+        prefixes, until the row's last layer was done).
     """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
         raise ValueError(f"workers must be an integer >= 1 (or None: one per CPU), got {workers!r}")
@@ -208,8 +204,8 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=None, batchnorm=
                         f"{type(executor).__name__}")
     if out is not None and not isinstance(out, (str, bytes, os.PathLike)):
         raise TypeError(f"out must be a file path (str or os.PathLike), got {type(out).__name__}")
-    grid = _grid_mod.configurations(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs, sigma_w2,
-                 sigma_b2, train_label(train))
+    grid = _grid_mod.configurations(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs,
+                                    sigma_w2, sigma_b2, train_label(train))
     for label in {c["train"] for c in grid if c["train"]}:   # bad settings fail now, not in every row
         _training.check_settings(**train_settings(label))
     index = {}

@@ -9,9 +9,7 @@ import time
 
 import numpy as np
 
-from . import _journal
-from . import theory as _theory_mod
-from . import _training
+from . import _journal, _training, theory as _theory_mod
 from ._journal import KEY
 
 __all__ = ["init_label", "init_value", "sigma_w2_of", "train_label", "train_settings", "train_row",

@@ -28,14 +28,11 @@ import time
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _validate as V
 from .._optional import require
-from .. import _validate as V
-from . import _activations as _act
-from . import _stats
-from . import _init_arg
-from ._datasets import DIGITS_TEST_ROWS, LOSSES, load_data
 from ..random._generator import Generator
+from . import _activations as _act, _init_arg, _stats
+from ._datasets import DIGITS_TEST_ROWS, LOSSES, load_data
 from ._progress import Progress
 
 __all__ = ["train", "TrainResult", "plot_training", "load_data", "LOSSES", "DIGITS_TEST_ROWS"]

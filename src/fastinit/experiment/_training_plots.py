@@ -63,7 +63,8 @@ def plot_training(results, path=None):
     acc_ax.set_ylabel("accuracy (line: training batches; dots: held-out)", fontsize=FONT)
     acc_ax.set_ylim(-0.02, 1.02)
     unit_ax.set_ylabel(whats[0] if len(set(whats)) == 1 else
-                       "hidden activations: zero fraction (relu-like), saturated fraction (tanh, sigmoid)", fontsize=FONT)
+                       "hidden activations: zero fraction (relu-like), saturated fraction (tanh, sigmoid)",
+                       fontsize=FONT)
     for ax, title in ((loss_ax, "loss"), (acc_ax, "accuracy"), (unit_ax, "hidden units over training")):
         ax.set_xlabel("step", fontsize=FONT)
         style_axes(ax, title)

@@ -26,8 +26,7 @@ import math
 
 import numpy as np
 
-from . import _activations as _act
-from . import _init_arg
+from . import _activations as _act, _init_arg
 
 __all__ = ["half_normal_rule", "gaussian_expectation", "activation_moments", "weight_variance", "fixed_point",
            "predict", "Prediction", "depth_scales", "DepthScales", "critical_sigma_w2"]

@@ -21,8 +21,8 @@ import random
 import numpy as np
 
 from .. import _validate as V
-from ..random._generator import Generator
 from ..random import _spec as _F
+from ..random._generator import Generator
 from . import schemes as _schemes
 from ._orthogonal import orthogonal_matrix
 
@@ -470,8 +470,8 @@ def get(identifier, classes=None):
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
         return _by_name(identifier, classes)()
-    if isinstance(identifier, (np.ndarray, np.generic)) or (hasattr(identifier, "shape") and hasattr(identifier, "dtype")
-                                                            and not callable(identifier)):
+    array_like = hasattr(identifier, "shape") and hasattr(identifier, "dtype") and not callable(identifier)
+    if isinstance(identifier, (np.ndarray, np.generic)) or array_like:
         return _direct(identifier)
     if isinstance(identifier, type):
         return identifier()
@@ -494,6 +494,7 @@ def _direct(value):
 
     def initialize_fn(shape, dtype=None):
         if tuple(shape_tuple(shape)) != expected:
-            raise ValueError(f"Expected `shape` to be {expected} for direct tensor as initializer. Received shape={shape}")
+            raise ValueError(f"Expected `shape` to be {expected} for direct tensor as initializer. "
+                             f"Received shape={shape}")
         return Constant(value)(shape, dtype=dtype)
     return initialize_fn

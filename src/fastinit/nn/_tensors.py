@@ -13,8 +13,7 @@ import sys
 import numpy as np
 
 from .. import _validate as V
-from ..random import _backends
-from ..random import _spec
+from ..random import _backends, _spec
 
 __all__ = ["Target", "NoStorage", "fill", "is_torch", "shard", "check_writable", "torch_rules", "torch_init"]
 
@@ -32,7 +31,8 @@ class Target:
 
     ``array`` is the tensor's own memory where the C core can write it (float32/float64, and float16 / bfloat16
     when ``direct16``: a fill that rounds its float32 draws in C), else a float32 buffer copied back by
-    ``finish``; ``dtype`` is the fill's output element type (``fastinit.random._spec.DTYPES``) for ``array``. torch's rules for in-place writes hold: a
+    ``finish``; ``dtype`` is the fill's output element type (``fastinit.random._spec.DTYPES``) for ``array``. torch's
+    rules for in-place writes hold: a
     tensor torch would refuse to write (an inference tensor outside inference mode, one whose elements overlap in
     memory) raises torch's error, and the write moves the tensor's version counter, so autograd sees it."""
 

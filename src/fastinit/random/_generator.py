@@ -11,10 +11,8 @@ import threading
 
 import numpy as np
 
-from .. import _core
-from .. import _validate as V
-from . import _backends
-from . import _spec as F
+from .. import _core, _validate as V
+from . import _backends, _spec as F
 
 __all__ = ["Generator", "philox4x32", "uniform", "normal", "truncated_normal", "manual_seed",
            "default_generator"]
@@ -203,7 +201,8 @@ class Generator:
     def uniform(self, size=None, low=0.0, high=1.0, dtype=None, out=None, *, stream=None, offset=0, row_offsets=None):
         r"""Uniform draws on [low, high).
 
-        float32: :math:`u_i = (w_i \gg 8)\,2^{-24}`; float64: :math:`u_i = ((w_{2i+1} 2^{32} + w_{2i}) \gg 11)\,2^{-53}`;
+        float32: :math:`u_i = (w_i \gg 8)\,2^{-24}`;
+        float64: :math:`u_i = ((w_{2i+1} 2^{32} + w_{2i}) \gg 11)\,2^{-53}`;
         value :math:`= \mathrm{low} + (\mathrm{high} - \mathrm{low})\,u_i`, computed in the output dtype and kept
         below high (low is first rounded up to the dtype, so every value lies in [low, high)).
 

@@ -1,4 +1,5 @@
-"""The fill specification: one typed, validated description of a fill, handed to a backend (``fastinit.random._backends``).
+"""The fill specification: one typed, validated description of a fill, handed to a backend
+(``fastinit.random._backends``).
 
 A ``FillSpec`` says everything a backend needs besides the output buffer: the kind of draws (``raw``, ``uniform``,
 ``normal``, ``truncated_normal``), the output element type (``uint32``, ``float32``, ``float64``, ``float16``,
@@ -22,7 +23,8 @@ import numpy as np
 from .. import _validate as V
 from . import _rounding as R
 
-__all__ = ["BoundsError", "FillSpec", "torch_uniform", "PARAMS", "KINDS", "DTYPES", "position", "check_range", "uniform", "normal",
+__all__ = ["BoundsError", "FillSpec", "torch_uniform", "PARAMS", "KINDS", "DTYPES", "position", "check_range",
+           "uniform", "normal",
            "truncated_normal", "truncation_params", "STORAGE", "FLOAT_DTYPES", "NATIVE_DTYPES", "TORCH_ELEMENT",
            "storage_dtype", "element_of_storage", "float_element", "float_dtype", "narrow_format", "out_array"]
 

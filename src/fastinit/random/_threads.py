@@ -9,8 +9,7 @@ import os
 import threading
 import warnings
 
-from .. import _core
-from .. import _validate as V
+from .. import _core, _validate as V
 
 __all__ = ["MAX_THREADS", "set_num_threads", "get_num_threads", "default_num_threads", "single_threaded",
            "pin_process", "available_cpus"]

@@ -10,14 +10,15 @@ one launch.
 The math is the C core's portable path, operation for operation (scalar_math.h): Cephes' float32 log and
 sin/cos polynomials with the exact word-based argument reduction, fdlibm's float64 log and sin/cos kernels,
 Acklam's inverse normal CDF in float64 (float64 division and square root are
-correctly rounded on every backend; the float32 square root is asked for as ``sqrt_rn``) (with one Halley step for float64 output, whose erfc is fdlibm's), and the
+correctly rounded on every backend; the float32 square root is asked for as ``sqrt_rn``) (with one Halley step for
+float64 output, whose erfc is fdlibm's), and the
 C core's round-to-nearest-even 16-bit conversions done on the bits. Uniforms and words are therefore bit for bit
 the C core's; normals agree with it to the rounding of the math (the stream format's tolerance). Launches pass
 ``enable_fp_fusion=False`` so that no multiply-add is contracted (the C core is compiled with
 ``-ffp-contract=off``): ``low + scale * u`` keeps its two roundings.
 
-Triton is optional: ``available()`` says whether it can be imported; ``fastinit.random._backends`` chooses this module for
-CUDA tensors. Its interpreter (``TRITON_INTERPRET=1``) runs the same kernels on CPU tensors, which is how the
+Triton is optional: ``available()`` says whether it can be imported; ``fastinit.random._backends`` chooses this
+module for CUDA tensors. Its interpreter (``TRITON_INTERPRET=1``) runs the same kernels on CPU tensors, which is how the
 tests check them on machines without a GPU.
 """
 import numpy as np
