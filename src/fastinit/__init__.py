@@ -85,4 +85,4 @@ except _PackageNotFoundError:  # running from a source tree that was never insta
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",
            "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult", "sweep",
            "SweepResult", "train", "TrainResult", "plot_training", "theory", "fast_init", "probe", "ProbeResult",
-           "ProbeResults", "schemes", "init", "random", "__version__"]
+           "ProbeResults", "schemes", "init", "random", "DISTRIBUTION", "__version__"]

@@ -18,22 +18,21 @@ import numpy as np
 from . import _validate as V
 from .nn import _fans, _tensors, schemes as _schemes
 from .nn._orthogonal import orthogonal_matrix
-from .random import _spec
-from .random._generator import Generator, current_generator
+from .random import _generator, _spec
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "lecun_uniform_",
            "lecun_normal_", "variance_scaling_", "orthogonal_", "orthogonal_matrix", "sparse_", "init_module",
-           "SCHEMES", "get_scheme"]
+           "small_normal_", "large_normal_", "SCHEMES", "get_scheme", "NONLINEARITIES"]
 
 calculate_gain = _fans.calculate_gain   # (its home is fastinit.nn._fans, with the fans)
 NONLINEARITIES = _fans.NONLINEARITIES
 
 
-def _generator(generator):
+def _generator_of(generator):
     if generator is None:
-        return current_generator()   # inside fast_init(): the context's generator
-    if not isinstance(generator, Generator):
+        return _generator.current_generator()   # inside fast_init(): the context's generator
+    if not isinstance(generator, _generator.Generator):
         raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
     return generator
 
@@ -67,13 +66,13 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
 
     As torch does, float16 / bfloat16 tensors get the bounds cast to their dtype first (values in
     [dtype(a), dtype(b))), and ``a == b`` fills ``a``."""
-    return _tensors.fill(tensor, _generator(generator), "torch_uniform", a, b, names=("a", "b"))
+    return _tensors.fill(tensor, _generator_of(generator), "torch_uniform", a, b, names=("a", "b"))
 
 
 @_tensors.torch_rules
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     r"""Fill with :math:`\mathcal{N}(\text{mean}, \text{std}^2)` (Box-Muller). ``torch.nn.init.normal_``."""
-    return _tensors.fill(tensor, _generator(generator), "normal", mean, std)
+    return _tensors.fill(tensor, _generator_of(generator), "normal", mean, std)
 
 
 # torch's trunc_normal_ draws far or massless bounds by a rejection loop that can run without end (torch 2.13:
@@ -90,7 +89,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     if isinstance(std, (int, float)) and not isinstance(std, bool) and std == 0:
         raise ZeroDivisionError("float division by zero: trunc_normal_ with std=0 (torch.nn.init.trunc_normal_ "
                                 "divides the bounds by std)")
-    return _tensors.fill(tensor, _generator(generator), "truncated_normal", mean, std, a, b, names=("a", "b"))
+    return _tensors.fill(tensor, _generator_of(generator), "truncated_normal", mean, std, a, b, names=("a", "b"))
 
 
 @_tensors.torch_rules
@@ -281,7 +280,7 @@ def orthogonal_(tensor, gain=1.0, generator=None):
     if len(shape) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     gain = _gain(gain)
-    gen = _generator(generator)
+    gen = _generator_of(generator)
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
@@ -307,7 +306,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     sparsity = V.real(sparsity, "sparsity")
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
-    gen = _generator(generator)
+    gen = _generator_of(generator)
     _spec.normal(0.0, std, "float64")   # std checked before any stream is taken
     rows, cols = shape
     t = _tensors.Target(tensor)
@@ -389,7 +388,7 @@ def init_module(module, scheme=None, generator=None):
 
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    gen = _generator(generator)
+    gen = _generator_of(generator)
     if scheme is None:
         weight_init = None
     elif callable(scheme):

@@ -25,11 +25,9 @@ import threading
 import numpy as np
 
 from . import _validate as V
-from .nn import _keras as _K
-from .nn._keras import DISTRIBUTIONS, MODES, TRUNCATED_NORMAL_STD_CORRECTION, compute_fans, numpy_dtype, shape_tuple
-from .nn._orthogonal import orthogonal_matrix
-from .random import _spec as _F
-from .random._generator import Generator
+from .nn import _keras as _K, _orthogonal
+from .nn._keras import DISTRIBUTIONS, MODES, TRUNCATED_NORMAL_STD_CORRECTION, compute_fans
+from .random import _generator, _spec as _F
 
 _CLASS_NAMES = ("Initializer", "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
                 "LecunNormal", "LecunUniform", "RandomNormal", "RandomUniform", "TruncatedNormal", "Zeros", "Ones",
@@ -140,10 +138,10 @@ def get(identifier):
 
 def _host_key(key):
     """The Generator of an int key or a Generator; None for anything else (a JAX key)."""
-    if isinstance(key, Generator):
+    if isinstance(key, _generator.Generator):
         return key
     if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
-        return Generator(V.uint64(key, "key"))
+        return _generator.Generator(V.uint64(key, "key"))
     return None
 
 
@@ -177,7 +175,7 @@ class _Draw:
     and the element type, with complex dtypes split into their real type."""
 
     def __init__(self, key, shape, dtype):
-        self.shape = shape_tuple(shape)
+        self.shape = _K.shape_tuple(shape)
         self.gen = _host_key(key)
         if self.gen is None:
             import jax
@@ -209,7 +207,7 @@ class _Draw:
             return self.js.fill(draw, shape, self.element, self.k0, self.k1)
         out = np.empty(shape, dtype=_F.storage_dtype(self.element))
         self.gen.fill(draw, self.element, out)
-        return out.view(numpy_dtype(self.element)) if self.element == "bfloat16" else out
+        return out.view(_K.numpy_dtype(self.element)) if self.element == "bfloat16" else out
 
     def pairs(self, draw):
         """Two arrays of this call's shape from one stream: values 2i and 2i + 1 of ``draw``."""
@@ -304,7 +302,7 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
     def init(key, shape, dtype_=None):
         call = _Draw(key, shape, dtype_)
         if 0 in call.shape:
-            return call.xp.zeros(call.shape, call.dtype if call.complex else numpy_dtype(call.element))
+            return call.xp.zeros(call.shape, call.dtype if call.complex else _K.numpy_dtype(call.element))
         variance = scale / _JAX_MODES[mode](*_jax_fans(call.shape, **axes))
         if call.complex:
             if distribution == "normal":
@@ -353,8 +351,11 @@ def lecun_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
     return variance_scaling(1.0, "fan_in", "truncated_normal", in_axis, out_axis, batch_axis, dtype)
 
 
-xavier_uniform, xavier_normal = glorot_uniform, glorot_normal
-kaiming_uniform, kaiming_normal = he_uniform, he_normal
+# JAX's other names of the same functions
+xavier_uniform = glorot_uniform
+xavier_normal = glorot_normal
+kaiming_uniform = he_uniform
+kaiming_normal = he_normal
 
 
 def normal(stddev=1e-2, dtype=None):
@@ -402,7 +403,7 @@ def _full(value, key, shape, dtype):
     if call.gen is not None and not call.complex and not np.iscomplexobj(value):
         return _K.Constant(value)(call.shape, dtype=call.element)
     return call.xp.full(call.shape, np.asarray(value) if call.gen is None else value,
-                        call.dtype if call.complex else numpy_dtype(call.element))
+                        call.dtype if call.complex else _K.numpy_dtype(call.element))
 
 
 def constant(value, dtype=None):
@@ -429,7 +430,7 @@ def _haar(call, rows, cols):
     takes the real matrix from fastinit.orthogonal (the same distribution, half the flops)."""
     if call.gen is not None and not call.complex:
         work = np.float64 if call.element == "float64" else np.float32
-        return orthogonal_matrix(rows, cols, work, call.gen)
+        return _orthogonal.orthogonal_matrix(rows, cols, work, call.gen)
     xp = call.xp
     sub = _Sub(call, (max(rows, cols), min(rows, cols)))
     a = sub.complex_normal(1.0) if call.complex else sub.real(_F.normal(0.0, 1.0, sub.element))
@@ -464,7 +465,7 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=None):
             raise ValueError("orthogonal initializer requires at least a 2D shape")
         axis = range(len(shape))[column_axis]
         moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
-        out_dtype = call.dtype if call.complex else numpy_dtype(call.element)
+        out_dtype = call.dtype if call.complex else _K.numpy_dtype(call.element)
         xp = call.xp
         rows, cols = math.prod(moved[:-1]), moved[-1]
         if rows and cols:
@@ -482,7 +483,7 @@ def delta_orthogonal(scale=1.0, column_axis=-1, dtype=None):
     ortho = orthogonal(scale, column_axis)
 
     def init(key, shape, dtype_=None):
-        shape = shape_tuple(shape)
+        shape = _K.shape_tuple(shape)
         if len(shape) not in (3, 4, 5):   # JAX's words
             raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
         if shape[-1] < shape[-2]:

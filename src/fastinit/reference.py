@@ -8,8 +8,15 @@ import numpy as np
 
 from .experiment import _activations as _act
 
-M0, M1 = 0xD2511F53, 0xCD9E8D57   # Philox multipliers
-W0, W1 = 0x9E3779B9, 0xBB67AE85   # key increments
+__all__ = ["M0", "M1", "W0", "W1", "MASK32", "philox4x32", "stream_words", "random_raw", "uniform", "normal",
+           "truncated_normal", "spawn_seeds", "expected_std", "TORCH_GAINS", "torch_gain", "torch_fans", "torch_scheme",
+           "KERAS_PRESETS", "keras_fans", "keras_variance_scaling", "householder", "haar_orthogonal", "SELU_LAMBDA",
+           "SELU_ALPHA", "activation", "activation_derivative", "saturated", "array_stats", "histogram", "simulate"]
+
+M0 = 0xD2511F53   # Philox multipliers
+M1 = 0xCD9E8D57
+W0 = 0x9E3779B9   # key increments
+W1 = 0xBB67AE85
 MASK32 = np.uint64(0xFFFFFFFF)
 
 
@@ -265,7 +272,8 @@ def haar_orthogonal(a):
 
 # phi and phi' are the activation table's (fastinit.experiment._activations), the same NumPy formulas that the
 # mean-field theory evaluates: one definition of what each activation is.
-SELU_LAMBDA, SELU_ALPHA = _act.SELU_LAMBDA, _act.SELU_ALPHA
+SELU_LAMBDA = _act.SELU_LAMBDA
+SELU_ALPHA = _act.SELU_ALPHA
 
 
 def activation(name, x, alpha=0.0):

@@ -52,12 +52,11 @@ import threading
 import warnings
 
 import torch
-from torch.overrides import TorchFunctionMode
+from torch import overrides as _overrides
 
 from . import _validate as V
 from .nn import _tensors
-from .random import _backends, _spec
-from .random._generator import Generator, pop_context, push_context
+from .random import _backends, _generator, _spec
 
 __all__ = ["fast_init", "FastInitMode", "active", "check_ranks_agree"]
 
@@ -158,7 +157,7 @@ def _kaiming_uniform_handler(ctx, /, *args, **kwargs):
     return ctx._uniform(tensor, -bound, bound)
 
 
-class FastInitMode(TorchFunctionMode):
+class FastInitMode(_overrides.TorchFunctionMode):
     """The torch function mode behind ``fast_init``: it routes the calls listed in ``fastinit.torch``'s docstring
     to ``generator`` and passes everything else to torch."""
 
@@ -172,7 +171,7 @@ class FastInitMode(TorchFunctionMode):
         """The context's generator; with seed=None it is made at the first fill served (or first asked for), from
         64 bits of torch's default generator: a context that fills nothing leaves torch's stream where it was."""
         if self._generator is None:
-            self._generator = Generator(_seed_from_torch())
+            self._generator = _generator.Generator(_seed_from_torch())
         return self._generator
 
     # -- the fills, on a tensor already judged servable: the fill primitive itself (no public wrapper)
@@ -359,18 +358,18 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
     def __init__(self, seed=None, generator=None):
         if generator is not None and seed is not None:
             raise ValueError("give seed or generator, not both")
-        if generator is not None and not isinstance(generator, Generator):
+        if generator is not None and not isinstance(generator, _generator.Generator):
             raise TypeError(f"generator must be a fastinit.Generator, got {type(generator).__name__}")
         self._seed = seed
         self._generator = generator
         if seed is not None:
-            Generator(seed)   # checks the seed now (TypeError / ValueError naming it)
+            _generator.Generator(seed)   # checks the seed now (TypeError / ValueError naming it)
         self._mode = None
 
     def __enter__(self):
         if self._mode is not None:
             raise RuntimeError("this fast_init context is already active; make a new one to nest")
-        gen = self._generator if self._seed is None else Generator(self._seed)
+        gen = self._generator if self._seed is None else _generator.Generator(self._seed)
         mode = FastInitMode(gen)   # (gen None: made from torch's generator at the first fill)
         _install()
         try:
@@ -384,7 +383,7 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
         modes.append(mode)
         _local.forward = _forward_depth()   # (a count left stale by an interrupted forward starts right)
         self._generator_of = lambda: mode.generator
-        push_context(self._generator_of)
+        _generator.push_context(self._generator_of)
         self._mode = mode
         return mode
 
@@ -394,7 +393,7 @@ class fast_init:   # noqa: N801 - used as a context, like torch.no_grad
             mode.__exit__(*exc)
         finally:
             _local.modes.remove(mode)
-            pop_context(self._generator_of)
+            _generator.pop_context(self._generator_of)
             _uninstall()
         return False
 

@@ -11,6 +11,9 @@ import numpy as np
 
 import fastinit as fi
 
+__all__ = ["FILL_CASES", "FILL_RATIOS", "SIM_CASES", "SIM_RATIOS", "bare_matmuls", "best_time", "numpy_network",
+           "plot_bench", "ratio_table", "sim_case", "torch_or_none"]
+
 
 def torch_or_none():
     try:

@@ -62,7 +62,7 @@ def _legendre(n=16):
     return np.polynomial.legendre.leggauss(n)
 
 
-def gaussian_nodes(mean, std, kink=0.0, n=64):
+def _gaussian_nodes(mean, std, kink=0.0, n=64):
     """(x, w): points and weights with sum w_i f(x_i) = E[f(mean + std z)], z ~ N(0, 1), for f smooth on each side
     of x = kink whose features live at |x - kink| ~ 1 (every activation here). In z the two tails beyond the break
     points are half-range Gauss-Hermite rules (``half_normal_rule``, shifted: int_a^inf g(z) phi(z) dz =
@@ -93,8 +93,8 @@ def gaussian_nodes(mean, std, kink=0.0, n=64):
 
 
 def gaussian_expectation(f, mean, std, kink=0.0, n=64):
-    """E[f(mean + std z)], z ~ N(0, 1), by the rule of ``gaussian_nodes`` (f vectorized)."""
-    x, w = gaussian_nodes(mean, std, kink, n)
+    """E[f(mean + std z)], z ~ N(0, 1), by the rule of ``_gaussian_nodes`` (f vectorized)."""
+    x, w = _gaussian_nodes(mean, std, kink, n)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         return float(w @ f(x))
 
@@ -103,7 +103,7 @@ def activation_moments(activation, mean, var, alpha=None):
     """(E[phi(P)], E[phi(P)^2], E[phi'(P)^2]) for P ~ N(mean, var); alpha as in ``fastinit.simulate``. The
     quadrature breaks at the activation's kink (every kink of the table is at 0, a break point of every rule)."""
     row = _act.get(activation)
-    x, w = gaussian_nodes(mean, math.sqrt(var), kink=row.kinks[0] if row.kinks else 0.0)
+    x, w = _gaussian_nodes(mean, math.sqrt(var), kink=row.kinks[0] if row.kinks else 0.0)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         phi = row.phi(x, alpha)
         dphi = row.dphi(x, alpha)
