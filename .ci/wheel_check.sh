@@ -62,8 +62,13 @@ run_tests() {   # venv, what to install, label, which tests ("all" or "numeric")
     "$venv/bin/pip" install -q torch==2.13.0
     "$venv/bin/pip" install -q --no-cache-dir "$target[test]"
     (cd "$WORK" && "$venv/bin/python" - <<PY
-import fastinit, sys
+import importlib, os, fastinit, sys
 assert fastinit.__file__.startswith("$venv"), fastinit.__file__   # the installed package, not the source tree
+# every sub-package shipped and importable (setuptools lists them), and the type markers beside the code
+for part in ("random", "nn", "experiment", "cli", "cli.bench", "experiment.theory", "nn.schemes"):
+    assert importlib.import_module("fastinit." + part).__file__.startswith("$venv"), part
+here = os.path.dirname(fastinit.__file__)
+assert os.path.exists(os.path.join(here, "py.typed")) and os.path.exists(os.path.join(here, "_core.pyi"))
 PY
     )
     info="$(cd "$WORK" && "$venv/bin/fastinit" info)"
