@@ -37,30 +37,13 @@
 #define FI_SQRT1_2_F 0.70710678118654752f
 #define FI_ONE_MINUS_SQRT1_2_F 0.29289321881345248f
 
-static inline uint32_t fi_f32_bits(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    return u;
-}
-static inline float fi_bits_f32(uint32_t u)
-{
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
-static inline uint64_t fi_f64_bits(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, 8);
-    return u;
-}
-static inline double fi_bits_f64(uint64_t u)
-{
-    double x;
-    memcpy(&x, &u, 8);
-    return x;
-}
+/* the four bit casts, one a line */
+/* clang-format off */
+static inline uint32_t fi_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+static inline uint64_t fi_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+static inline double fi_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+/* clang-format on */
 
 /* IEEE half bits -> float (exact, every value, what F16C's vcvtph2ps computes). */
 static inline float fi_f16_value(uint16_t h)

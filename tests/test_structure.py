@@ -161,3 +161,29 @@ def test_a_module_skipped_for_a_missing_package_is_named_at_the_end(tmp_path):
                          cwd=tmp_path, timeout=120)
     assert "test modules that did not run" in run.stdout, run.stdout[-2000:]
     assert "1 test module(s) skipped, no_such_package_fi is not installed: test_needs_it.py" in run.stdout
+
+
+def test_one_element_type_table(monkeypatch):
+    """The fill layer's table (random._spec) is the one the C core's enum, the Triton kernels, torch's door and the
+    Keras / JAX door read: a type taken out of it is refused by the doors."""
+    from fastinit.random import _spec, _triton
+
+    assert set(_spec.DTYPES) == set(_core.DTYPE_CODES) and _triton.OUT_CODES == dict(_core.DTYPE_CODES)
+    assert set(_spec.TORCH_ELEMENT.values()) == set(_spec.FLOAT_DTYPES) == set(_spec.DTYPES) - {"uint32"}
+    assert [_spec.float_element(d) for d in (None, np.float64, "float16", np.dtype("float32"))] == \
+        ["float32", "float64", "float16", "float32"]
+    np.testing.assert_array_equal(initializers.lecun_normal()(3, (8, 8), "float16").astype(np.float32),
+                                  initializers.lecun_normal()(3, (8, 8), "float32").astype(np.float16))
+    monkeypatch.setattr(_spec, "FLOAT_DTYPES", ("float32", "float64", "bfloat16"))
+    with pytest.raises(TypeError, match="dtype must be float32, float64, float16 or bfloat16, got 'float16'"):
+        initializers.lecun_normal()(3, (8, 8), "float16")
+
+
+def test_an_optional_package_is_named_with_what_installs_it():
+    from fastinit import _optional
+
+    assert _optional.require("math", "anything") is math
+    with pytest.raises(ImportError, match=r"^plotting needs no_such_pkg_fi: pip install no_such_pkg_fi$"):
+        _optional.require("no_such_pkg_fi.sub", "plotting")
+    with pytest.raises(ValueError, match=r"--scheduler needs dask.distributed: pip install 'dask\[distributed\]'"):
+        _optional.require("dask.no_such_module_fi", "--scheduler", ValueError)

@@ -184,16 +184,10 @@ def test_bad_input_names_the_argument(kwargs, error, match):
 
 
 def test_digits_without_scikit_learn_names_the_extra(monkeypatch):
-    import builtins
+    import sys
 
-    real = builtins.__import__
-
-    def no_sklearn(name, *args, **kwargs):
-        if name.startswith("sklearn"):
-            raise ImportError("No module named 'sklearn'")
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    for name in ("sklearn", "sklearn.datasets"):   # (None in sys.modules: the import fails as if not installed)
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=r"fastinit-philox\[digits\]"):
         fi.train(depth=2, width=8, steps=3)
 

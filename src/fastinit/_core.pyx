@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Thin wrapper over the C core (csrc/): buffer checks, dtype dispatch, GIL release, nothing else.
 
-Arguments are validated by the Python layer (fastinit.random._spec, fastinit.generator); this module only makes sure that each
+Arguments are validated by the Python layer (fastinit.random._spec, fastinit.random._generator); this module only makes sure that each
 buffer is what the C function will write or read (typed memoryviews check format, contiguity, writability).
 """
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t
@@ -412,7 +412,7 @@ def layer_forward(h_in, w, bias, p, h_out, bint batchnorm, double bn_eps, bn_inv
     """One layer: P = h_in w^T (+ bias), [batch norm], H = act(P), statistics and histograms (C: fi_layer_forward).
     Every buffer C-contiguous, of h_in's dtype (bn_invstd float64, the histograms int64). Returns (p_stats,
     h_stats, p_range_used, h_range_used): the statistics as the C struct fi_stats (a dict: count, zeros, saturated,
-    nonfinite, shift, sum, sumsq, min, max; fastinit.stats makes the record of it). stats=False: P and H only (the
+    nonfinite, shift, sum, sumsq, min, max; fastinit.experiment._stats makes the record of it). stats=False: P and H only (the
     histograms may be None; the statistics returned are empty)."""
     if h_in.dtype.itemsize == 8:
         return _forward[double](h_in, w, bias, p, h_out, batchnorm, bn_eps, bn_invstd, act, alpha, saturation, bins,

@@ -8,10 +8,11 @@ statistics to see which initialization keeps the signal alive (docs/experiment.m
 - ``theory``: the mean-field theory (Poole et al. 2016, Schoenholz et al. 2017): fixed points, chi, depth scales.
 """
 from . import theory
+from ._journal import JournalBusy
 from ._probe import ProbeResult, ProbeResults, probe
 from ._simulation import SimulationResult, normalize, simulate
 from ._sweep import SweepResult, sweep
 from ._training import TrainResult, plot_training, train
 
 __all__ = ["simulate", "normalize", "SimulationResult", "probe", "ProbeResult", "ProbeResults", "sweep",
-           "SweepResult", "train", "TrainResult", "plot_training", "theory"]
+           "SweepResult", "JournalBusy", "train", "TrainResult", "plot_training", "theory"]

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .. import _core
+from ..random import _spec
 from . import _activations as _act
 
 __all__ = ["Stats", "from_core", "of_tensor", "edges"]
@@ -135,5 +136,5 @@ def of_tensor(t, saturation=_core.SAT_NONE, bins=0, hist_range=None):
 
 @functools.lru_cache(maxsize=None)
 def _c_dtypes(torch):
-    """The torch dtypes the C kernels read, by the names tensor_stats takes."""
-    return {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+    """The torch dtypes the C kernels read, by the names tensor_stats takes (the fill layer's float types)."""
+    return {getattr(torch, name): name for name in _spec.FLOAT_DTYPES}

@@ -177,7 +177,7 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=None, batchnorm=
             keeps that CSV journal as ``<out>.rows.csv`` and writes the Parquet file when the sweep ends.
         resume: when ``out`` exists, keep its rows and run only the missing ones (False: start the file over).
             ``out`` is locked while the sweep runs: a second sweep on the same file raises
-            ``fastinit.journal.JournalBusy`` instead of interleaving its rows.
+            ``fastinit.experiment.JournalBusy`` instead of interleaving its rows.
         retry_failed: on resume, run the configurations recorded as failed again (the default: a failure is often
             transient, a MemoryError beside another job); their new rows are appended and replace the old ones.
         executor: a ``concurrent.futures.Executor`` to run on (e.g. dask.distributed's ``Client.get_executor()``);

@@ -112,7 +112,7 @@ def activation_moments(activation, mean, var, alpha=None):
 
 def weight_variance(init, fan_in, fan_out):
     """Var[W_ij] of a zero-mean iid init for a (fan_out, fan_in) layer (any ``init=`` of ``fastinit.simulate``,
-    resolved by ``fastinit.weights``); NaN when the init has no mean-field limit (zeros, ones, constant,
+    resolved as a simulation resolves it); NaN when the init has no mean-field limit (zeros, ones, constant,
     identity), is not known (a callable) or is not an init at all."""
     try:
         return _init_arg.resolve(init).variance(fan_in, fan_out)

@@ -21,6 +21,7 @@ import random
 import numpy as np
 
 from .. import _validate as V
+from .._optional import require
 from ..random import _spec as _F
 from ..random._generator import Generator
 from . import schemes as _schemes
@@ -42,11 +43,8 @@ def numpy_dtype(element):
     """The NumPy dtype of an element type (bfloat16: ml_dtypes', the type JAX and Keras use)."""
     if element != "bfloat16":
         return np.dtype(element)
-    try:
-        import ml_dtypes
-    except ImportError:
-        raise TypeError("dtype='bfloat16' returns an ml_dtypes.bfloat16 array: pip install ml_dtypes (JAX and Keras "
-                        "install it)") from None
+    ml_dtypes = require("ml_dtypes", "dtype='bfloat16' (an ml_dtypes.bfloat16 array; JAX and Keras install it)",
+                        TypeError)
     return np.dtype(ml_dtypes.bfloat16)
 
 
