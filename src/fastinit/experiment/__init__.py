@@ -5,14 +5,17 @@ statistics to see which initialization keeps the signal alive (docs/experiment.m
 - ``probe``: the same statistics of a user's own torch model, from forward and backward hooks;
 - ``sweep``: a grid of simulations (or trainings), in parallel, resumable from a CSV journal;
 - ``train``: does the init train? A small MLP trained on a bundled data set, per-layer statistics per step;
+- ``monitor``: the per-layer statistics, gradients and update ratios of any torch model while it trains;
 - ``theory``: the mean-field theory (Poole et al. 2016, Schoenholz et al. 2017): fixed points, chi, depth scales.
 """
 from . import theory
 from ._journal import JournalBusy
+from ._monitor import Monitor, MonitorResult, monitor
 from ._probe import ProbeResult, ProbeResults, probe
 from ._simulation import SimulationResult, normalize, simulate
 from ._sweep import SweepResult, sweep
 from ._training import TrainResult, plot_training, train
 
-__all__ = ["simulate", "normalize", "SimulationResult", "probe", "ProbeResult", "ProbeResults", "sweep",
+__all__ = ["simulate", "normalize", "SimulationResult", "probe", "ProbeResult", "ProbeResults", "monitor", "Monitor",
+           "MonitorResult", "sweep",
            "SweepResult", "JournalBusy", "train", "TrainResult", "plot_training", "theory"]

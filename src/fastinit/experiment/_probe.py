@@ -29,16 +29,17 @@ from .._optional import require
 from ..random._generator import Generator
 from . import _activations as _act, _stats
 
-__all__ = ["probe", "ProbeResult", "ProbeResults", "FIELDS", "MODEL_ERROR_NOTE"]
+__all__ = ["probe", "ProbeResult", "ProbeResults", "FIELDS", "MODEL_ERROR_NOTE", "select_modules", "first_float_tensor",
+           "output_stats"]
 
 FIELDS = ("mean", "std", "min", "max", "zero_frac", "saturated_frac", "nonfinite", "grad_std", "grad_nonfinite",
           "grad_w_norm")
 
 # module class name -> the C saturation rule of the activation table (tanh, sigmoid)
-_C_SATURATION = {cls: row.saturation for row in _act.ACTIVATIONS.values() for cls in row.torch_modules
+C_SATURATION = {cls: row.saturation for row in _act.ACTIVATIONS.values() for cls in row.torch_modules
                  if row.saturation != _core.SAT_NONE}
 # activations that clamp: saturated = at one of their bounds, (lower, upper) from the module
-_CLAMPS = {"Hardtanh": lambda m: (m.min_val, m.max_val), "ReLU6": lambda m: (0.0, 6.0),
+CLAMPS = {"Hardtanh": lambda m: (m.min_val, m.max_val), "ReLU6": lambda m: (0.0, 6.0),
            "Hardsigmoid": lambda m: (0.0, 1.0)}
 
 
@@ -59,7 +60,7 @@ def _default_modules(model):
             yield name, m
 
 
-def _select(model, modules):
+def select_modules(model, modules):
     if modules is None:
         return list(_default_modules(model))
     classes = isinstance(modules, tuple) and modules and all(isinstance(t, type) for t in modules)
@@ -84,7 +85,24 @@ def _select(model, modules):
                     f"names, a list of names or a callable(name, module), got {type(modules).__name__}")
 
 
-def _first_float_tensor(out, path=""):
+def output_stats(module, t, bins, hist_range=None):
+    """(fields, hist, edges) of one module output: mean, std, min, max, zero_frac, saturated_frac (the module's
+    saturation rule: the activation table's for Tanh / Sigmoid, at a bound for the clamping ones, NaN for the
+    rest) and nonfinite, with a histogram of ``bins`` bins."""
+    cls = type(module).__name__
+    saturation = C_SATURATION.get(cls, _core.SAT_NONE)
+    st = _stats.of_tensor(t, saturation, bins, hist_range)
+    sat = st.fraction("saturated") if saturation != _core.SAT_NONE else math.nan
+    clamp = CLAMPS.get(cls)
+    if clamp is not None:
+        lo, hi = clamp(module)
+        sat = float(((t.detach() <= lo) | (t.detach() >= hi)).sum()) / max(t.numel(), 1)
+    fields = {"mean": st.mean, "std": st.std, "min": st.min, "max": st.max, "zero_frac": st.fraction("zeros"),
+              "saturated_frac": sat, "nonfinite": st.nonfinite}
+    return fields, st.hist, st.edges
+
+
+def first_float_tensor(out, path=""):
     """(tensor, where) of the first floating tensor in a module's output (a tensor, tuple, list, dict or
     ModelOutput), depth first; (None, why) when there is none."""
     torch = _torch()
@@ -93,13 +111,13 @@ def _first_float_tensor(out, path=""):
     if isinstance(out, dict) or hasattr(out, "items"):
         items = list(out.items())
         for key, value in items:
-            t, where = _first_float_tensor(value, f"{path}.{key}")
+            t, where = first_float_tensor(value, f"{path}.{key}")
             if t is not None:
                 return t, where
         return None, f"{path or 'output'} holds no floating tensor"
     if isinstance(out, (tuple, list)):
         for i, value in enumerate(out):
-            t, where = _first_float_tensor(value, f"{path}[{i}]")
+            t, where = first_float_tensor(value, f"{path}[{i}]")
             if t is not None:
                 return t, where
         return None, f"{path or 'output'} holds no floating tensor"
@@ -257,8 +275,6 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
 
     def hook_for(name, module):
         cls = type(module).__name__
-        saturation = _C_SATURATION.get(cls, _core.SAT_NONE)
-        clamp = _CLAMPS.get(cls)
 
         def hook(mod, args, out):
             try:
@@ -269,26 +285,20 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
         def record(mod, out):
             calls[name] = calls.get(name, 0) + 1
             call_name = name if calls[name] == 1 else f"{name}#{calls[name]}"
-            t, where = _first_float_tensor(out)
+            t, where = first_float_tensor(out)
             if t is None:
                 skipped.append((call_name, where))
                 return
-            st = _stats.of_tensor(t, saturation, bins, hist_range)
-            sat = st.fraction("saturated") if saturation != _core.SAT_NONE else math.nan
-            if clamp is not None:
-                lo, hi = clamp(mod)
-                sat = float(((t.detach() <= lo) | (t.detach() >= hi)).sum()) / max(t.numel(), 1)
+            fields, hist, edges = output_stats(mod, t, bins, hist_range)
             row = {"name": call_name, "type": cls, "output": where, "shape": list(t.shape), "dtype": str(t.dtype),
-                   "mean": st.mean, "std": st.std, "min": st.min, "max": st.max,
-                   "zero_frac": st.fraction("zeros"), "saturated_frac": sat, "nonfinite": st.nonfinite,
-                   "grad_std": math.nan, "grad_nonfinite": 0, "grad_w_norm": math.nan}
+                   **fields, "grad_std": math.nan, "grad_nonfinite": 0, "grad_w_norm": math.nan}
             tracked = backward and t.requires_grad
             if tracked:
                 # dL/d(output) as the module made it: an in-place op after the module (ReLU(inplace=True)) rebases
                 # the tensor's grad_fn, and its gradient then is the later op's; a hook registered now keeps this one
                 slot = len(records)
                 t.register_hook(lambda g: output_grads.__setitem__(slot, g.detach()))
-            records.append((row, st.hist, st.edges, mod, t if tracked else None))
+            records.append((row, hist, edges, mod, t if tracked else None))
         return hook
 
     handles = []
@@ -310,7 +320,7 @@ def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label)
         for h in handles:
             h.remove()
     if backward:
-        top, where = _first_float_tensor(out)
+        top, where = first_float_tensor(out)
         if top is None or not top.requires_grad:
             raise ValueError(f"backward=True needs a floating output that requires grad ({where or 'none found'})")
         g = torch.from_numpy(Generator(seed).normal(tuple(top.shape), dtype=np.float32)).to(top.device, top.dtype)
@@ -373,7 +383,7 @@ def probe(model, inputs, *, backward=False, modules=None, bins=50, hist_range=No
     if not isinstance(backward, (bool, np.bool_)):
         raise TypeError(f"backward must be True or False, got {backward!r}")
     if inits is None:
-        return _probe_one(model, inputs, _select(model, modules), backward, bins, hist_range, seed, "as given")
+        return _probe_one(model, inputs, select_modules(model, modules), backward, bins, hist_range, seed, "as given")
     if isinstance(inits, str):
         inits = [inits]
     if not isinstance(inits, (list, tuple)) or not inits:
@@ -385,10 +395,11 @@ def probe(model, inputs, *, backward=False, modules=None, bins=50, hist_range=No
     results = ProbeResults()
     for scheme in inits:
         if scheme == "default":
-            results.append(_probe_one(model, inputs, _select(model, modules), backward, bins, hist_range, seed,
+            results.append(_probe_one(model, inputs, select_modules(model, modules), backward, bins, hist_range, seed,
                                       "default"))
             continue
         twin = copy.deepcopy(model)
         _reinit(twin, scheme, Generator(seed))
-        results.append(_probe_one(twin, inputs, _select(twin, modules), backward, bins, hist_range, seed, scheme))
+        selected = select_modules(twin, modules)
+        results.append(_probe_one(twin, inputs, selected, backward, bins, hist_range, seed, scheme))
     return results
