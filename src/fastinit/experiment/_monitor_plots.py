@@ -20,13 +20,8 @@ def _grid(result, field):
     return names, steps, grid
 
 
-def plt_colormap(name):
-    import matplotlib
-
-    return matplotlib.colormaps[name].copy()
-
-
 def _heatmap(fig, ax, result, field, title):
+    import matplotlib
     from matplotlib.colors import LogNorm
 
     names, steps, grid = _grid(result, field)
@@ -38,8 +33,8 @@ def _heatmap(fig, ax, result, field, title):
     lo, hi = float(positive.min()), float(positive.max())
     if hi <= lo * 1.0001:
         lo, hi = lo / 2, hi * 2   # (one value everywhere: a visible band, not a degenerate norm)
-    cmap = plt_colormap("viridis")
-    cmap.set_bad("0.85")   # (a zero, e.g. a dead layer, has no place on a log scale: grey, and the title says so)
+    # a zero (a dead layer) has no place on a log scale: grey, and the title says so
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
     image = ax.imshow(np.where(grid > 0, grid, np.nan), aspect="auto", cmap=cmap, norm=LogNorm(lo, hi),
                       interpolation="nearest")
     kinds = {r["name"]: r["type"] for r in result.rows}
