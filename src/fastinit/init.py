@@ -16,14 +16,14 @@ import warnings
 import numpy as np
 
 from . import _validate as V
-from .nn import _fans, _tensors, schemes as _schemes
+from .nn import _fans, _lsuv, _tensors, schemes as _schemes
 from .nn._orthogonal import orthogonal_matrix
 from .random import _generator, _spec
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "lecun_uniform_",
            "lecun_normal_", "variance_scaling_", "orthogonal_", "orthogonal_matrix", "sparse_", "init_module",
-           "small_normal_", "large_normal_", "SCHEMES", "get_scheme", "NONLINEARITIES"]
+           "small_normal_", "large_normal_", "SCHEMES", "get_scheme", "NONLINEARITIES", "lsuv_"]
 
 calculate_gain = _fans.calculate_gain   # (its home is fastinit.nn._fans, with the fans)
 NONLINEARITIES = _fans.NONLINEARITIES
@@ -427,3 +427,32 @@ def init_module(module, scheme=None, generator=None):
                 if m.padding_idx is not None:
                     m.weight[m.padding_idx].fill_(0)
     return module
+
+
+# ------------------------------------------------------------------------------------------ data-driven init
+
+def lsuv_(model, x, tol=0.1, max_iter=10, modules=None, generator=None):
+    r"""Layer-sequential unit-variance init (Mishkin & Matas 2016, "All you need is a good init", ICLR 2016).
+
+    1. Every covered layer's weight gets :func:`orthogonal_` (fastinit's Haar draw, gain 1), its bias 0.
+    2. Layer by layer, in the order the forward pass calls them: run the model on the batch ``x`` up to that layer
+       and, while :math:`|\mathrm{std}(B) - 1| > \mathrm{tol}` for its output B (and at most ``max_iter`` times),
+       :math:`W \leftarrow W / \mathrm{std}(B)`.
+
+    The model runs in eval mode (no dropout; batch norm with its running statistics) without gradients, and is left
+    in the mode it was in. The std is torch's (unbiased) of the whole output, as the ``lsuv`` package computes it.
+
+    Args:
+        model: a ``torch.nn.Module``.
+        x: the batch: a tensor, a tuple of positional arguments or a mapping of keyword arguments.
+        tol: the tolerance on the std, > 0.
+        max_iter: the most rescalings per layer, >= 1.
+        modules: qualified names of the layers (default: every ``nn.Linear``, ``nn.Conv*`` and ``nn.ConvTranspose*``).
+        generator: a ``fastinit.Generator`` for the orthogonal draws (default: as every ``fastinit.init`` function).
+
+    Returns:
+        One dict per layer, in forward order: ``name``, ``std`` (of its output after the last rescaling) and
+        ``iterations`` (the rescalings it took); a layer whose output is constant (std 0) keeps its weight.
+    """
+    gen = _generator_of(generator)
+    return _lsuv.lsuv(model, x, tol, max_iter, modules, lambda weight: orthogonal_(weight, generator=gen))

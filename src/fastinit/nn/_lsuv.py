@@ -1,0 +1,103 @@
+"""The mechanics of LSUV (fastinit.init.lsuv_): a layer's output on a batch, the forward pass stopped there, and
+the layer-by-layer rescaling of its weight to unit output std."""
+import math
+
+from .. import _validate as V
+
+__all__ = ["lsuv"]
+
+
+class _LayerOutput(BaseException):
+    """Raised by LSUV's hook once the layer it waits for has run: the rest of the forward pass is not needed (a
+    BaseException, so that a model's own ``except Exception`` does not swallow it)."""
+
+    def __init__(self, output):
+        super().__init__()
+        self.output = output
+
+
+def _stop_at_output(module, args, out):
+    raise _LayerOutput(out)
+
+
+def _output_std(run, module, name):
+    """The std of a layer's output on the batch, the forward pass stopped there."""
+    handle = module.register_forward_hook(_stop_at_output)
+    try:
+        run()
+    except _LayerOutput as got:
+        return float(got.output.detach().double().std())
+    finally:
+        handle.remove()
+    raise RuntimeError(f"lsuv_: layer {name} did not run again on the same batch")
+
+
+def _lsuv_layers(model, modules):
+    from torch import nn
+
+    covered = (nn.Linear, nn.modules.conv._ConvNd)
+    if modules is None:
+        return [(n, m) for n, m in model.named_modules() if isinstance(m, covered)]
+    if isinstance(modules, str) or not isinstance(modules, (list, tuple)):
+        raise TypeError(f"modules must be None or a list of qualified module names, got {type(modules).__name__}")
+    found = [(n, m) for n, m in model.named_modules() if n in set(modules)]
+    missing = set(modules) - {n for n, _ in found}
+    if missing:
+        raise ValueError(f"modules: no module named {sorted(missing)[:5]} in the model")
+    bad = [n for n, m in found if not isinstance(getattr(m, "weight", None), nn.Parameter)]
+    if bad:
+        raise ValueError(f"modules: {bad[:5]} have no plain weight parameter to rescale")
+    return found
+
+
+def lsuv(model, x, tol, max_iter, modules, pre_init):
+    """fastinit.init.lsuv_ with the pre-initialization given: ``pre_init(weight)`` fills a covered weight."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    tol = V.real(tol, "tol")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    max_iter = V.integer(max_iter, "max_iter")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    if isinstance(x, dict):
+        run = lambda: model(**x)
+    elif isinstance(x, (tuple, list)):
+        run = lambda: model(*x)
+    elif isinstance(x, torch.Tensor):
+        run = lambda: model(x)
+    else:
+        raise TypeError(f"x must be a tensor, a tuple of tensors or a mapping of keyword arguments, got "
+                        f"{type(x).__name__}")
+    layers = _lsuv_layers(model, modules)
+    was_training = model.training
+    order = []
+    handles = [m.register_forward_hook(lambda mod, args, out, name=name: order.append(name)) for name, m in layers]
+    model.eval()
+    try:
+        with torch.no_grad():
+            run()   # which layers the forward pass calls, in its order
+            for h in handles:
+                h.remove()
+            handles = []
+            for _, m in layers:
+                pre_init(m.weight)
+                if getattr(m, "bias", None) is not None:
+                    m.bias.zero_()
+            by_name = dict(layers)
+            report = []
+            for name in dict.fromkeys(order):
+                module = by_name[name]
+
+                std, iterations = _output_std(run, module, name), 0
+                while abs(std - 1.0) > tol and iterations < max_iter and std > 0 and math.isfinite(std):
+                    module.weight.div_(std)
+                    std, iterations = _output_std(run, module, name), iterations + 1
+                report.append({"name": name, "std": std, "iterations": iterations})
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return report
