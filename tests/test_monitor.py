@@ -89,7 +89,8 @@ def test_statistics_and_updates_equal_an_independent_float64_recomputation():
         if float(w0.norm()) == 0:   # (the zero biases of step 0: no ratio to a zero norm)
             assert math.isnan(p["update_ratio"])
         else:
-            assert p["update_ratio"] == pytest.approx(float((w1 - w0).norm() / w0.norm()), rel=1e-9)
+            # (the monitor subtracts in float32: the ratio within a float32 rounding of the float64 one)
+            assert p["update_ratio"] == pytest.approx(float((w1 - w0).norm() / w0.norm()), rel=1e-6)
         assert p["grad_norm"] > 0
     assert {p["name"] for p in res.params} == {n for n, _ in model.named_parameters()}
 

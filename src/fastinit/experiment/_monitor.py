@@ -217,7 +217,9 @@ class Monitor:
         return {"grad_std": st.std, "grad_nonfinite": st.nonfinite}
 
     def _norm(self, t):
-        return float(self._torch.linalg.vector_norm(t.detach().double())) if t is not None else math.nan
+        """|t| (Frobenius), accumulated in float64 without a float64 copy of t."""
+        torch = self._torch
+        return float(torch.linalg.vector_norm(t.detach(), dtype=torch.float64)) if t is not None else math.nan
 
     def _ours(self, optimizer):
         """Whether an optimizer steps this model's parameters (asked once per optimizer: every optimizer of the
@@ -246,8 +248,8 @@ class Monitor:
             for name, p in self._params:
                 if before is not None:
                     w_norm, grad_norm, old = before[name]
-                    ratio = self._norm(p.detach().double() - old.double()) / w_norm if old is not None and w_norm > 0 \
-                        else math.nan
+                    # (the difference in the parameter's dtype: within a rounding of it, a float64 copy costs more)
+                    ratio = self._norm(p.detach() - old) / w_norm if old is not None and w_norm > 0 else math.nan
                 else:
                     w_norm, grad_norm, ratio = self._norm(p), self._norm(p.grad), math.nan
                 self._param_rows.append({"step": self.step_index, "name": name, "w_norm": w_norm,
