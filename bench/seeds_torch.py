@@ -107,7 +107,7 @@ def plot(results, path):
         ax.set_yscale("log")
         ax.set_xlabel("layer", fontsize=8)
         ax.set_title(f"{activation}: activation std per layer at step 0", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower left")
         ax = axes[row, 1]
         what = "saturated_frac" if activation == "tanh" else "zero_frac"
         for init, _, res in runs:
