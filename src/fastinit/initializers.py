@@ -113,7 +113,10 @@ class _RegisterWhenKerasLoads:
 
             def run_then_register(module):
                 run_module(module)
-                _classes()
+                try:
+                    _classes()
+                except Exception:   # noqa: BLE001 - never break `import keras`: first use makes them, and says why
+                    pass
 
             spec.loader.exec_module = run_then_register   # (this spec's own loader object)
         return spec
