@@ -25,7 +25,7 @@ import numpy as np
 from .. import _validate as V
 from .._optional import require
 from . import _stats
-from ._probe import first_float_tensor, output_stats, select_modules
+from ._probe import FIELDS, first_float_tensor, output_stats, select_modules
 
 __all__ = ["monitor", "Monitor", "MonitorResult", "DEAD", "SATURATED", "STILL"]
 
@@ -36,8 +36,8 @@ DEAD = 0.9
 SATURATED = 0.9
 STILL = 1e-6
 
-_MODULE_FIELDS = ("mean", "std", "min", "max", "zero_frac", "saturated_frac", "nonfinite", "grad_std",
-                  "grad_nonfinite")
+# the probe's fields of a module output; a weight's gradient is a parameter row here
+_MODULE_FIELDS = tuple(f for f in FIELDS if f != "grad_w_norm")
 
 
 def _torch():
@@ -122,7 +122,7 @@ class Monitor:
     """A monitor of ``model``'s training; see ``fastinit.monitor``. ``result`` holds what it recorded so far."""
 
     def __init__(self, model, every=10, modules=None, grads=True, updates=True, bins=50, eval_passes=False):
-        torch = _torch()
+        self._torch = torch = _torch()
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.every = V.integer(every, "every")
@@ -150,7 +150,6 @@ class Monitor:
     # -- life cycle
     def start(self):
         """Install the hooks (``with`` does it). Returns self."""
-        torch = _torch()
         if self._open:
             return self
         from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
@@ -158,7 +157,6 @@ class Monitor:
         self._step_hooks = [register_optimizer_step_pre_hook(self._before_optimizer_step),
                             register_optimizer_step_post_hook(self._after_optimizer_step)]
         self._open = True
-        self._torch = torch
         self._arm()
         return self
 

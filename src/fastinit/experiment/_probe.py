@@ -16,7 +16,6 @@ With ``backward=True`` the loss is L = sum(output * G), G ~ N(0, 1) drawn from `
 std 1 at the top, as in ``fastinit.simulate``); the std of dL/d(module output) is recorded per module, and
 |dL/dW| (Frobenius) per module that holds a ``weight``.
 """
-import collections.abc
 import copy
 import dataclasses
 import math
@@ -26,6 +25,7 @@ import numpy as np
 
 from .. import _core, _validate as V, init as _init
 from .._optional import require
+from ..nn import _modules
 from ..random._generator import Generator
 from . import _activations as _act, _stats
 
@@ -75,12 +75,7 @@ def select_modules(model, modules):
     if callable(modules):
         return [(n, m) for n, m in model.named_modules() if n and modules(n, m)]
     if isinstance(modules, (list, tuple)):
-        names = set(modules)
-        found = [(n, m) for n, m in model.named_modules() if n in names]
-        missing = names - {n for n, _ in found}
-        if missing:
-            raise ValueError(f"modules: no module named {sorted(missing)[:5]} in the model")
-        return found
+        return _modules.named_modules(model, modules)
     raise TypeError("modules must be None, a module type (or tuple of types), a regular expression on the qualified "
                     f"names, a list of names or a callable(name, module), got {type(modules).__name__}")
 
@@ -243,20 +238,6 @@ def _reinit(model, scheme, generator):
                 m.weight = target
 
 
-def _call(model, inputs):
-    """model(inputs) as the inputs' form says: a mapping of keyword arguments (a dict, a tokenizer's
-    BatchEncoding), a tuple / list of positional ones, or one tensor. TypeError before the call for anything else."""
-    torch = _torch()
-    if isinstance(inputs, collections.abc.Mapping):
-        return lambda: model(**inputs)
-    if isinstance(inputs, (tuple, list)):
-        return lambda: model(*inputs)
-    if isinstance(inputs, torch.Tensor):
-        return lambda: model(inputs)
-    raise TypeError(f"inputs must be a tensor, a tuple of tensors (positional) or a mapping (keyword arguments), "
-                    f"got {type(inputs).__name__}")
-
-
 class _HookFailure(Exception):
     """An error of the probe's own hook, raised inside the model's forward: passed through unwrapped."""
 
@@ -267,7 +248,7 @@ MODEL_ERROR_NOTE = "(raised by the model's forward pass on the inputs given to f
 
 def _probe_one(model, inputs, selected, backward, bins, hist_range, seed, label):
     torch = _torch()
-    run = _call(model, inputs)
+    run = _modules.runner(model, inputs)
     calls = {}
     records = []   # (row, output tensor when backward)
     output_grads = {}   # record index -> dL/d(output), from the tensor hooks

@@ -3,6 +3,7 @@ the layer-by-layer rescaling of its weight to unit output std."""
 import math
 
 from .. import _validate as V
+from ._modules import named_modules, runner
 
 __all__ = ["lsuv"]
 
@@ -40,10 +41,7 @@ def _lsuv_layers(model, modules):
         return [(n, m) for n, m in model.named_modules() if isinstance(m, covered)]
     if isinstance(modules, str) or not isinstance(modules, (list, tuple)):
         raise TypeError(f"modules must be None or a list of qualified module names, got {type(modules).__name__}")
-    found = [(n, m) for n, m in model.named_modules() if n in set(modules)]
-    missing = set(modules) - {n for n, _ in found}
-    if missing:
-        raise ValueError(f"modules: no module named {sorted(missing)[:5]} in the model")
+    found = named_modules(model, modules)
     bad = [n for n, m in found if not isinstance(getattr(m, "weight", None), nn.Parameter)]
     if bad:
         raise ValueError(f"modules: {bad[:5]} have no plain weight parameter to rescale")
@@ -62,15 +60,7 @@ def lsuv(model, x, tol, max_iter, modules, pre_init):
     max_iter = V.integer(max_iter, "max_iter")
     if max_iter < 1:
         raise ValueError(f"max_iter must be >= 1, got {max_iter}")
-    if isinstance(x, dict):
-        run = lambda: model(**x)
-    elif isinstance(x, (tuple, list)):
-        run = lambda: model(*x)
-    elif isinstance(x, torch.Tensor):
-        run = lambda: model(x)
-    else:
-        raise TypeError(f"x must be a tensor, a tuple of tensors or a mapping of keyword arguments, got "
-                        f"{type(x).__name__}")
+    run = runner(model, x, "x")
     layers = _lsuv_layers(model, modules)
     was_training = model.training
     order = []
