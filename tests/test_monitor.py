@@ -157,7 +157,8 @@ def test_summary_names_the_layer_that_died():
     assert "died" in text and "2 recorded steps" in text
     pd = pytest.importorskip("pandas")
     frame = mon.result.to_pandas()
-    assert isinstance(frame, pd.DataFrame) and len(frame) == 10 and list(frame.columns[:3]) == ["step", "name", "type"]
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 10
+    assert list(frame.columns[:4]) == ["step", "rank", "name", "type"]
     assert len(mon.result.to_pandas("params")) == 12
     with pytest.raises(ValueError, match="what must be 'modules' or 'params'"):
         mon.result.to_pandas("layers")

@@ -11,11 +11,14 @@ statistics to see which initialization keeps the signal alive (docs/experiment.m
 from . import theory
 from ._journal import JournalBusy
 from ._monitor import Monitor, MonitorResult, monitor
+from ._monitor_hf import HFCallback
 from ._probe import ProbeResult, ProbeResults, probe
 from ._simulation import SimulationResult, normalize, simulate
 from ._sweep import SweepResult, sweep
 from ._training import TrainResult, plot_training, train
 
+monitor.HFCallback = HFCallback   # spelled fastinit.monitor.HFCallback where a Trainer is built
+
 __all__ = ["simulate", "normalize", "SimulationResult", "probe", "ProbeResult", "ProbeResults", "monitor", "Monitor",
-           "MonitorResult", "sweep",
+           "MonitorResult", "HFCallback", "sweep",
            "SweepResult", "JournalBusy", "train", "TrainResult", "plot_training", "theory"]

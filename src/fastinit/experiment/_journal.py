@@ -1,11 +1,13 @@
-"""The journal of a sweep: its rows in a CSV file, appended and flushed as they finish, read back on resume (a
-last line cut by a kill is dropped; the latest row of a configuration wins), and the Parquet copy written at the
-end.
+"""The journal of a sweep or a monitor: its rows in a CSV file, appended and flushed as they finish, read back on
+resume (a last line cut by a kill is dropped; for a sweep, the latest row of a configuration wins), and the Parquet
+copy written at the end.
 
-A row is a dict of ``FIELDS``: ``KEY`` (what identifies a configuration) then ``RESULT_FIELDS``, each with its
-type. In memory a row holds Python values and, for the per-layer series, NumPy arrays; only this module encodes
-them for the file (a series is one CSV cell of space-separated floats, written by repr: read back bit for bit) and
-decodes them. Adding a column is one line of ``FIELDS`` (and the code that computes it).
+A ``Schema`` says what a file holds: its ``fields`` (name, type) in column order, and for a sweep the ``key``
+that identifies a configuration. A sweep's row is a dict of ``FIELDS``: ``KEY`` then ``RESULT_FIELDS``; a
+monitor's is its own schema's (``fastinit.experiment._monitor``). In memory a row holds Python values and, for
+series, NumPy arrays; only this module encodes them for the file (a series is one CSV cell of space-separated
+floats, written by repr: read back bit for bit) and decodes them. Adding a column is one line of a schema's fields
+(and the code that computes it).
 """
 import csv
 import math
@@ -15,8 +17,50 @@ import numpy as np
 
 from .._optional import require
 
-__all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Journal", "JournalBusy", "open_journal", "csv_path",
-           "read_rows", "read_latest", "latest", "row_key", "empty_result", "failed_row"]
+__all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Schema", "SWEEP", "Journal", "JournalBusy", "open_journal",
+           "csv_path", "read_rows", "read_latest", "row_key", "empty_result", "failed_row"]
+
+
+class Schema:
+    """The columns of a journal: ``fields``, (name, type) pairs in column order (type int, bool, str, float, or
+    "series": a float array); ``what`` names the writer in messages ("sweep"); ``key``: the fields that identify a
+    configuration (the latest row of a key wins on reading), or () when every row stands (a monitor's)."""
+
+    def __init__(self, fields, what, key=()):
+        self.fields, self.what, self.key = tuple(fields), what, tuple(key)
+        self.columns = tuple(name for name, _ in self.fields)
+        self.types = dict(self.fields)
+
+    def decode(self, k, text):
+        kind = self.types[k]
+        if kind == "series":
+            return np.array([float(v) for v in text.split()]) if text else np.zeros(0)
+        if kind is bool:
+            return text == "True"
+        return kind(text)
+
+    def encode(self, k, value):
+        kind = self.types[k]
+        if kind == "series":
+            return " ".join(repr(float(v)) for v in value)
+        return repr(value) if isinstance(value, float) else str(value)
+
+    def parse(self, raw):
+        return {k: self.decode(k, v) for k, v in raw.items()}
+
+    def format(self, row):
+        return [self.encode(k, row[k]) for k in self.columns]
+
+    def latest(self, rows):
+        """The rows to keep: the latest of each key (a failed configuration retried is replaced by its retry), in
+        the order the keys were first written; every row without a key."""
+        if not self.key:
+            return list(rows)
+        by_key = {}
+        for r in rows:
+            by_key[tuple(r[k] for k in self.key)] = r
+        return list(by_key.values())
+
 
 # (name, type): int, bool, str, float, or "series" (a float array, one value per layer)
 FIELDS = (
@@ -34,7 +78,8 @@ FIELDS = (
 KEY = tuple(name for name, _ in FIELDS[:10])
 RESULT_FIELDS = tuple(name for name, _ in FIELDS[10:])
 COLUMNS = KEY + RESULT_FIELDS
-_TYPES = dict(FIELDS)
+SWEEP = Schema(FIELDS, "sweep", KEY)
+_TYPES = SWEEP.types
 _EMPTY = {int: 0, bool: False, str: "", float: math.nan}
 
 
@@ -56,52 +101,21 @@ def row_key(row):
     return tuple(row[k] for k in KEY)
 
 
-def latest(rows):
-    """{key: row}, the latest row of each configuration (a failed row retried is replaced by its retry)."""
-    by_key = {}
-    for r in rows:
-        by_key[row_key(r)] = r
-    return by_key
-
-
-def _decode(k, text):
-    kind = _TYPES[k]
-    if kind == "series":
-        return np.array([float(v) for v in text.split()]) if text else np.zeros(0)
-    if kind is bool:
-        return text == "True"
-    return kind(text)
-
-
-def _encode(k, value):
-    kind = _TYPES[k]
-    if kind == "series":
-        return " ".join(repr(float(v)) for v in value)
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def _parse_row(raw):
-    return {k: _decode(k, v) for k, v in raw.items()}
-
-
-def _format_row(row):
-    return [_encode(k, row[k]) for k in COLUMNS]
-
-
-def read_rows(path):
-    """(rows, complete) of an existing sweep CSV: complete is None when every record is whole, else the byte length
-    of its whole records (a run killed mid-write cut the last one, possibly inside a quoted field that holds a
-    newline), that record left out. Raises ValueError, leaving the file untouched, when its columns are not a
-    sweep's."""
+def read_rows(path, schema=SWEEP):
+    """(rows, complete) of an existing journal CSV of ``schema``: complete is None when every record is whole, else
+    the byte length of its whole records (a run killed mid-write cut the last one, possibly inside a quoted field
+    that holds a newline), that record left out. Raises ValueError, leaving the file untouched, when its columns
+    are not the schema's."""
     with open(path, "rb") as f:
         data = f.read()
     if not data:
         return [], None
     lines = data.splitlines(keepends=True)
     header = next(csv.reader([lines[0].decode("utf-8", "replace")]))
-    if tuple(header) != COLUMNS:
-        raise ValueError(f"{path} has columns {header[:6]}{'...' if len(header) > 6 else ''}, not a fastinit sweep's "
-                         f"({', '.join(COLUMNS[:6])}, ...); choose another out or remove the file")
+    columns, what = schema.columns, schema.what
+    if tuple(header) != columns:
+        raise ValueError(f"{path} has columns {header[:6]}{'...' if len(header) > 6 else ''}, not a fastinit {what}'s "
+                         f"({', '.join(columns[:6])}, ...); choose another out or remove the file")
     reader = csv.reader((line.decode("utf-8") for line in lines[1:]), strict=True)
     records, ends = [], []   # each record, and the body line it ends on
     try:
@@ -116,25 +130,27 @@ def read_rows(path):
         ends.pop()
     rows = []
     for i, record in enumerate(records):
-        if len(record) != len(COLUMNS):
-            raise ValueError(f"{path}: row {i + 1} has {len(record)} fields, not {len(COLUMNS)}; the file is not a "
-                             "complete fastinit sweep")
+        if len(record) != len(columns):
+            raise ValueError(f"{path}: row {i + 1} has {len(record)} fields, not {len(columns)}; the file is not a "
+                             f"complete fastinit {what}")
         try:
-            rows.append(_parse_row(dict(zip(COLUMNS, record))))
+            rows.append(schema.parse(dict(zip(columns, record))))
         except (TypeError, ValueError):
-            raise ValueError(f"{path}: cannot read row {record!r}; the file is not a complete fastinit sweep") from None
+            raise ValueError(f"{path}: cannot read row {record!r}; the file is not a complete fastinit {what}") \
+                from None
     complete = sum(len(line) for line in lines[:1 + (ends[-1] if ends else 0)]) if cut else None
     return rows, complete
 
 
-def read_latest(path):
-    """The rows of a sweep CSV, the latest row of each configuration only, in the order they were first written."""
-    rows, _ = read_rows(path)
-    return list(latest(rows).values())
+def read_latest(path, schema=SWEEP):
+    """The rows of a journal CSV; for a sweep's, the latest row of each configuration only, in the order they were
+    first written."""
+    rows, _ = read_rows(path, schema)
+    return schema.latest(rows)
 
 
 class JournalBusy(RuntimeError):
-    """Another sweep (another process, or another call in this one) is writing the same journal."""
+    """Another sweep or monitor (another process, or another call in this one) is writing the same journal."""
 
 
 def _lock(handle):
@@ -150,26 +166,28 @@ def _lock(handle):
 
 
 class Journal:
-    """The CSV file of a sweep, open for appending, and locked: the file itself (its inode, so a symlink or a hard
-    link to it is the same file) holds an OS lock while the sweep runs, so that a second sweep on it refuses to
-    start (JournalBusy) instead of interleaving rows; no lock file is left behind. ``rows``: the rows it held when
-    opened (resume), the latest of each configuration (``latest``: a failed row retried is replaced by its retry)."""
+    """The CSV file of a sweep or a monitor (``schema``), open for appending, and locked: the file itself (its
+    inode, so a symlink or a hard link to it is the same file) holds an OS lock while it is written, so that a
+    second writer on it refuses to start (JournalBusy) instead of interleaving rows; no lock file is left behind.
+    ``rows``: the rows it held when opened (resume), for a sweep the latest of each configuration (a failed row
+    retried is replaced by its retry)."""
 
-    def __init__(self, path, resume):
-        self.path = path
+    def __init__(self, path, resume, schema=SWEEP):
+        self.path, self.schema = path, schema
         self.rows = []
+        what = schema.what
         if os.path.isdir(path):
-            raise IsADirectoryError(21, f"sweep cannot write its rows to {path!r}: it is a directory")
+            raise IsADirectoryError(21, f"{what} cannot write its rows to {path!r}: it is a directory")
         try:
             # append mode: writes go to the end, and opening neither truncates the file nor changes its inode
             self._handle = open(path, "a", newline="", encoding="utf-8")
         except OSError as exc:
-            raise OSError(exc.errno, f"sweep cannot write its rows to {path!r}: {exc.strerror}") from None
+            raise OSError(exc.errno, f"{what} cannot write its rows to {path!r}: {exc.strerror}") from None
         try:
             _lock(self._handle)
         except OSError:
             self._handle.close()
-            raise JournalBusy(f"another sweep is writing {path!r}; wait for it to finish, or choose another out") \
+            raise JournalBusy(f"another {what} is writing {path!r}; wait for it to finish, or choose another out") \
                 from None
         try:
             self._open(path, resume)
@@ -180,40 +198,50 @@ class Journal:
     def _open(self, path, resume):
         fd = self._handle.fileno()
         if resume and os.path.getsize(path) > 0:
-            rows, complete = read_rows(path)
+            rows, complete = read_rows(path, self.schema)
             if complete is not None:   # drop the record a killed run cut, in place (the locked inode stays)
                 os.ftruncate(fd, complete)
                 os.fsync(fd)
-            self.rows = list(latest(rows).values())
+            self.rows = self.schema.latest(rows)
             fresh = os.path.getsize(path) == 0
         else:
             os.ftruncate(fd, 0)
             fresh = True
         self._writer = csv.writer(self._handle)
         if fresh:
-            self._writer.writerow(COLUMNS)
+            self._writer.writerow(self.schema.columns)
             self._handle.flush()
 
     def append(self, rows):
         """Write rows and flush them to the file (a kill after this loses none of them)."""
         for row in rows:
-            self._writer.writerow(_format_row(row))
+            self._writer.writerow(self.schema.format(row))
         self._handle.flush()
+
+    def rewrite(self, rows):
+        """Replace the file's rows by ``rows`` (a monitor resumed from an earlier step drops the later ones), in
+        place: the locked inode stays."""
+        self._handle.flush()
+        os.ftruncate(self._handle.fileno(), 0)
+        self._handle.seek(0)
+        self._writer.writerow(self.schema.columns)
+        self.append(rows)
+        self.rows = list(rows)
 
     def close(self):
         self._handle.close()   # (the lock goes with it)
 
 
 def csv_path(out):
-    """Where the rows of a sweep's ``out`` are journaled: ``out`` itself (a CSV), or ``<out>.rows.csv`` beside a
-    ``.parquet`` out until the sweep ends."""
+    """Where the rows of a sweep's or monitor's ``out`` are journaled: ``out`` itself (a CSV), or
+    ``<out>.rows.csv`` beside a ``.parquet`` out until the run ends."""
     out = os.fspath(out)
     return out + ".rows.csv" if out.endswith(".parquet") else out
 
 
-def open_journal(out, resume):
-    """(journal, parquet path or None) of a sweep's ``out``: a CSV path, or a ``.parquet`` path whose CSV journal
-    is ``<out>.rows.csv`` (the Parquet file is written when the sweep ends)."""
+def open_journal(out, resume, schema=SWEEP):
+    """(journal, parquet path or None) of a sweep's or monitor's ``out``: a CSV path, or a ``.parquet`` path whose
+    CSV journal is ``<out>.rows.csv`` (the Parquet file is written when the run ends)."""
     parquet = None
     out = os.fspath(out)
     if not out:
@@ -222,4 +250,4 @@ def open_journal(out, resume):
         require("pandas", "out=*.parquet (or write a .csv)")
         require("pyarrow", "out=*.parquet (or write a .csv)")
         parquet = out
-    return Journal(csv_path(out), resume), parquet
+    return Journal(csv_path(out), resume, schema), parquet
