@@ -131,3 +131,28 @@ def test_a_dead_layer_keeps_its_weight():
     report = fi.init.lsuv_(model, x)
     assert report == [{"name": "0", "std": 0.0, "iterations": 0}, {"name": "2", "std": 0.0, "iterations": 0}]
     assert torch.isfinite(model[0].weight).all()
+
+
+def test_gpt2_projections_reach_unit_std_and_the_tied_head_is_left_alone():
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=128, n_positions=32, bos_token_id=0,
+                                  eos_token_id=0)
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(cfg)
+    wte = model.transformer.wte.weight.detach().clone()
+    ids = torch.randint(0, 128, (8, 32), generator=torch.Generator().manual_seed(5))
+    report = fi.init.lsuv_(model, {"input_ids": ids}, tol=0.1)
+    names = [r["name"] for r in report]
+    # transformers' Conv1D layers (c_attn, c_proj, c_fc, c_proj per block), in forward order; not the tied lm_head
+    assert names == [f"transformer.h.{i}.{m}" for i in range(2)
+                     for m in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")]
+    assert torch.equal(model.transformer.wte.weight, wte) and model.lm_head.weight is model.transformer.wte.weight
+    got = {}
+    hooks = [m.register_forward_hook(lambda mod, a, out, n=n: got.setdefault(n, float(out.double().std())) and None)
+             for n, m in model.named_modules() if n in names]
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)
+    for h in hooks:
+        h.remove()
+    assert all(abs(got[n] - 1) <= 0.1 for n in names), got

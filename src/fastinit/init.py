@@ -447,7 +447,9 @@ def lsuv_(model, x, tol=0.1, max_iter=10, modules=None, generator=None):
         x: the batch: a tensor, a tuple of positional arguments or a mapping of keyword arguments.
         tol: the tolerance on the std, > 0.
         max_iter: the most rescalings per layer, >= 1.
-        modules: qualified names of the layers (default: every ``nn.Linear``, ``nn.Conv*`` and ``nn.ConvTranspose*``).
+        modules: qualified names of the layers (default: every ``nn.Linear``, ``nn.Conv*``, ``nn.ConvTranspose*``
+            and transformers' ``Conv1D`` (GPT-2's projections) whose weight is not tied to another module's: GPT-2's
+            ``lm_head`` shares the token embedding, which LSUV leaves as it is).
         generator: a ``fastinit.Generator`` for the orthogonal draws (default: as every ``fastinit.init`` function).
 
     Returns:

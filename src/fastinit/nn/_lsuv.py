@@ -33,12 +33,24 @@ def _output_std(run, module, name):
     raise RuntimeError(f"lsuv_: layer {name} did not run again on the same batch")
 
 
+def _is_hf_conv1d(module):
+    """transformers' Conv1D (GPT-2's attention and MLP projections: a Linear with its weight stored (in, out)),
+    recognized without importing transformers."""
+    cls = type(module)
+    return cls.__name__ == "Conv1D" and cls.__module__.startswith("transformers")
+
+
 def _lsuv_layers(model, modules):
     from torch import nn
 
     covered = (nn.Linear, nn.modules.conv._ConvNd)
     if modules is None:
-        return [(n, m) for n, m in model.named_modules() if isinstance(m, covered)]
+        owners = {}   # a weight tied to another module's (GPT-2's lm_head and its token embedding) is left alone
+        for _, m in model.named_modules():
+            for p in m.parameters(recurse=False):
+                owners[id(p)] = owners.get(id(p), 0) + 1
+        return [(n, m) for n, m in model.named_modules()
+                if (isinstance(m, covered) or _is_hf_conv1d(m)) and owners.get(id(m.weight), 0) == 1]
     if isinstance(modules, str) or not isinstance(modules, (list, tuple)):
         raise TypeError(f"modules must be None or a list of qualified module names, got {type(modules).__name__}")
     found = named_modules(model, modules)
