@@ -24,6 +24,7 @@ finally:
 # command line; the doors fastinit.init (torch), fastinit.initializers (Keras, JAX), fastinit.torch (fast_init).
 from . import init, random  # noqa: E402
 from .experiment import (  # noqa: E402
+    CoordCheckResult,
     Monitor,
     MonitorResult,
     ProbeResult,
@@ -31,6 +32,7 @@ from .experiment import (  # noqa: E402
     SimulationResult,
     SweepResult,
     TrainResult,
+    coord_check,
     monitor,
     normalize,
     plot_training,
@@ -55,7 +57,8 @@ from .random import (  # noqa: E402
 
 # Public classes report the package as their home: a pickle names the class by module and name, so one written
 # today must load after the modules inside the package move (numpy pins numpy.random.Generator the same way).
-for _cls in (Generator, Monitor, MonitorResult, ProbeResult, ProbeResults, SimulationResult, SweepResult, TrainResult):
+for _cls in (Generator, CoordCheckResult, Monitor, MonitorResult, ProbeResult, ProbeResults, SimulationResult,
+             SweepResult, TrainResult):
     _cls.__module__ = __name__
 del _cls
 
@@ -88,5 +91,5 @@ except _PackageNotFoundError:  # running from a source tree that was never insta
 __all__ = ["Generator", "default_generator", "get_num_threads", "manual_seed", "normal", "philox4x32",
            "set_num_threads", "truncated_normal", "uniform", "simulate", "normalize", "SimulationResult", "sweep",
            "SweepResult", "train", "TrainResult", "plot_training", "theory", "fast_init", "probe", "ProbeResult",
-           "ProbeResults", "monitor", "Monitor", "MonitorResult", "schemes", "init", "random", "DISTRIBUTION",
-           "__version__"]
+           "ProbeResults", "monitor", "Monitor", "MonitorResult", "coord_check", "CoordCheckResult", "schemes", "init",
+           "random", "DISTRIBUTION", "__version__"]

@@ -6,9 +6,11 @@ statistics to see which initialization keeps the signal alive (docs/experiment.m
 - ``sweep``: a grid of simulations (or trainings), in parallel, resumable from a CSV journal;
 - ``train``: does the init train? A small MLP trained on a bundled data set, per-layer statistics per step;
 - ``monitor``: the per-layer statistics, gradients and update ratios of any torch model while it trains;
+- ``coord_check``: does the parametrization keep activation sizes independent of the width (Yang et al. 2021)?
 - ``theory``: the mean-field theory (Poole et al. 2016, Schoenholz et al. 2017): fixed points, chi, depth scales.
 """
 from . import theory
+from ._coord_check import CoordCheckResult, coord_check
 from ._journal import JournalBusy
 from ._monitor import Monitor, MonitorResult, monitor
 from ._monitor_hf import HFCallback
@@ -20,5 +22,5 @@ from ._training import TrainResult, plot_training, train
 monitor.HFCallback = HFCallback   # spelled fastinit.monitor.HFCallback where a Trainer is built
 
 __all__ = ["simulate", "normalize", "SimulationResult", "probe", "ProbeResult", "ProbeResults", "monitor", "Monitor",
-           "MonitorResult", "HFCallback", "sweep",
+           "MonitorResult", "HFCallback", "coord_check", "CoordCheckResult", "sweep",
            "SweepResult", "JournalBusy", "train", "TrainResult", "plot_training", "theory"]
