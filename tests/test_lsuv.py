@@ -70,7 +70,7 @@ def test_every_layer_reaches_unit_std_within_tol(tol):
     measured = output_stds(model, x, names)
     for r in report:
         assert abs(measured[r["name"]] - 1) <= tol, r
-        assert r["std"] == pytest.approx(measured[r["name"]], rel=1e-9)
+        assert r["std"] == pytest.approx(measured[r["name"]], rel=1e-7)   # (the C kernel sums float32 blocks)
     assert max(r["iterations"] for r in report) >= 1   # (the orthogonal init alone does not give unit std)
     # the orthogonal pre-init is fastinit's: the same generator gives the same weights
     again = tanh_mlp()
