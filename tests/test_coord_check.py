@@ -42,6 +42,33 @@ def mup_mlp(width):
     return model
 
 
+class HandMuP(nn.Module):
+    """muP for Adam by hand (Tensor Programs V, Table 3), as docs/experiment.md writes it: the readout
+    zero-initialized with its input times 64 / width, the hidden weight's learning rate times 64 / width, the
+    hidden bias width-independent."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.mult = 64 / width
+        self.net = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU())
+        self.readout = nn.Linear(width, 10)
+        nn.init.zeros_(self.readout.weight)
+        nn.init.zeros_(self.readout.bias)
+        self.net[2].weight.lr_scale = self.mult
+        with torch.no_grad():   # the hidden bias O(1): torch's bound 1/sqrt(fan_in) times sqrt(width / base)
+            self.net[2].bias.mul_((width / 64) ** 0.5)
+
+    def forward(self, x):
+        return self.readout(self.net(x) * self.mult)
+
+
+def hand_mu_adam(params, lr):
+    groups = {}
+    for p in params:
+        groups.setdefault(getattr(p, "lr_scale", 1.0), []).append(p)
+    return torch.optim.Adam([{"params": ps, "lr": lr * s} for s, ps in groups.items()], lr=lr)
+
+
 def test_standard_parametrization_grows_with_width_under_adam():
     res = fi.coord_check(sp_mlp, WIDTHS, digits(), steps=5, lr=1e-2, seeds=range(2), progress=False)
     slopes = res.slopes()
@@ -66,6 +93,19 @@ def test_mup_is_flat():
     # (the zero readout's size at init is 0 at every width: no slope)
     assert set(slopes) - set(finite) == {("4", 0)}
     assert max(abs(v) for v in finite.values()) < 0.1, finite
+
+
+def test_muP_by_hand_is_the_mup_package():
+    mup = pytest.importorskip("mup", reason="pip install --no-deps mup (it declares torchvision)")
+    data = digits()
+    hand = fi.coord_check(HandMuP, WIDTHS, data, steps=4, lr=1e-2, optimizer=hand_mu_adam, progress=False)
+    package = fi.coord_check(mup_mlp, WIDTHS, data, steps=4, lr=1e-2, optimizer=mup.MuAdam, progress=False)
+    # (the same layers: net.0-3 then the readout, named "readout" by hand and "4" in the package's Sequential)
+    rename = {"readout": "4", **{f"net.{i}": str(i) for i in range(4)}}
+    a = {(r["width"], r["step"], rename[r["module"]]): r["size"] for r in hand.rows}
+    b = {(r["width"], r["step"], r["module"]): r["size"] for r in package.rows}
+    assert a.keys() == b.keys()
+    np.testing.assert_allclose([a[k] for k in a], [b[k] for k in a], rtol=1e-5, atol=1e-12)
 
 
 def test_the_same_numbers_as_mups_get_coord_data():

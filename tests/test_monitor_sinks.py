@@ -195,7 +195,10 @@ def test_abs_mean_is_the_mean_magnitude_of_each_output():
     assert row["abs_mean"] == pytest.approx(np.abs(seen["out"]).mean(), rel=1e-12)
     with fi.monitor(model, every=1) as mon:
         train(model, torch.optim.SGD(model.parameters(), lr=0.1), 1)
-    assert all(math.isnan(r["abs_mean"]) for r in mon.result.rows)
+    assert all(math.isnan(r["abs_mean"]) for r in mon.result.rows) and len(mon.result.params) == 6
+    with fi.monitor(model, every=1, params=False) as mon:   # module outputs only
+        train(model, torch.optim.SGD(model.parameters(), lr=0.1), 2)
+    assert mon.result.params == [] and mon.result.steps == [0, 1]
 
 
 def test_bad_sink_arguments_are_named(tmp_path):

@@ -114,7 +114,8 @@ def run(make_model, width, seed, spec, steps, optimizer, lr, modules, batch, los
             raise TypeError(f"make_model({width}) must return a torch.nn.Module, got {type(model).__name__}")
         model.train()
         opt = optimizer(model.parameters(), lr=lr)
-        mon = Monitor(model, every=1, modules=modules, grads=False, updates=False, bins=1, abs_mean=True)
+        mon = Monitor(model, every=1, modules=modules, grads=False, updates=False, bins=1, abs_mean=True,
+                      params=False)
         with mon:
             for x, y in _batches(spec, batch, steps):
                 out = model(x)

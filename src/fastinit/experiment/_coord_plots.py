@@ -19,21 +19,25 @@ def plot_coord_check(result, path=None, modules=None):
         names = [m for m in names if m in modules]
     if not steps or not names:
         raise ValueError("the coordinate check recorded nothing to plot (every run failed?)")
-    fig, axes = plt.subplots(1, len(steps), figsize=(2.6 * len(steps) + 1.2, 3.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(steps), figsize=(2.6 * len(steps) + 1.2, 3.2 + 0.16 * len(names)), sharey=True,
+                             squeeze=False)
     colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(names)))
+    types = {r["module"]: r["type"] for r in result.rows if r["status"] == "ok"}
     for ax, step in zip(axes[0], steps):
         for name, color in zip(names, colors):
             if (name, step) not in sizes:
                 continue
             w, s = sizes[(name, step)]
             slope = slopes[(name, step)]
-            label = f"{name or '(model)'}: {slope:+.2f}" if math.isfinite(slope) else name
+            label = f"{name or '(model)'} {types.get(name, '')}: " + (f"{slope:+.2f}" if math.isfinite(slope) else "-")
             ax.plot(w, s, "o-", color=color, lw=1.2, ms=3, label=label)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("width", fontsize=FONT)
         style_axes(ax, f"step {step}" + (" (init)" if step == 0 else ""))
-        ax.legend(fontsize=FONT - 2, title="slope", title_fontsize=FONT - 2, loc="best", frameon=False)
+        # below the panel: the slopes of this step, never over a line
+        ax.legend(fontsize=FONT - 2, title="module: slope", title_fontsize=FONT - 2, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.22), frameon=False)
     axes[0][0].set_ylabel("coordinate size: mean |output|", fontsize=FONT)
     cfg = result.config
     fig.suptitle(f"coordinate check: {cfg.get('optimizer', '')}, lr {cfg.get('lr', '')}, "

@@ -222,7 +222,7 @@ class Monitor:
     """A monitor of ``model``'s training; see ``fastinit.monitor``. ``result`` holds what it recorded so far."""
 
     def __init__(self, model, every=10, modules=None, grads=True, updates=True, bins=50, eval_passes=False,
-                 out=None, resume=True, start_step=None, tensorboard=None, abs_mean=False):
+                 out=None, resume=True, start_step=None, tensorboard=None, abs_mean=False, params=True):
         self._torch = torch = _torch()
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -233,7 +233,7 @@ class Monitor:
         if self.bins < 1:
             raise ValueError(f"bins must be >= 1, got {self.bins}")
         for name, value in (("grads", grads), ("updates", updates), ("eval_passes", eval_passes), ("resume", resume),
-                            ("abs_mean", abs_mean)):
+                            ("abs_mean", abs_mean), ("params", params)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be True or False, got {value!r}")
         if out is not None and not isinstance(out, (str, os.PathLike)):
@@ -249,7 +249,7 @@ class Monitor:
             raise TypeError(f"tensorboard must be a torch.utils.tensorboard.SummaryWriter (add_scalar and "
                             f"add_histogram_raw), got {type(tensorboard).__name__}")
         self.model, self.grads, self.updates, self.eval_passes = model, grads, updates, eval_passes
-        self.abs_mean, self.tensorboard = abs_mean, tensorboard
+        self.abs_mean, self.tensorboard, self.params = abs_mean, tensorboard, params
         self.rank, self.world_size = _distributed(torch)
         self.out = None if out is None else os.fspath(out) if self.world_size == 1 else rank_path(out, self.rank)
         self._resume, self._journal, self._parquet = resume, None, None
@@ -393,7 +393,7 @@ class Monitor:
         return known[1]
 
     def _before_optimizer_step(self, optimizer, args, kwargs):
-        if not (self._open and self._ours(optimizer) and self.recorded(self.step_index)):
+        if not (self.params and self._open and self._ours(optimizer) and self.recorded(self.step_index)):
             return
         self._before = {name: (self._norm(p), self._norm(p.grad),
                                p.detach().clone() if self.updates else None) for name, p in self._params}
@@ -407,7 +407,7 @@ class Monitor:
         the update ratio); else |W| and |dL/dW| now and no update ratio. Then the next step begins."""
         if self.recorded(self.step_index):
             before, self._before = self._before, None
-            for name, p in self._params:
+            for name, p in self._params if self.params else ():
                 if before is not None:
                     w_norm, grad_norm, old = before[name]
                     # (the difference in the parameter's dtype: within a rounding of it, a float64 copy costs more)
@@ -461,14 +461,14 @@ class Monitor:
         hist = np.array(self._hist) if self._hist else np.zeros((0, self.bins), np.int64)
         edges = np.array(self._edges) if self._edges else np.zeros((0, self.bins + 1))
         config = {"model": type(self.model).__name__, "every": self.every, "bins": self.bins, "grads": self.grads,
-                  "updates": self.updates, "modules": [n for n, _ in self._selected], "rank": self.rank,
-                  "world_size": self.world_size, "out": self.out}
+                  "updates": self.updates, "params": self.params, "modules": [n for n, _ in self._selected],
+                  "rank": self.rank, "world_size": self.world_size, "out": self.out}
         return MonitorResult(rows=[dict(r) for r in self._rows], hist=hist, edges=edges,
                              params=[dict(p) for p in self._param_rows], config=config)
 
 
 def monitor(model, every=10, *, modules=None, grads=True, updates=True, bins=50, eval_passes=False, out=None,
-            resume=True, start_step=None, tensorboard=None, abs_mean=False):
+            resume=True, start_step=None, tensorboard=None, abs_mean=False, params=True):
     r"""Watch a torch model learn: per-layer signal statistics every ``every`` training steps, in any loop.
 
     The hooks are installed at once; use it as a context (``with fi.monitor(model) as mon: ...``: they go when
@@ -488,6 +488,7 @@ def monitor(model, every=10, *, modules=None, grads=True, updates=True, bins=50,
             or tuple of types; a regular expression on the qualified names; a list of names; a callable).
         grads: record the std of dL/d(output) (a tensor hook per recorded output).
         updates: keep a copy of the parameters at a recorded optimizer step for the update ratio.
+        params: record the parameter rows at all (False: module outputs only, no norms computed).
         bins: histogram bins per output.
         eval_passes: also record forward passes under ``torch.no_grad()`` or in eval mode (validation batches).
         out: a file path: each recorded step's rows are appended (and flushed) to this CSV when the step ends, so a
@@ -510,4 +511,4 @@ def monitor(model, every=10, *, modules=None, grads=True, updates=True, bins=50,
     """
     return Monitor(model, every=every, modules=modules, grads=grads, updates=updates, bins=bins,
                    eval_passes=eval_passes, out=out, resume=resume, start_step=start_step, tensorboard=tensorboard,
-                   abs_mean=abs_mean).start()
+                   abs_mean=abs_mean, params=params).start()
