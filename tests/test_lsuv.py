@@ -156,3 +156,17 @@ def test_gpt2_projections_reach_unit_std_and_the_tied_head_is_left_alone():
     for h in hooks:
         h.remove()
     assert all(abs(got[n] - 1) <= 0.1 for n in names), got
+
+
+def test_a_transformer_encoder_layers_linears_are_reached():
+    """In eval mode without gradients nn.TransformerEncoderLayer may take a fused path that never calls its Linear
+    modules (torch leaves it while hooks are attached, as LSUV's are): its linear1 / linear2 get unit std."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, batch_first=True),
+                          nn.Linear(32, 8))
+    x = torch.randn(4, 10, 32, generator=torch.Generator().manual_seed(6))
+    report = fi.init.lsuv_(model, x, tol=0.05)
+    names = [r["name"] for r in report]
+    assert names == ["0.linear1", "0.linear2", "1"]   # (out_proj is applied functionally by the attention)
+    measured = output_stds(model, x, set(names))
+    assert all(abs(measured[n] - 1) <= 0.05 for n in names), measured
