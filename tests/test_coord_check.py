@@ -134,7 +134,10 @@ def test_the_same_numbers_as_mups_get_coord_data():
 
 def test_sizes_equal_an_independent_recomputation():
     X, y = digits()
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
     res = fi.coord_check(sp_mlp, [32, 48], (X, y), steps=3, lr=1e-2, seeds=[7], batch=50, progress=False)
+    assert torch.equal(torch.get_rng_state(), state)   # the caller's torch generator is left as it was
     with fi.fast_init(seed=7):
         model = sp_mlp(48)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)

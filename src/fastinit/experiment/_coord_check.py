@@ -95,6 +95,32 @@ def _default_loss(torch, out, y):
     return torch.nn.functional.mse_loss(out, y.reshape(out.shape).to(out.dtype))
 
 
+def _train(torch, make_model, width, seed, spec, steps, optimizer, lr, modules, batch, loss):
+    """Build and train one model under a monitor of its coordinate sizes; the monitor's rows."""
+    from ..torch import fast_init
+    from ._monitor import Monitor
+
+    torch.manual_seed(seed)   # (what the model's code draws from torch's own generator: dropout)
+    with fast_init(seed=seed):
+        model = make_model(width)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"make_model({width}) must return a torch.nn.Module, got {type(model).__name__}")
+    model.train()
+    opt = optimizer(model.parameters(), lr=lr)
+    mon = Monitor(model, every=1, modules=modules, grads=False, updates=False, bins=1, abs_mean=True, params=False)
+    with mon:
+        for x, y in _batches(spec, batch, steps):
+            out = model(x)
+            value = loss(out, y) if loss is not None else _default_loss(torch, out, y)
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+    if mon.step_index != steps:
+        raise RuntimeError(f"{steps} steps were run but the monitor saw {mon.step_index} optimizer steps: "
+                           "optimizer must step the model's parameters")
+    return mon.result.rows
+
+
 def run(make_model, width, seed, spec, steps, optimizer, lr, modules, batch, loss, pin=False):
     """The rows of one (width, seed) run (module-level, so that process pools and dask can ship it). Never raises:
     a failure is one row with status "failed" (step -1) and the error."""
@@ -102,30 +128,10 @@ def run(make_model, width, seed, spec, steps, optimizer, lr, modules, batch, los
     if pin:   # a local process pool's worker: one thread per run, the runs in parallel
         _threads.pin_process()
         torch.set_num_threads(1)
-    from ..torch import fast_init
-    from ._monitor import Monitor
-
     t0 = time.perf_counter()
     try:
-        torch.manual_seed(seed)   # (what the model's code draws from torch's own generator: dropout)
-        with fast_init(seed=seed):
-            model = make_model(width)
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"make_model({width}) must return a torch.nn.Module, got {type(model).__name__}")
-        model.train()
-        opt = optimizer(model.parameters(), lr=lr)
-        mon = Monitor(model, every=1, modules=modules, grads=False, updates=False, bins=1, abs_mean=True,
-                      params=False)
-        with mon:
-            for x, y in _batches(spec, batch, steps):
-                out = model(x)
-                value = loss(out, y) if loss is not None else _default_loss(torch, out, y)
-                opt.zero_grad()
-                value.backward()
-                opt.step()
-        if mon.step_index != steps:
-            raise RuntimeError(f"{steps} steps were run but the monitor saw {mon.step_index} optimizer steps: "
-                               "optimizer must step the model's parameters")
+        with torch.random.fork_rng(devices=[]):   # the caller's torch generator is left as it was
+            rows = _train(torch, make_model, width, seed, spec, steps, optimizer, lr, modules, batch, loss)
     except Exception as exc:   # noqa: BLE001 - a failed run is a row, the check goes on
         return [{"width": width, "seed": seed, "step": -1, "module": "", "type": "", "size": math.nan,
                  "std": math.nan, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
@@ -133,7 +139,7 @@ def run(make_model, width, seed, spec, steps, optimizer, lr, modules, batch, los
     seconds = time.perf_counter() - t0
     return [{"width": width, "seed": seed, "step": r["step"], "module": r["name"], "type": r["type"],
              "size": r["abs_mean"], "std": r["std"], "status": "ok", "error": "", "wall_s": seconds}
-            for r in mon.result.rows]
+            for r in rows]
 
 
 def _check_model(torch, make_model, width, modules):
@@ -141,7 +147,8 @@ def _check_model(torch, make_model, width, modules):
     is built (and dropped) and the modules are selected in it."""
     from ._probe import select_modules
 
-    model = make_model(width)
+    with torch.random.fork_rng(devices=[]):   # (its init draws leave the caller's generator as it was)
+        model = make_model(width)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"make_model({width}) must return a torch.nn.Module, got {type(model).__name__}")
     select_modules(model, modules)

@@ -48,7 +48,6 @@ def _callback_class():
         def result(self):
             return None if self.monitor is None else self.monitor.result
 
-    MonitorCallback.__module__ = "fastinit.monitor"
     _CALLBACK_CLASS.append(MonitorCallback)
     return MonitorCallback
 
