@@ -172,6 +172,16 @@ def test_plot(tmp_path):
         train(model, batches(6), opt)
     fig = mon.result.plot(tmp_path / "monitor.png")
     assert (tmp_path / "monitor.png").stat().st_size > 10_000
+    # the bottom row: each chosen layer's histograms over the steps, on one value grid
+    titles = [ax.get_title() for ax in fig.axes]
+    assert sum("values over steps" in t for t in titles) >= 1
+    fig = mon.result.plot(hist_layers=["0", "1"])
+    assert [t for t in (ax.get_title() for ax in fig.axes) if "values over steps" in t] == \
+        ["0 Linear: values over steps", "1 ReLU: values over steps"]
+    with pytest.raises(ValueError, match=r"hist_layers: \['9'\] were not recorded"):
+        mon.result.plot(hist_layers=["9"])
+    with pytest.raises(TypeError, match="hist_layers must be a list of module names"):
+        mon.result.plot(hist_layers="1")
     assert len(fig.axes) >= 4
 
 

@@ -209,13 +209,16 @@ class MonitorResult:
         return f"MonitorResult(steps={self.steps[:6]}{'...' if len(self.steps) > 6 else ''}, " \
                f"rows={len(self.rows)}, params={len(self.params)})"
 
-    def plot(self, path=None):
-        """Four panels: the std of each module's output over the recorded steps (modules x steps, log colour),
-        the std of its gradient likewise, the zero and saturated fractions of the modules that have them, and each
-        weight's update ratio with cs231n's 1e-3. Saved to ``path`` when given; returns the figure."""
+    def plot(self, path=None, hist_layers=None):
+        """The std of each module's output over the recorded steps (modules x steps, log colour), the std of its
+        gradient likewise, the zero and saturated fractions of the modules that have them, each weight's update
+        ratio with cs231n's 1e-3, and below, for each of ``hist_layers`` (module names; default up to three
+        activations spread over the depth), its histogram at every recorded step side by side (the "colourful
+        dimension" view: value against step, colour the fraction of outputs, log). With several ranks, the first
+        rank's rows. Saved to ``path`` when given; returns the figure (matplotlib)."""
         from ._monitor_plots import plot_monitor
 
-        return plot_monitor(self, path)
+        return plot_monitor(self, path, hist_layers)
 
 
 class Monitor:

@@ -48,11 +48,83 @@ def _heatmap(fig, ax, result, field, title):
     style_axes(ax, title + (" - grey: 0" if np.any(grid == 0) else ""))
 
 
-def plot_monitor(result, path=None):
+def _histograms_over_steps(fig, ax, result, name):
+    """The "colourful dimension" view of one module output: its histogram at each recorded step side by side
+    (x: step, y: value, colour: the fraction of the outputs in that bin, log), each step's counts moved onto one
+    grid over the range of every step."""
+    from matplotlib.colors import LogNorm
+
+    picked = [(r["step"], i) for i, r in enumerate(result.rows) if r["name"] == name]
+    lo = min(result.edges[i][0] for _, i in picked)
+    hi = max(result.edges[i][-1] for _, i in picked)
+    constant = not hi > lo
+    if constant:
+        ax.text(0.5, 0.9, f"every value is {lo:.3g}", ha="center", va="center", fontsize=FONT, transform=ax.transAxes)
+        lo, hi = lo - 0.5, hi + 0.5
+    # fewer bins than each step's own, so that a step spanning the whole range leaves no bin empty by rebinning
+    bins = max(8, int(result.hist.shape[1] * 0.75))
+    grid_edges = np.linspace(lo, hi, bins + 1)
+    image = np.full((bins, len(picked)), np.nan)
+    for j, (_, i) in enumerate(picked):
+        counts, edges = result.hist[i], result.edges[i]
+        total = counts.sum()
+        if total:
+            moved, _ = np.histogram((edges[:-1] + edges[1:]) / 2, bins=grid_edges, weights=counts)
+            image[:, j] = np.where(moved > 0, moved / total, np.nan)
+    steps = [s for s, _ in picked]
+    positive = image[np.isfinite(image)]
+    if positive.size == 0:
+        ax.text(0.5, 0.5, "no values", ha="center", va="center", fontsize=FONT, transform=ax.transAxes)
+    else:
+        shown = ax.imshow(image, aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
+                          norm=LogNorm(max(positive.min(), 1e-6), 1.0), extent=(-0.5, len(steps) - 0.5, lo, hi))
+        bar = fig.colorbar(shown, ax=ax, fraction=0.05)
+        bar.ax.tick_params(which="both", labelsize=FONT - 1)
+    ticks = list(range(0, len(steps), max(1, math.ceil(len(steps) / 6))))
+    ax.set_xticks(ticks, [str(steps[j]) for j in ticks])
+    ax.set_xlabel("step", fontsize=FONT)
+    kind = next(r["type"] for r in result.rows if r["name"] == name)
+    style_axes(ax, f"{name if len(name) <= 24 else '...' + name[-22:]} {kind}: values over steps")
+
+
+def _default_hist_layers(result, most=3):
+    """Up to ``most`` module outputs spread over the depth: the activations where there are any (what dies or
+    saturates), else any module."""
+    names = list(dict.fromkeys(r["name"] for r in result.rows))
+    acts = [n for n in names if not math.isnan(next(r["saturated_frac"] for r in result.rows if r["name"] == n))
+            or next(r["type"] for r in result.rows if r["name"] == n) in ("ReLU", "GELU", "SiLU", "LeakyReLU")]
+    pool = acts or names
+    if len(pool) <= most:
+        return pool
+    return [pool[round(k * (len(pool) - 1) / (most - 1))] for k in range(most)]
+
+
+def plot_monitor(result, path=None, hist_layers=None):
     plt = pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    ranks = sorted({r["rank"] for r in result.rows})
+    if len(ranks) > 1:   # the panels show one rank: the first (each rank's activations are its own)
+        keep = [i for i, r in enumerate(result.rows) if r["rank"] == ranks[0]]
+        result = type(result)(rows=[result.rows[i] for i in keep], hist=result.hist[keep], edges=result.edges[keep],
+                              params=[p for p in result.params if p["rank"] == ranks[0]], config=result.config)
+    names = list(dict.fromkeys(r["name"] for r in result.rows))
+    if hist_layers is None:
+        hist_layers = _default_hist_layers(result)
+    else:
+        if isinstance(hist_layers, str) or not all(isinstance(n, str) for n in hist_layers):
+            raise TypeError(f"hist_layers must be a list of module names, got {hist_layers!r}")
+        unknown = [n for n in hist_layers if n not in names]
+        if unknown:
+            raise ValueError(f"hist_layers: {unknown[:5]} were not recorded; recorded: {names[:10]}")
+    rows = 3 if hist_layers else 2
+    fig = plt.figure(figsize=(11, 3.75 * rows))
+    grid = fig.add_gridspec(rows, 6)
+    axes = np.array([[fig.add_subplot(grid[r, 0:3]), fig.add_subplot(grid[r, 3:6])] for r in range(2)])
     _heatmap(fig, axes[0, 0], result, "std", "std of each module's output (log colour)")
     _heatmap(fig, axes[0, 1], result, "grad_std", "std of dL/d(output) (log colour)")
+    if hist_layers:
+        span = 6 // len(hist_layers) if len(hist_layers) <= 3 else 1
+        for k, name in enumerate(hist_layers[:6]):
+            _histograms_over_steps(fig, fig.add_subplot(grid[2, k * span:(k + 1) * span]), result, name)
     ax = axes[1, 0]
     names, steps, zero = _grid(result, "zero_frac")
     _, _, sat = _grid(result, "saturated_frac")
@@ -87,7 +159,8 @@ def plot_monitor(result, path=None):
     ax.legend(fontsize=FONT - 1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     note = f"\n(0, not drawn: {', '.join(still[:4])}{', ...' if len(still) > 4 else ''})" if still else ""
     style_axes(ax, "update ratio |dW| / |W| of each weight" + note)
-    fig.suptitle(f"fastinit.monitor: {result.config['model']}, every {result.config['every']} steps",
-                 fontsize=FONT + 2)
+    model, every = result.config.get("model", ""), result.config.get("every", "")
+    fig.suptitle(f"fastinit.monitor: {model}" + (f", every {every} steps" if every else "") +
+                 (f" (rank {ranks[0]} of ranks {ranks})" if len(ranks) > 1 else ""), fontsize=FONT + 2)
     fig.tight_layout()
     return finish(plt, fig, path)
