@@ -57,9 +57,11 @@ def _histograms_over_steps(fig, ax, result, name):
     picked = [(r["step"], i) for i, r in enumerate(result.rows) if r["name"] == name]
     lo = min(result.edges[i][0] for _, i in picked)
     hi = max(result.edges[i][-1] for _, i in picked)
-    constant = not hi > lo
-    if constant:
-        ax.text(0.5, 0.9, f"every value is {lo:.3g}", ha="center", va="center", fontsize=FONT, transform=ax.transAxes)
+    values = {v for _, i in picked for v in (result.rows[i]["min"], result.rows[i]["max"])}
+    if len(values) == 1:   # (a dead layer: one value at every step)
+        ax.text(0.5, 0.9, f"every value is {values.pop():.3g}", ha="center", va="center", fontsize=FONT,
+                transform=ax.transAxes)
+    if not hi > lo:
         lo, hi = lo - 0.5, hi + 0.5
     # fewer bins than each step's own, so that a step spanning the whole range leaves no bin empty by rebinning
     bins = max(8, int(result.hist.shape[1] * 0.75))
