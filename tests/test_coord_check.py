@@ -234,3 +234,16 @@ def test_bad_arguments_are_named():
         fi.coord_check(sp_mlp, [32, 64], data, workers=0)
     with pytest.raises(TypeError, match="executor must be a concurrent.futures.Executor"):
         fi.coord_check(sp_mlp, [32, 64], data, executor="dask")
+
+
+def test_a_dataloader_gives_what_the_same_arrays_give():
+    X, y = digits()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y)),
+                                         batch_size=100, shuffle=False)
+    a = fi.coord_check(sp_mlp, [32, 64], loader, steps=20, lr=1e-2, progress=False)   # (18 batches: cycled)
+    b = fi.coord_check(sp_mlp, [32, 64], (X, y), steps=20, lr=1e-2, batch=100, progress=False)
+    # (the 18th batch differs: the loader's is the short last one, the arrays' wraps around to the first rows)
+    sa = {(r["width"], r["step"], r["module"]): r["size"] for r in a.rows if r["step"] < 17}
+    sb = {(r["width"], r["step"], r["module"]): r["size"] for r in b.rows if r["step"] < 17}
+    assert sa == sb and len(sa) == 2 * 17 * 5
+    assert len(a.rows) == 2 * 20 * 5
