@@ -27,6 +27,7 @@ from .._optional import require
 from ..random import _threads
 from . import _journal
 from ._progress import Progress
+from ._sweep import check_executor
 
 __all__ = ["coord_check", "CoordCheckResult", "SCHEMA"]
 
@@ -95,6 +96,13 @@ def _default_loss(torch, out, y):
     return torch.nn.functional.mse_loss(out, y.reshape(out.shape).to(out.dtype))
 
 
+def _build(torch, make_model, width):
+    model = make_model(width)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"make_model({width}) must return a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
 def _train(torch, make_model, width, seed, spec, steps, optimizer, lr, modules, batch, loss):
     """Build and train one model under a monitor of its coordinate sizes; the monitor's rows."""
     from ..torch import fast_init
@@ -102,9 +110,7 @@ def _train(torch, make_model, width, seed, spec, steps, optimizer, lr, modules, 
 
     torch.manual_seed(seed)   # (what the model's code draws from torch's own generator: dropout)
     with fast_init(seed=seed):
-        model = make_model(width)
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"make_model({width}) must return a torch.nn.Module, got {type(model).__name__}")
+        model = _build(torch, make_model, width)
     model.train()
     opt = optimizer(model.parameters(), lr=lr)
     mon = Monitor(model, every=1, modules=modules, grads=False, updates=False, bins=1, abs_mean=True, params=False)
@@ -148,9 +154,7 @@ def _check_model(torch, make_model, width, modules):
     from ._probe import select_modules
 
     with torch.random.fork_rng(devices=[]):   # (its init draws leave the caller's generator as it was)
-        model = make_model(width)
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"make_model({width}) must return a torch.nn.Module, got {type(model).__name__}")
+        model = _build(torch, make_model, width)
     select_modules(model, modules)
 
 
@@ -294,13 +298,9 @@ def coord_check(make_model, widths, data, steps=5, optimizer=None, lr=1e-3, seed
                         f"{type(optimizer).__name__}")
     if loss is not None and not callable(loss):
         raise TypeError(f"loss must be a callable (output, y) -> scalar tensor, got {type(loss).__name__}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
-        raise ValueError(f"workers must be an integer >= 1 (or None: this process), got {workers!r}")
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (something with submit), got "
-                        f"{type(executor).__name__}")
-    if out is not None and not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"out must be a file path (str or os.PathLike), got {type(out).__name__}")
+    check_executor(executor, workers, "this process")
+    if out is not None:
+        _journal.check_out(out)
     if not isinstance(resume, bool):
         raise TypeError(f"resume must be True or False, got {resume!r}")
     spec = _check_data(torch, data, batch)

@@ -18,7 +18,7 @@ import numpy as np
 from .._optional import require
 
 __all__ = ["FIELDS", "KEY", "RESULT_FIELDS", "COLUMNS", "Schema", "SWEEP", "Journal", "JournalBusy", "open_journal",
-           "csv_path", "read_rows", "read_latest", "row_key", "empty_result", "failed_row"]
+           "check_out", "csv_path", "read_rows", "read_latest", "row_key", "empty_result", "failed_row"]
 
 
 class Schema:
@@ -239,13 +239,22 @@ def csv_path(out):
     return out + ".rows.csv" if out.endswith(".parquet") else out
 
 
+def check_out(out):
+    """``out`` of a sweep, a monitor or a coordinate check as a path string: TypeError for anything but a str or
+    an os.PathLike, ValueError for ''."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a file path (str or os.PathLike), got {type(out).__name__}")
+    out = os.fspath(out)
+    if not out:
+        raise ValueError("out must be a file path, got ''")
+    return out
+
+
 def open_journal(out, resume, schema=SWEEP):
     """(journal, parquet path or None) of a sweep's or monitor's ``out``: a CSV path, or a ``.parquet`` path whose
     CSV journal is ``<out>.rows.csv`` (the Parquet file is written when the run ends)."""
     parquet = None
-    out = os.fspath(out)
-    if not out:
-        raise ValueError("out must be a file path, got ''")
+    out = check_out(out)
     if out.endswith(".parquet"):
         require("pandas", "out=*.parquet (or write a .csv)")
         require("pyarrow", "out=*.parquet (or write a .csv)")

@@ -149,17 +149,17 @@ class MonitorResult:
         """What a monitor with ``out=`` wrote, read back: a CSV file (a last line cut by a kill is left out), a
         Parquet file, or, when ``out`` itself does not exist, the per-rank files of a distributed run
         (``run.rank0.csv``, ``run.rank1.csv``, ...: every rank's rows, each with its rank)."""
-        if not isinstance(out, (str, os.PathLike)):
-            raise TypeError(f"out must be a file path (str or os.PathLike), got {type(out).__name__}")
-        out = os.fspath(out)
-        paths = [_existing(out)] if _existing(out) else []
+        out = _journal.check_out(out)
+        found = _existing(out)
+        paths = [found] if found else []
         if not paths:   # the files of a distributed run's ranks
             root, ext = os.path.splitext(out)
             ranks = {}
             for p in glob.glob(glob.escape(root) + ".rank*"):
                 m = re.fullmatch(re.escape(root) + r"\.rank(\d+)" + re.escape(ext) + r"(\.rows\.csv)?", p)
-                if m and _existing(rank_path(out, m.group(1))):
-                    ranks[int(m.group(1))] = _existing(rank_path(out, m.group(1)))
+                found = _existing(rank_path(out, m.group(1))) if m else None
+                if found:
+                    ranks[int(m.group(1))] = found
             paths = [ranks[r] for r in sorted(ranks)]
         if not paths:
             raise FileNotFoundError(2, f"no monitor file {out!r} (nor per-rank files {rank_path(out, 'N')!r})")
@@ -239,10 +239,8 @@ class Monitor:
                             ("abs_mean", abs_mean), ("params", params)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be True or False, got {value!r}")
-        if out is not None and not isinstance(out, (str, os.PathLike)):
-            raise TypeError(f"out must be a file path (str or os.PathLike), got {type(out).__name__}")
-        if out is not None and not os.fspath(out):
-            raise ValueError("out must be a file path, got ''")
+        if out is not None:
+            out = _journal.check_out(out)
         if start_step is not None:
             start_step = V.integer(start_step, "start_step")
             if start_step < 0:
@@ -254,7 +252,7 @@ class Monitor:
         self.model, self.grads, self.updates, self.eval_passes = model, grads, updates, eval_passes
         self.abs_mean, self.tensorboard, self.params = abs_mean, tensorboard, params
         self.rank, self.world_size = _distributed(torch)
-        self.out = None if out is None else os.fspath(out) if self.world_size == 1 else rank_path(out, self.rank)
+        self.out = out if out is None or self.world_size == 1 else rank_path(out, self.rank)
         self._resume, self._journal, self._parquet = resume, None, None
         self._written = (0, 0)   # module rows and parameter rows sent to out= / tensorboard= so far
         self._selected = select_modules(model, modules)

@@ -19,7 +19,6 @@ import concurrent.futures as cf
 import contextlib
 import dataclasses
 import math
-import os
 import threading
 import time
 
@@ -197,13 +196,9 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=None, batchnorm=
         holds them as space-separated floats, the Parquet file as lists) and the wall time in seconds (with shared
         prefixes, until the row's last layer was done).
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
-        raise ValueError(f"workers must be an integer >= 1 (or None: one per CPU), got {workers!r}")
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise TypeError(f"executor must be a concurrent.futures.Executor (something with submit), got "
-                        f"{type(executor).__name__}")
-    if out is not None and not isinstance(out, (str, bytes, os.PathLike)):
-        raise TypeError(f"out must be a file path (str or os.PathLike), got {type(out).__name__}")
+    check_executor(executor, workers, "one per CPU")
+    if out is not None:
+        _journal.check_out(out)
     grid = _grid_mod.configurations(depth, width, activation, init, batchnorm, batch, seeds, bool(backward), configs,
                                     sigma_w2, sigma_b2, train_label(train))
     for label in {c["train"] for c in grid if c["train"]}:   # bad settings fail now, not in every row
@@ -248,6 +243,16 @@ def sweep(depth=(10,), width=(500,), activation=("tanh",), init=None, batchnorm=
     if parquet is not None:
         result.to_pandas().to_parquet(parquet, index=False)
     return result
+
+
+def check_executor(executor, workers, none_means):
+    """The executor= / workers= pair of a sweep or a coordinate check: workers an integer >= 1 or None (which
+    means ``none_means``), executor None or something with ``submit``."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise ValueError(f"workers must be an integer >= 1 (or None: {none_means}), got {workers!r}")
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (something with submit), got "
+                        f"{type(executor).__name__}")
 
 
 def _as_finished(pool, tasks, theory_depth, pin, salvage, stop=None):
